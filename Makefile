@@ -1,0 +1,98 @@
+# The one entry point. `make run` and `make test` do everything on a fresh Debian 12 machine.
+#
+#   make setup      install packages and tools (idempotent)
+#   make kernel     the patched kernel (DEBUG=1: KASAN, lockdep, Rust assertions)
+#   make module     vz.ko against that kernel
+#   make tools      the userland workspace (release build)
+#   make image      the guest initramfs: busybox, module, tools, test cases
+#   make test       unit tests, then the in-VM suite
+#   make vm SCRIPT=path   run a script as root in a fresh guest; exits with its status
+#   make run        boot to a root shell (a short demo when stdin is not a terminal)
+#   make check      rustfmt, clippy (userland and module) and unit tests
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+DEBUG ?= 0
+
+BUILD := build
+ifeq ($(DEBUG),1)
+  VARIANT := -debug
+  KMAKE_FLAGS := RUSTC=/usr/bin/rustc LLVM=1
+else
+  VARIANT :=
+  KMAKE_FLAGS := RUSTC=/usr/bin/rustc
+endif
+KDIR := $(BUILD)/linux$(VARIANT)
+MODDIR := $(BUILD)/module$(VARIANT)
+IMAGE := $(BUILD)/initramfs$(VARIANT).cpio.gz
+DISK := $(BUILD)/vz.img
+BINDIR := target/release
+HARNESS := $(BINDIR)/vz-harness
+HARNESS_ARGS := --kernel $(KDIR)/arch/x86/boot/bzImage --initrd $(IMAGE) --log-dir $(BUILD)/logs$(VARIANT)
+RELEASE := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
+TIMED := scripts/timed.sh
+
+.PHONY: help setup kernel stage-module module tools image disk test unit vm-test vm run check clean
+
+help:
+	@sed -n 's/^#   //p' Makefile
+
+setup:
+	@scripts/setup.sh
+
+kernel: setup
+	@scripts/build-kernel.sh $(KDIR) $(DEBUG)
+
+# Kbuild builds external modules in their source directory, so each variant gets a copy.
+# The module reports the workspace release, passed in the environment (env! in control.rs).
+KBUILD_MODULE = VZ_RELEASE=$(RELEASE) $(MAKE) -s -C $(KDIR) M=$(abspath $(MODDIR)) $(KMAKE_FLAGS)
+
+stage-module:
+	@mkdir -p $(MODDIR)/abi/src
+	@cp -p kernel-module/Kbuild kernel-module/*.rs $(MODDIR)/
+	@cp -p kernel-module/abi/src/abi.rs $(MODDIR)/abi/src/
+
+module: kernel stage-module
+	@$(KBUILD_MODULE) modules
+	@echo "module: $(MODDIR)/vz.ko"
+
+tools:
+	@cargo build --release --workspace --quiet
+
+image: module tools
+	@tests/image/build-initramfs.sh $(IMAGE) $(KDIR) $(MODDIR)/vz.ko $(BINDIR)
+
+disk:
+	@if [ ! -f $(DISK) ]; then \
+	  truncate -s 4G $(DISK) && mkfs.ext4 -q -F -L vz $(DISK) && echo "disk: created $(DISK)"; \
+	fi
+
+unit:
+	@cargo test --quiet
+
+vm-test: image
+	@$(HARNESS) $(HARNESS_ARGS) test
+
+test:
+	@$(TIMED) setup $(MAKE) --no-print-directory setup
+	@$(TIMED) unit-tests $(MAKE) --no-print-directory unit
+	@$(TIMED) kernel $(MAKE) --no-print-directory kernel
+	@$(TIMED) module $(MAKE) --no-print-directory module
+	@$(TIMED) tools-and-image $(MAKE) --no-print-directory image
+	@$(TIMED) vm-suite $(MAKE) --no-print-directory vm-test
+
+vm: image
+	@test -n "$(SCRIPT)" || { echo "usage: make vm SCRIPT=path/to/script.sh" >&2; exit 2; }
+	@$(HARNESS) $(HARNESS_ARGS) vm --script $(SCRIPT)
+
+run: image disk
+	@$(HARNESS) $(HARNESS_ARGS) run --disk $(DISK)
+
+check: kernel stage-module
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets --quiet -- -D warnings
+	$(KBUILD_MODULE) CLIPPY=1 modules
+	cargo test --quiet
+
+clean:
+	rm -rf $(BUILD)/module* $(BUILD)/initramfs* $(BUILD)/logs* target

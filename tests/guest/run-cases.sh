@@ -1,0 +1,36 @@
+#!/bin/sh
+# Runs every test_* function of every /tests/cases/*.sh, each in its own shell with a timeout,
+# and reports one "VZ-CASE PASS|FAIL feature/name millis" line per case for the host harness.
+# Exits 0 if all passed.
+CASE_TIMEOUT=${CASE_TIMEOUT:-300}
+
+now_ms() { awk '{ printf "%d", $1 * 1000 }' /proc/uptime; }
+
+cases=""
+for file in /tests/cases/*.sh; do
+    for name in $(sed -n 's/^\(test_[a-z0-9_]*\)() *{.*/\1/p' "$file"); do
+        cases="$cases $file:$name"
+    done
+done
+echo "VZ-CASES-TOTAL $(echo $cases | wc -w)"
+
+failed=0
+for entry in $cases; do
+    file=${entry%%:*}
+    name=${entry#*:}
+    feature=$(basename "$file" .sh)
+    start=$(now_ms)
+    timeout "$CASE_TIMEOUT" sh -c ". /tests/lib.sh && . '$file' && set -e && $name" >/tmp/case.log 2>&1
+    rc=$?
+    took=$(( $(now_ms) - start ))
+    if [ $rc -eq 0 ]; then
+        echo "VZ-CASE PASS $feature/$name $took"
+    else
+        [ $rc -eq 143 ] && echo "timed out after $CASE_TIMEOUT s" >>/tmp/case.log
+        echo "VZ-CASE FAIL $feature/$name $took"
+        tail -n 40 /tmp/case.log | sed 's/^/VZ-CASE-OUTPUT /'
+        echo "VZ-CASE-OUTPUT (exit status $rc)"
+        failed=$((failed + 1))
+    fi
+done
+[ $failed -eq 0 ]

@@ -1,0 +1,405 @@
+//! vz-harness: boots the patched kernel with the vz module and tools in QEMU and runs the
+//! in-guest test suite (`test`), a user's script (`vm`) or an interactive shell (`run`).
+
+mod cpio;
+mod qemu;
+mod serial;
+
+use clap::{Parser, Subcommand};
+use qemu::{Accel, Guest, GuestSpec, ReadError};
+use std::fs::{self, File};
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+#[derive(Parser)]
+#[command(name = "vz-harness")]
+struct Cli {
+    /// The patched kernel's bzImage.
+    #[arg(long)]
+    kernel: PathBuf,
+    /// The guest image (initramfs) with the module, the tools and the test cases.
+    #[arg(long)]
+    initrd: PathBuf,
+    /// Where serial logs and guest dmesg are kept.
+    #[arg(long, default_value = "build/logs")]
+    log_dir: PathBuf,
+    /// CPU emulation: tcg, kvm, or auto (KVM only if a short probe boots a guest).
+    #[arg(long, env = "VZ_ACCEL", default_value = "auto")]
+    accel: String,
+    /// Guest memory in MiB.
+    #[arg(long, default_value_t = 2048)]
+    memory: u32,
+    /// Seconds the guest may take from power-on to its userland.
+    #[arg(long, default_value_t = 120)]
+    boot_timeout: u64,
+    #[command(subcommand)]
+    mode: Mode,
+}
+
+#[derive(Subcommand)]
+enum Mode {
+    /// Run every in-guest case and print `N passed, N failed`.
+    Test {
+        /// Seconds the whole suite may take once the guest is up.
+        #[arg(long, default_value_t = 1800)]
+        timeout: u64,
+    },
+    /// Run a shell script as root in a fresh guest; exit with its status.
+    Vm {
+        /// The script to run.
+        #[arg(long)]
+        script: PathBuf,
+        /// Seconds the script may take.
+        #[arg(long, default_value_t = 1800)]
+        timeout: u64,
+    },
+    /// Boot to a root shell with /vz on a persistent disk; a short demo when stdin is not a
+    /// terminal.
+    Run {
+        /// The persistent data disk (raw ext4 image) mounted at /vz.
+        #[arg(long)]
+        disk: PathBuf,
+        /// Seconds the non-interactive demo may take.
+        #[arg(long, default_value_t = 600)]
+        timeout: u64,
+    },
+}
+
+/// Named timeouts, so every wait in the harness says which limit it hit.
+const KVM_PROBE: Duration = Duration::from_secs(5);
+const POWEROFF_GRACE: Duration = Duration::from_secs(30);
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(msg) => {
+            eprintln!("vz-harness: {msg}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<u8, String> {
+    for path in [&cli.kernel, &cli.initrd] {
+        if !path.exists() {
+            return Err(format!(
+                "{} does not exist (run make image)",
+                path.display()
+            ));
+        }
+    }
+    fs::create_dir_all(&cli.log_dir)
+        .map_err(|e| format!("create {}: {e}", cli.log_dir.display()))?;
+    let accel = choose_accel(&cli)?;
+    let mut spec = GuestSpec {
+        kernel: cli.kernel.clone(),
+        initrd: cli.initrd.clone(),
+        accel,
+        memory_mib: cli.memory,
+        cpus: 2,
+        cmdline: String::new(),
+        disk: None,
+    };
+    let boot = Duration::from_secs(cli.boot_timeout);
+    match cli.mode {
+        Mode::Test { timeout } => {
+            spec.cmdline = "vz.mode=test".into();
+            run_suite(&spec, &cli.log_dir, boot, Duration::from_secs(timeout))
+        }
+        Mode::Vm { script, timeout } => {
+            let text = fs::read(&script).map_err(|e| format!("read {}: {e}", script.display()))?;
+            spec.initrd = with_payload(&cli.initrd, &cli.log_dir, &text)?;
+            spec.cmdline = "vz.mode=vm".into();
+            run_streaming(
+                &spec,
+                &cli.log_dir,
+                "vm",
+                boot,
+                Duration::from_secs(timeout),
+            )
+        }
+        Mode::Run { disk, timeout } => {
+            spec.disk = Some(disk);
+            if std::io::stdin().is_terminal() {
+                spec.cmdline = "vz.mode=run vz.interactive=1".into();
+                let mut cmd = spec.command(true);
+                qemu::kill_with_parent(&mut cmd);
+                let status = cmd.status().map_err(|e| format!("start QEMU: {e}"))?;
+                Ok(status.code().unwrap_or(1).clamp(0, 255) as u8)
+            } else {
+                spec.cmdline = "vz.mode=run".into();
+                run_streaming(
+                    &spec,
+                    &cli.log_dir,
+                    "run",
+                    boot,
+                    Duration::from_secs(timeout),
+                )
+            }
+        }
+    }
+}
+
+fn choose_accel(cli: &Cli) -> Result<Accel, String> {
+    match cli.accel.as_str() {
+        "tcg" => Ok(Accel::Tcg),
+        "kvm" => Ok(Accel::Kvm),
+        "auto" => {
+            if qemu::kvm_works(&cli.kernel, &cli.initrd, KVM_PROBE) {
+                eprintln!("vz-harness: KVM probe booted a guest; using KVM");
+                Ok(Accel::Kvm)
+            } else {
+                eprintln!(
+                    "vz-harness: KVM probe did not reach userland in {} s; using TCG",
+                    KVM_PROBE.as_secs()
+                );
+                Ok(Accel::Tcg)
+            }
+        }
+        other => Err(format!(
+            "unknown accelerator '{other}' (use tcg, kvm or auto)"
+        )),
+    }
+}
+
+/// The image plus a payload archive holding `/payload/script.sh`.
+fn with_payload(initrd: &Path, log_dir: &Path, script: &[u8]) -> Result<PathBuf, String> {
+    let mut image = fs::read(initrd).map_err(|e| format!("read {}: {e}", initrd.display()))?;
+    image.extend_from_slice(&cpio::archive(
+        &["payload"],
+        &[("payload/script.sh", script)],
+    ));
+    let path = log_dir.join("vm-initrd.img");
+    fs::write(&path, image).map_err(|e| format!("write {}: {e}", path.display()))?;
+    Ok(path)
+}
+
+/// Serial log and dmesg files of one run, plus the kernel faults seen so far.
+struct RunLog {
+    serial: File,
+    serial_path: PathBuf,
+    dmesg: File,
+    in_dmesg: bool,
+    faults: Vec<String>,
+}
+
+impl RunLog {
+    fn create(dir: &Path, name: &str) -> Result<RunLog, String> {
+        let open = |suffix: &str| {
+            let path = dir.join(format!("{name}-{suffix}.log"));
+            File::create(&path)
+                .map(|f| (f, path.clone()))
+                .map_err(|e| format!("create {}: {e}", path.display()))
+        };
+        let (serial, serial_path) = open("serial")?;
+        let (dmesg, _) = open("dmesg")?;
+        Ok(RunLog {
+            serial,
+            serial_path,
+            dmesg,
+            in_dmesg: false,
+            faults: Vec::new(),
+        })
+    }
+
+    /// Records a line; returns false for lines that belong to the dmesg dump or are markers
+    /// of it, which callers do not show.
+    fn record(&mut self, line: &str) -> bool {
+        let _ = writeln!(self.serial, "{line}");
+        if let Some(pattern) = serial::kernel_fault(line) {
+            if self.faults.len() < 20 {
+                self.faults.push(format!("{pattern} in: {line}"));
+            }
+        }
+        match line {
+            serial::DMESG_BEGIN => {
+                self.in_dmesg = true;
+                false
+            }
+            serial::DMESG_END => {
+                self.in_dmesg = false;
+                false
+            }
+            _ if self.in_dmesg => {
+                let _ = writeln!(self.dmesg, "{line}");
+                false
+            }
+            _ => true,
+        }
+    }
+}
+
+/// Waits for the guest's userland; lines before it are kernel boot messages.
+fn wait_ready(guest: &mut Guest, log: &mut RunLog, boot: Duration) -> Result<(), String> {
+    let deadline = Instant::now() + boot;
+    loop {
+        match guest.next_line(deadline) {
+            Ok(line) => {
+                log.record(&line);
+                if line.contains(serial::READY) {
+                    return Ok(());
+                }
+            }
+            Err(ReadError::Timeout) => {
+                return Err(format!(
+                    "boot timeout: no guest userland after {} s (see {})",
+                    boot.as_secs(),
+                    log.serial_path.display()
+                ))
+            }
+            Err(ReadError::Closed) => {
+                return Err(format!(
+                    "QEMU exited during boot (see {})",
+                    log.serial_path.display()
+                ))
+            }
+        }
+    }
+}
+
+/// Reads the console until the guest powers off after its exit marker; returns the status.
+/// `on_line` sees every line that is not part of the dmesg dump.
+fn drain(
+    guest: &mut Guest,
+    log: &mut RunLog,
+    limit: Duration,
+    mut on_line: impl FnMut(&str),
+) -> Result<i32, String> {
+    let mut deadline = Instant::now() + limit;
+    let mut status = None;
+    loop {
+        match guest.next_line(deadline) {
+            Ok(line) => {
+                if !log.record(&line) {
+                    continue;
+                }
+                if let Some(code) = serial::parse_exit(&line) {
+                    status = Some(code);
+                    deadline = Instant::now() + POWEROFF_GRACE;
+                    continue;
+                }
+                on_line(&line);
+            }
+            Err(ReadError::Closed) => break,
+            Err(ReadError::Timeout) if status.is_some() => break,
+            Err(ReadError::Timeout) => {
+                return Err(format!(
+                    "timeout: the guest did not finish within {} s (see {})",
+                    limit.as_secs(),
+                    log.serial_path.display()
+                ))
+            }
+        }
+    }
+    status.ok_or_else(|| {
+        format!(
+            "the guest stopped without reporting an exit status (see {})",
+            log.serial_path.display()
+        )
+    })
+}
+
+fn run_suite(
+    spec: &GuestSpec,
+    log_dir: &Path,
+    boot: Duration,
+    limit: Duration,
+) -> Result<u8, String> {
+    let started = Instant::now();
+    let mut log = RunLog::create(log_dir, "test")?;
+    let mut guest = Guest::start(spec).map_err(|e| format!("start QEMU: {e}"))?;
+    let mut passed = 0usize;
+    let mut failed = 0usize;
+    let mut total = None;
+    let mut seen = 0usize;
+    let outcome = wait_ready(&mut guest, &mut log, boot).and_then(|()| {
+        println!(
+            "guest up after {:.1} s ({:?})",
+            started.elapsed().as_secs_f64(),
+            spec.accel
+        );
+        drain(&mut guest, &mut log, limit, |line| {
+            if let Some(n) = serial::parse_total(line) {
+                total = Some(n);
+            } else if let Some(case) = serial::parse_case(line) {
+                seen += 1;
+                let verdict = if case.passed { "PASS" } else { "FAIL" };
+                println!(
+                    "{verdict}  {} ({:.1} s)",
+                    case.name,
+                    case.millis as f64 / 1000.0
+                );
+                if case.passed {
+                    passed += 1;
+                } else {
+                    failed += 1;
+                }
+            } else if let Some(output) = line.strip_prefix(serial::CASE_OUTPUT) {
+                println!("      | {output}");
+            }
+        })
+    });
+    guest.finish(POWEROFF_GRACE);
+    if let Err(msg) = outcome {
+        println!("FAIL  harness: {msg}");
+        failed += 1;
+    }
+    match total {
+        Some(n) if n > seen => {
+            println!("FAIL  harness: the guest announced {n} cases but reported {seen}");
+            failed += 1;
+        }
+        None => {
+            println!("FAIL  harness: the guest never announced its cases");
+            failed += 1;
+        }
+        _ => {}
+    }
+    for fault in &log.faults {
+        println!("FAIL  kernel-log: {fault}");
+    }
+    if !log.faults.is_empty() {
+        failed += 1;
+    }
+    if failed > 0 {
+        println!(
+            "logs: {} and {}",
+            log.serial_path.display(),
+            log_dir.join("test-dmesg.log").display()
+        );
+    }
+    println!("VM suite took {:.1} s", started.elapsed().as_secs_f64());
+    println!("{passed} passed, {failed} failed");
+    Ok(if failed == 0 && passed > 0 { 0 } else { 1 })
+}
+
+fn run_streaming(
+    spec: &GuestSpec,
+    log_dir: &Path,
+    name: &str,
+    boot: Duration,
+    limit: Duration,
+) -> Result<u8, String> {
+    let mut log = RunLog::create(log_dir, name)?;
+    let mut guest = Guest::start(spec).map_err(|e| format!("start QEMU: {e}"))?;
+    wait_ready(&mut guest, &mut log, boot)?;
+    let status = drain(&mut guest, &mut log, limit, |line| println!("{line}"));
+    guest.finish(POWEROFF_GRACE);
+    let status = status?;
+    if !log.faults.is_empty() {
+        for fault in &log.faults {
+            eprintln!("vz-harness: kernel fault: {fault}");
+        }
+        eprintln!("vz-harness: see {}", log.serial_path.display());
+        // A kernel fault is never a success, whatever the script said.
+        return Ok(if status == 0 {
+            1
+        } else {
+            status.clamp(1, 255) as u8
+        });
+    }
+    Ok(status.clamp(0, 255) as u8)
+}

@@ -1,0 +1,188 @@
+//! Starting QEMU with the patched kernel and reading its serial console with deadlines.
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+/// How the guest's CPU is emulated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Accel {
+    Tcg,
+    Kvm,
+}
+
+/// Everything needed to boot one guest.
+#[derive(Clone, Debug)]
+pub struct GuestSpec {
+    pub kernel: PathBuf,
+    pub initrd: PathBuf,
+    pub accel: Accel,
+    pub memory_mib: u32,
+    pub cpus: u32,
+    /// Extra words for the kernel command line (`vz.mode=...`).
+    pub cmdline: String,
+    /// A raw disk image attached as /dev/vda.
+    pub disk: Option<PathBuf>,
+}
+
+impl GuestSpec {
+    /// The QEMU command line. `interactive` gives the serial console to the terminal
+    /// (`-nographic`, Ctrl-A X quits); otherwise the console is a pipe and the monitor is off.
+    pub fn command(&self, interactive: bool) -> Command {
+        let mut cmd = Command::new("qemu-system-x86_64");
+        match self.accel {
+            Accel::Tcg => cmd.args(["-accel", "tcg", "-cpu", "max"]),
+            Accel::Kvm => cmd.args(["-accel", "kvm", "-cpu", "host"]),
+        };
+        cmd.args(["-m", &self.memory_mib.to_string()])
+            .args(["-smp", &self.cpus.to_string()])
+            .arg("-kernel")
+            .arg(&self.kernel)
+            .arg("-initrd")
+            .arg(&self.initrd)
+            .args([
+                "-append",
+                &format!("console=ttyS0 loglevel=4 panic=-1 {}", self.cmdline),
+            ])
+            // A guest reboot (panic, `reboot -f`) ends QEMU instead of booting again.
+            .arg("-no-reboot")
+            .args(["-device", "virtio-rng-pci"]);
+        if let Some(disk) = &self.disk {
+            cmd.arg("-drive")
+                .arg(format!("file={},if=virtio,format=raw", disk.display()));
+        }
+        if interactive {
+            cmd.arg("-nographic");
+        } else {
+            cmd.args(["-display", "none", "-serial", "stdio", "-monitor", "none"]);
+        }
+        cmd
+    }
+}
+
+/// A running QEMU whose serial console is read line by line. QEMU is killed when this value
+/// is dropped, and also if the harness itself dies (parent-death signal).
+pub struct Guest {
+    child: Child,
+    lines: Receiver<String>,
+}
+
+/// Why no line arrived.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ReadError {
+    /// The deadline passed.
+    Timeout,
+    /// QEMU closed its console: the guest powered off or QEMU died.
+    Closed,
+}
+
+impl Guest {
+    /// Starts QEMU non-interactively.
+    pub fn start(spec: &GuestSpec) -> std::io::Result<Guest> {
+        let mut cmd = spec.command(false);
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        kill_with_parent(&mut cmd);
+        let mut child = cmd.spawn()?;
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| std::io::Error::other("QEMU stdout was not captured"))?;
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut reader = BufReader::new(stdout);
+            let mut buf = Vec::new();
+            loop {
+                buf.clear();
+                match reader.read_until(b'\n', &mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {
+                        let line = String::from_utf8_lossy(&buf);
+                        let line = line.trim_end_matches(['\n', '\r']).replace('\r', "");
+                        if tx.send(line).is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+        });
+        Ok(Guest { child, lines })
+    }
+
+    /// The next console line, waiting at most until `deadline`.
+    pub fn next_line(&mut self, deadline: Instant) -> Result<String, ReadError> {
+        let wait = deadline.saturating_duration_since(Instant::now());
+        match self.lines.recv_timeout(wait) {
+            Ok(line) => Ok(line),
+            Err(RecvTimeoutError::Timeout) => Err(ReadError::Timeout),
+            Err(RecvTimeoutError::Disconnected) => Err(ReadError::Closed),
+        }
+    }
+
+    /// Waits up to `grace` for QEMU to exit by itself, then kills it.
+    pub fn finish(mut self, grace: Duration) {
+        let deadline = Instant::now() + grace;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // Drop kills it.
+    }
+}
+
+impl Drop for Guest {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+    }
+}
+
+/// Makes the kernel send SIGKILL to the child when the harness dies, so no QEMU outlives it
+/// even when the harness is killed by a signal that skips destructors.
+pub fn kill_with_parent(cmd: &mut Command) {
+    // SAFETY: The closure runs in the forked child before exec and only calls prctl, which is
+    // async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Whether a KVM guest really runs here: boots the image in probe mode under KVM and waits a
+/// few seconds for userland. On machines where /dev/kvm answers but guests hang, this says no.
+pub fn kvm_works(kernel: &Path, initrd: &Path, timeout: Duration) -> bool {
+    if !Path::new("/dev/kvm").exists() {
+        return false;
+    }
+    let spec = GuestSpec {
+        kernel: kernel.to_owned(),
+        initrd: initrd.to_owned(),
+        accel: Accel::Kvm,
+        memory_mib: 256,
+        cpus: 1,
+        cmdline: "vz.mode=probe".into(),
+        disk: None,
+    };
+    let Ok(mut guest) = Guest::start(&spec) else {
+        return false;
+    };
+    let deadline = Instant::now() + timeout;
+    while let Ok(line) = guest.next_line(deadline) {
+        if line.contains(crate::serial::READY) {
+            return true;
+        }
+    }
+    false
+}

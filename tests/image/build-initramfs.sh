@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Builds the guest image: a busybox-static initramfs carrying the vz module, the tools with
+# the shared libraries they need, the guest init and the test cases.
+#
+# Usage: build-initramfs.sh OUT.cpio.gz KERNEL_DIR VZ_KO BIN_DIR
+set -euo pipefail
+
+out=$1 kdir=$2 module=$3 bindir=$4
+top=$(cd "$(dirname "$0")/../.." && pwd)
+krel=$(cat "$kdir/include/config/kernel.release")
+stage=$(mktemp -d "${out%/*}/initramfs.XXXXXX")
+trap 'rm -rf "$stage"' EXIT
+
+mkdir -p "$stage"/{bin,sbin,usr/bin,usr/sbin,usr/local/bin,etc,root,proc,sys,dev,tmp,run,vz,tests/cases}
+mkdir -p "$stage/lib/modules/$krel/extra"
+
+# Busybox provides the shell and every basic command.
+cp /bin/busybox "$stage/bin/busybox"
+for applet in $(/bin/busybox --list-full); do
+  [ -e "$stage/$applet" ] || ln -s /bin/busybox "$stage/$applet"
+done
+
+# The tools are glibc-dynamic: copy each with the libraries ldd lists, at the same paths.
+tools=(vzctl vzlist vzpid vzmigrate vztest)
+for tool in "${tools[@]}"; do
+  install -m 0755 "$bindir/$tool" "$stage/usr/local/bin/$tool"
+  for lib in $(ldd "$bindir/$tool" | grep -o '/[^ ]*'); do
+    mkdir -p "$stage$(dirname "$lib")"
+    cp -L -n "$lib" "$stage$lib"
+  done
+done
+
+# The module, with modules.dep so that `modprobe vz` works as on a real host.
+install -m 0644 "$module" "$stage/lib/modules/$krel/extra/vz.ko"
+depmod -b "$stage" "$krel" 2>/dev/null
+
+install -m 0755 "$top/tests/guest/init" "$stage/init"
+install -m 0755 "$top/tests/guest/run-cases.sh" "$stage/tests/run-cases.sh"
+install -m 0644 "$top/tests/guest/lib.sh" "$stage/tests/lib.sh"
+install -m 0644 "$top/tests/guest/demo.sh" "$stage/tests/demo.sh"
+install -m 0644 "$top"/tests/cases/*.sh "$stage/tests/cases/"
+install -m 0644 "$top/tests/guest/motd" "$stage/etc/motd"
+
+cat > "$stage/etc/passwd" <<'PASSWD'
+root:x:0:0:root:/root:/bin/sh
+nobody:x:65534:65534:nobody:/nonexistent:/bin/false
+PASSWD
+cat > "$stage/etc/group" <<'GROUP'
+root:x:0:
+nogroup:x:65534:
+GROUP
+cat > "$stage/etc/profile" <<'PROFILE'
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export PS1='vz-guest:\w# '
+PROFILE
+
+(cd "$stage" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --owner=0:0 --quiet) | gzip -1 > "$out.tmp"
+mv "$out.tmp" "$out"
+echo "image: $out ($(du -k "$out" | cut -f1) kB, kernel $krel)"

@@ -1,0 +1,3 @@
+//! One file per command; each is thin and calls into the library.
+
+pub mod version;
