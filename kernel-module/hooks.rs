@@ -4,7 +4,7 @@
 //! wrapper; the rest of the module is safe Rust on top of it.
 
 use crate::abi;
-use core::ffi::{c_long, c_uint, c_ulong};
+use kernel::ffi::{c_long, c_uint, c_ulong};
 use kernel::bindings;
 use kernel::error::to_result;
 use kernel::prelude::*;

@@ -4,8 +4,11 @@
 //!
 //! Userland talks to the module through `/dev/vzctl` (see `abi/src/abi.rs` for the commands).
 
+use kernel::c_str;
 use kernel::prelude::*;
 
+// Shared with userland, which uses parts the module does not.
+#[allow(dead_code, unreachable_pub)]
 #[path = "abi/src/abi.rs"]
 mod abi;
 mod control;

@@ -9,7 +9,7 @@
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-out=$1
+out=$(realpath -m "$1")
 debug=${2:-0}
 tarball=/usr/src/linux-source-6.12.tar.xz
 

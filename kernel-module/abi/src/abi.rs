@@ -20,9 +20,6 @@ pub const VZCTL_TYPE: u8 = b'.';
 /// Path of the control device the module registers.
 pub const VZCTL_DEVICE_PATH: &str = "/dev/vzctl";
 
-/// Name of the misc device (the node name under /dev).
-pub const VZCTL_DEVICE_NAME: &str = "vzctl";
-
 /// Version of this ABI. Bumped on every incompatible change; tools refuse a module whose
 /// version differs.
 pub const VZ_ABI_VERSION: u32 = 1;

@@ -106,13 +106,13 @@ fn run(cli: Cli) -> Result<u8, String> {
     let boot = Duration::from_secs(cli.boot_timeout);
     match cli.mode {
         Mode::Test { timeout } => {
-            spec.cmdline = "vz.mode=test".into();
+            spec.cmdline = "vzguest.mode=test".into();
             run_suite(&spec, &cli.log_dir, boot, Duration::from_secs(timeout))
         }
         Mode::Vm { script, timeout } => {
             let text = fs::read(&script).map_err(|e| format!("read {}: {e}", script.display()))?;
             spec.initrd = with_payload(&cli.initrd, &cli.log_dir, &text)?;
-            spec.cmdline = "vz.mode=vm".into();
+            spec.cmdline = "vzguest.mode=vm".into();
             run_streaming(
                 &spec,
                 &cli.log_dir,
@@ -124,13 +124,13 @@ fn run(cli: Cli) -> Result<u8, String> {
         Mode::Run { disk, timeout } => {
             spec.disk = Some(disk);
             if std::io::stdin().is_terminal() {
-                spec.cmdline = "vz.mode=run vz.interactive=1".into();
+                spec.cmdline = "vzguest.mode=run vzguest.interactive=1".into();
                 let mut cmd = spec.command(true);
                 qemu::kill_with_parent(&mut cmd);
                 let status = cmd.status().map_err(|e| format!("start QEMU: {e}"))?;
                 Ok(status.code().unwrap_or(1).clamp(0, 255) as u8)
             } else {
-                spec.cmdline = "vz.mode=run".into();
+                spec.cmdline = "vzguest.mode=run".into();
                 run_streaming(
                     &spec,
                     &cli.log_dir,
@@ -168,6 +168,9 @@ fn choose_accel(cli: &Cli) -> Result<Accel, String> {
 /// The image plus a payload archive holding `/payload/script.sh`.
 fn with_payload(initrd: &Path, log_dir: &Path, script: &[u8]) -> Result<PathBuf, String> {
     let mut image = fs::read(initrd).map_err(|e| format!("read {}: {e}", initrd.display()))?;
+    // The kernel only takes an uncompressed archive that starts 4-byte aligned in the image;
+    // it skips the zero padding.
+    image.resize(image.len().next_multiple_of(4), 0);
     image.extend_from_slice(&cpio::archive(
         &["payload"],
         &[("payload/script.sh", script)],
@@ -281,7 +284,10 @@ fn drain(
                     deadline = Instant::now() + POWEROFF_GRACE;
                     continue;
                 }
-                on_line(&line);
+                // After the exit marker only the dmesg dump and power-off messages follow.
+                if status.is_none() {
+                    on_line(&line);
+                }
             }
             Err(ReadError::Closed) => break,
             Err(ReadError::Timeout) if status.is_some() => break,
@@ -389,6 +395,9 @@ fn run_streaming(
     let status = drain(&mut guest, &mut log, limit, |line| println!("{line}"));
     guest.finish(POWEROFF_GRACE);
     let status = status?;
+    if status != 0 {
+        eprintln!("vz-harness: the guest's {name} script exited with status {status}");
+    }
     if !log.faults.is_empty() {
         for fault in &log.faults {
             eprintln!("vz-harness: kernel fault: {fault}");

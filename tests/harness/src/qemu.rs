@@ -22,7 +22,7 @@ pub struct GuestSpec {
     pub accel: Accel,
     pub memory_mib: u32,
     pub cpus: u32,
-    /// Extra words for the kernel command line (`vz.mode=...`).
+    /// Extra words for the kernel command line (`vzguest.mode=...`).
     pub cmdline: String,
     /// A raw disk image attached as /dev/vda.
     pub disk: Option<PathBuf>,
@@ -172,7 +172,7 @@ pub fn kvm_works(kernel: &Path, initrd: &Path, timeout: Duration) -> bool {
         accel: Accel::Kvm,
         memory_mib: 256,
         cpus: 1,
-        cmdline: "vz.mode=probe".into(),
+        cmdline: "vzguest.mode=probe".into(),
         disk: None,
     };
     let Ok(mut guest) = Guest::start(&spec) else {
