@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The `/dev/vzctl` command dispatcher: privilege check, then one handler per command.
+//! The `/dev/vzctl` command dispatcher: privilege check, then one handler per command. Each
+//! handler reads its argument from user memory once, validates the copy, then acts.
 
 use crate::abi;
 use crate::hooks::{self, IoctlHandler, UserArg};
+use crate::ve::VeTable;
 use kernel::prelude::*;
+use kernel::str::CStr;
 
-/// The project release, from the workspace manifest (see Kbuild).
+/// The project release, from the workspace manifest (see the Makefile).
 pub(crate) const RELEASE: &str = env!("VZ_RELEASE");
 
 /// Permissions of the device node: root only, as OpenVZ had it.
@@ -16,20 +19,45 @@ pub(crate) const VZCTL_MODE: u16 = 0o600;
 pub(crate) struct Vzctl;
 
 impl IoctlHandler for Vzctl {
-    /// Every command needs `CAP_SYS_ADMIN`; the check comes first so that an unprivileged
-    /// caller learns nothing, not even which commands exist.
+    /// Every command needs `CAP_SYS_ADMIN` on the host; the check comes first so that an
+    /// unprivileged or in-VE caller learns nothing, not even which commands exist.
     fn ioctl(cmd: u32, arg: UserArg) -> Result<i64> {
-        if !hooks::caller_has_sys_admin() {
+        if !hooks::caller_has_sys_admin() || hooks::current().ve_id() != 0 {
             return Err(EPERM);
         }
         match cmd {
             abi::VZCTL_GET_VERSION => get_version(arg),
-            _ => Err(ENOTTY),
+            abi::VZCTL_VE_CREATE => ve_create(arg),
+            abi::VZCTL_VE_DESTROY => VeTable::get()?.destroy(read_ve_ref(arg)?),
+            abi::VZCTL_VE_ENTER => VeTable::get()?.enter(read_ve_ref(arg)?),
+            abi::VZCTL_VE_INFO => ve_info(arg),
+            abi::VZCTL_VE_LIST => ve_list(arg),
+            abi::VZCTL_PID_INFO => pid_info(arg),
+            abi::VZCTL_SET_DEVPERMS => set_devperms(arg),
+            abi::VZCTL_GET_DEVPERMS => get_devperms(arg),
+            abi::VZCTL_VE_NETDEV => ve_netdev(arg),
+            _ => return Err(ENOTTY),
         }
+        .map(|()| 0)
     }
 }
 
-fn get_version(arg: UserArg) -> Result<i64> {
+fn check_veid(veid: u32) -> Result<u32> {
+    if veid == 0 || veid > abi::VZ_VEID_MAX {
+        return Err(EINVAL);
+    }
+    Ok(veid)
+}
+
+fn read_ve_ref(arg: UserArg) -> Result<u32> {
+    let req: abi::VeRef = arg.read()?;
+    if req.reserved != 0 {
+        return Err(EINVAL);
+    }
+    check_veid(req.veid)
+}
+
+fn get_version(arg: UserArg) -> Result {
     let mut info = abi::VersionInfo::zeroed();
     info.abi_version = abi::VZ_ABI_VERSION;
     let release = RELEASE.as_bytes();
@@ -38,6 +66,98 @@ fn get_version(arg: UserArg) -> Result<i64> {
     if let (Some(dst), Some(src)) = (info.module_version.get_mut(..len), release.get(..len)) {
         dst.copy_from_slice(src);
     }
-    arg.write(&info)?;
-    Ok(0)
+    arg.write(&info)
+}
+
+fn ve_create(arg: UserArg) -> Result {
+    let req: abi::VeCreate = arg.read()?;
+    if req.flags != 0 {
+        return Err(EINVAL);
+    }
+    VeTable::get()?.create(check_veid(req.veid)?)
+}
+
+fn ve_info(arg: UserArg) -> Result {
+    let req: abi::VeInfo = arg.read()?;
+    let info = VeTable::get()?.info(check_veid(req.veid)?)?;
+    arg.write(&info)
+}
+
+fn ve_list(arg: UserArg) -> Result {
+    let mut req: abi::VeList = arg.read()?;
+    let capacity = usize::try_from(req.capacity).map_err(|_| EINVAL)?;
+    let mut ids = KVec::new();
+    req.count = VeTable::get()?.list(&mut ids, capacity)?;
+    hooks::write_user_array(req.ids, &ids)?;
+    arg.write(&req)
+}
+
+fn pid_info(arg: UserArg) -> Result {
+    let req: abi::PidInfo = arg.read()?;
+    if req.reserved != 0 {
+        return Err(EINVAL);
+    }
+    let info = VeTable::get()?.pid_info(req.pid)?;
+    arg.write(&info)
+}
+
+fn set_devperms(arg: UserArg) -> Result {
+    let rule: abi::DevPerm = arg.read()?;
+    check_veid(rule.veid)?;
+    let kind_ok = rule.kind == abi::DEV_CHAR || rule.kind == abi::DEV_BLOCK;
+    let flags_ok = matches!(
+        rule.flags,
+        0 | abi::DEVPERM_ALL_MINORS | abi::DEVPERM_ALL_DEVICES
+    );
+    if !kind_ok
+        || !flags_ok
+        || rule.perms & !abi::DEVPERM_ALL != 0
+        || rule.major > abi::DEV_MAJOR_MAX
+        || rule.minor > abi::DEV_MINOR_MAX
+    {
+        return Err(EINVAL);
+    }
+    // Fields a rule does not use are stored as 0 so that equal rules compare equal.
+    let normalized = abi::DevPerm {
+        major: if rule.flags == abi::DEVPERM_ALL_DEVICES { 0 } else { rule.major },
+        minor: if rule.flags == 0 { rule.minor } else { 0 },
+        ..rule
+    };
+    VeTable::get()?.set_devperm(normalized)
+}
+
+fn get_devperms(arg: UserArg) -> Result {
+    let mut req: abi::DevPermList = arg.read()?;
+    if req.reserved != 0 {
+        return Err(EINVAL);
+    }
+    let capacity = usize::try_from(req.capacity).map_err(|_| EINVAL)?;
+    let mut rules = KVec::new();
+    req.count = VeTable::get()?.devperms(check_veid(req.veid)?, &mut rules, capacity)?;
+    hooks::write_user_array(req.entries, &rules)?;
+    arg.write(&req)
+}
+
+fn ve_netdev(arg: UserArg) -> Result {
+    let req: abi::NetDev = arg.read()?;
+    let veid = check_veid(req.veid)?;
+    let name = CStr::from_bytes_with_nul(
+        req.name
+            .iter()
+            .position(|&b| b == 0)
+            .and_then(|end| req.name.get(..=end))
+            .ok_or(EINVAL)?,
+    )
+    .map_err(|_| EINVAL)?;
+    if name.is_empty() {
+        return Err(EINVAL);
+    }
+    let table = VeTable::get()?;
+    let init = table.init_of(veid)?;
+    let caller = hooks::current().get();
+    match req.op {
+        abi::NETDEV_ADD => hooks::netdev_move(Some(&caller), Some(&init), name, 0, veid),
+        abi::NETDEV_DEL => hooks::netdev_move(Some(&init), Some(&caller), name, veid, 0),
+        _ => Err(EINVAL),
+    }
 }

@@ -4,17 +4,39 @@
 //! wrapper; the rest of the module is safe Rust on top of it.
 
 use crate::abi;
-use kernel::ffi::{c_long, c_uint, c_ulong};
+use core::ffi::c_void;
+use core::ptr::NonNull;
 use kernel::bindings;
+use kernel::c_str;
 use kernel::error::to_result;
+use kernel::ffi::{c_int, c_long, c_uint, c_ulong};
 use kernel::prelude::*;
 use kernel::str::CStr;
-use kernel::types::{AsBytes, Opaque};
+use kernel::types::{AsBytes, FromBytes, Opaque};
 use kernel::uaccess::UserSlice;
 
-// SAFETY: `VersionInfo` is `#[repr(C)]` with only integer fields and explicit padding, so it
-// has no uninitialised bytes and every byte pattern of it may be shown to userland.
-unsafe impl AsBytes for abi::VersionInfo {}
+/// Marks ABI structs as plain old data for user copies.
+macro_rules! abi_plain_old_data {
+    ($($t:ty),* $(,)?) => {$(
+        // SAFETY: Every ABI struct is `#[repr(C)]` with only integer and integer-array fields
+        // and explicit padding fields (layout asserted in abi.rs), so it has no padding bytes
+        // and every bit pattern is a valid value.
+        unsafe impl FromBytes for $t {}
+        // SAFETY: As above.
+        unsafe impl AsBytes for $t {}
+    )*};
+}
+abi_plain_old_data!(
+    abi::VersionInfo,
+    abi::VeCreate,
+    abi::VeRef,
+    abi::VeInfo,
+    abi::VeList,
+    abi::PidInfo,
+    abi::DevPerm,
+    abi::DevPermList,
+    abi::NetDev,
+);
 
 /// Returns true if the current task has `CAP_SYS_ADMIN` in the initial user namespace.
 pub(crate) fn caller_has_sys_admin() -> bool {
@@ -23,17 +45,372 @@ pub(crate) fn caller_has_sys_admin() -> bool {
     unsafe { bindings::capable(bindings::CAP_SYS_ADMIN as i32) }
 }
 
+/// Seconds since the epoch.
+pub(crate) fn now_seconds() -> u64 {
+    // SAFETY: Reads the clock; no preconditions.
+    u64::try_from(unsafe { bindings::ktime_get_real_seconds() }).unwrap_or(0)
+}
+
+/// Takes (`true`) or drops (`false`) a reference on this module, which keeps `rmmod` from
+/// unloading it while VEs exist.
+pub(crate) fn module_hold(hold: bool) {
+    let module = crate::THIS_MODULE.as_ptr();
+    if hold {
+        // SAFETY: The module is live (this code runs in it), so a reference may be taken.
+        unsafe { bindings::__module_get(module) };
+    } else {
+        // SAFETY: Drops the reference taken by the matching `module_hold(true)`.
+        unsafe { bindings::module_put(module) };
+    }
+}
+
 /// The untyped ioctl argument: a pointer into the caller's address space.
 #[derive(Clone, Copy)]
 pub(crate) struct UserArg(usize);
 
 impl UserArg {
-    /// Copies `value` to the user buffer the argument points at (`EFAULT` if it is not
-    /// writable for `size_of::<T>()` bytes).
+    /// Copies a `T` in from the user buffer the argument points at (`EFAULT` if unreadable).
+    pub(crate) fn read<T: FromBytes>(self) -> Result<T> {
+        UserSlice::new(self.0, core::mem::size_of::<T>())
+            .reader()
+            .read()
+    }
+
+    /// Copies `value` out to the user buffer the argument points at (`EFAULT` if it is not
+    /// writable).
     pub(crate) fn write<T: AsBytes>(self, value: &T) -> Result {
         UserSlice::new(self.0, core::mem::size_of::<T>())
             .writer()
             .write(value)
+    }
+}
+
+/// Copies `items` out to the user array at `addr` (a `u64` pointer field of an ABI struct).
+pub(crate) fn write_user_array<T: AsBytes>(addr: u64, items: &[T]) -> Result {
+    let len = items
+        .len()
+        .checked_mul(core::mem::size_of::<T>())
+        .ok_or(EINVAL)?;
+    let addr = usize::try_from(addr).map_err(|_| EFAULT)?;
+    let mut writer = UserSlice::new(addr, len).writer();
+    for item in items {
+        writer.write(item)?;
+    }
+    Ok(())
+}
+
+/// A task passed to a hook by core code (or the current task), valid for the duration of
+/// the hook or ioctl.
+#[derive(Clone, Copy)]
+pub(crate) struct HookTask(NonNull<bindings::task_struct>);
+
+/// The current task.
+pub(crate) fn current() -> HookTask {
+    // SAFETY: In process context, where all callers run, the current task is never null.
+    HookTask(unsafe { NonNull::new_unchecked(bindings::get_current()) })
+}
+
+impl HookTask {
+    /// The task's VE id (0 for the host).
+    pub(crate) fn ve_id(self) -> u32 {
+        // SAFETY: `self.0` is a live task (type invariant); the accessor reads one field.
+        unsafe { bindings::vz_task_ve_id(self.0.as_ptr()) }
+    }
+
+    /// The module's VE reference stored on the task (null for host tasks).
+    pub(crate) fn priv_ptr(self) -> *mut c_void {
+        // SAFETY: As in `ve_id`.
+        unsafe { bindings::vz_task_priv(self.0.as_ptr()) }
+    }
+
+    /// Stores the task's VE id and the module's reference.
+    pub(crate) fn set_ve(self, ve_id: u32, ve_ref: *mut c_void) {
+        // SAFETY: As in `ve_id`; the accessor writes two fields with WRITE_ONCE.
+        unsafe { bindings::vz_task_set_ve(self.0.as_ptr(), ve_id, ve_ref) }
+    }
+
+    /// A counted reference to the task.
+    pub(crate) fn get(self) -> TaskRef {
+        // SAFETY: The task is live, so its count is nonzero and may be incremented.
+        unsafe { bindings::get_task_struct(self.0.as_ptr()) };
+        // INVARIANT: The count was just taken for this `TaskRef`.
+        TaskRef(self.0)
+    }
+
+    /// Whether the task is pid 1 of a pid namespace other than the host's.
+    pub(crate) fn is_pidns_init(self) -> bool {
+        // SAFETY: `self.0` is live; both functions read its pid links under RCU themselves.
+        unsafe {
+            let task = self.0.as_ptr();
+            let ns = bindings::task_active_pid_ns(task);
+            !ns.is_null()
+                && ns != core::ptr::addr_of_mut!(bindings::init_pid_ns)
+                && bindings::__task_pid_nr_ns(task, bindings::pid_type_PIDTYPE_PID, ns) == 1
+        }
+    }
+}
+
+/// Whether the child the current task is forking with `clone_flags` will be pid 1 of a new
+/// pid namespace (`clone(CLONE_NEWPID)`, or the first child after `unshare(CLONE_NEWPID)`).
+pub(crate) fn fork_makes_pidns_init(clone_flags: u64) -> bool {
+    if clone_flags & u64::from(bindings::CLONE_THREAD) != 0 {
+        return false;
+    }
+    if clone_flags & u64::from(bindings::CLONE_NEWPID) != 0 {
+        return true;
+    }
+    // SAFETY: The current task's nsproxy cannot change under it while it forks; a non-null
+    // nsproxy and its pid namespace for children are live while the task is.
+    unsafe {
+        let task = bindings::get_current();
+        let nsproxy = (*task).nsproxy;
+        if nsproxy.is_null() {
+            return false;
+        }
+        let for_children = (*nsproxy).pid_ns_for_children;
+        !for_children.is_null()
+            && for_children != bindings::task_active_pid_ns(task)
+            && (*for_children).child_reaper.is_null()
+    }
+}
+
+/// A counted reference to a task.
+///
+/// # Invariants
+///
+/// `self.0` points at a task whose reference count this value holds one of.
+pub(crate) struct TaskRef(NonNull<bindings::task_struct>);
+
+// SAFETY: A task reference may be used and dropped from any thread.
+unsafe impl Send for TaskRef {}
+// SAFETY: The methods only read task state through functions that do their own locking.
+unsafe impl Sync for TaskRef {}
+
+impl TaskRef {
+    /// The task with pid `pid` in the caller's pid namespace.
+    pub(crate) fn find_by_pid(pid: i32) -> Option<TaskRef> {
+        if pid <= 0 {
+            return None;
+        }
+        // SAFETY: `find_get_pid` takes a reference on the returned pid (or returns null),
+        // `get_pid_task` takes one on the task, and `put_pid` drops the pid's.
+        let task = unsafe {
+            let pid = bindings::find_get_pid(pid);
+            if pid.is_null() {
+                return None;
+            }
+            let task = bindings::get_pid_task(pid, bindings::pid_type_PIDTYPE_PID);
+            bindings::put_pid(pid);
+            task
+        };
+        // INVARIANT: `get_pid_task` took the count this value holds.
+        NonNull::new(task).map(TaskRef)
+    }
+
+    fn ptr(&self) -> *mut bindings::task_struct {
+        self.0.as_ptr()
+    }
+
+    /// Whether this is the task a hook was called for.
+    pub(crate) fn is(&self, task: HookTask) -> bool {
+        self.0 == task.0
+    }
+
+    /// The task's VE id.
+    pub(crate) fn ve_id(&self) -> u32 {
+        HookTask(self.0).ve_id()
+    }
+
+    /// Whether the task has not exited yet.
+    pub(crate) fn is_alive(&self) -> bool {
+        // SAFETY: The task is live by the type invariant; exit_state is a plain int.
+        unsafe { core::ptr::read_volatile(core::ptr::addr_of!((*self.ptr()).exit_state)) == 0 }
+    }
+
+    /// The task's pid in the host's pid namespace.
+    pub(crate) fn host_pid(&self) -> i32 {
+        // SAFETY: The task is live; the function handles a detached pid by returning 0.
+        unsafe {
+            bindings::__task_pid_nr_ns(
+                self.ptr(),
+                bindings::pid_type_PIDTYPE_PID,
+                core::ptr::addr_of_mut!(bindings::init_pid_ns),
+            )
+        }
+    }
+
+    /// The task's pid as seen in the pid namespace of `init` (0 if not visible there or if
+    /// `init` has exited).
+    pub(crate) fn pid_in_ns_of(&self, init: &TaskRef) -> i32 {
+        // SAFETY: Both tasks are live; `task_active_pid_ns` returns null for a task that has
+        // been reaped, which is checked, and `__task_pid_nr_ns` reads under RCU.
+        unsafe {
+            let ns = bindings::task_active_pid_ns(init.ptr());
+            if ns.is_null() {
+                return 0;
+            }
+            bindings::__task_pid_nr_ns(self.ptr(), bindings::pid_type_PIDTYPE_PID, ns)
+        }
+    }
+}
+
+impl Clone for TaskRef {
+    fn clone(&self) -> Self {
+        HookTask(self.0).get()
+    }
+}
+
+impl Drop for TaskRef {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariant this value holds one count, given back here once.
+        unsafe { bindings::put_task_struct(self.ptr()) };
+    }
+}
+
+/// Moves network device `name` from the network namespace of `from` to that of `to` (`None`:
+/// the host's), if it carries VE id `expect`, and records `ve_id` on it.
+pub(crate) fn netdev_move(
+    from: Option<&TaskRef>,
+    to: Option<&TaskRef>,
+    name: &CStr,
+    expect: u32,
+    ve_id: u32,
+) -> Result {
+    let ptr = |task: Option<&TaskRef>| task.map_or(core::ptr::null_mut(), TaskRef::ptr);
+    // SAFETY: The tasks are live (or null, meaning the host); `name` is NUL-terminated; the
+    // function takes the RTNL and namespace references itself.
+    to_result(unsafe {
+        bindings::vz_netdev_move(ptr(from), ptr(to), name.as_char_ptr(), expect, ve_id)
+    })
+}
+
+/// Text output into a seq_file being shown.
+pub(crate) struct SeqOut(*mut bindings::seq_file);
+
+impl core::fmt::Write for SeqOut {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        // SAFETY: `self.0` is the seq_file of the running show callback; `s` is valid for
+        // `s.len()` bytes. On overflow seq_file retries the show with a larger buffer.
+        let ret = unsafe { bindings::seq_write(self.0, s.as_ptr().cast(), s.len()) };
+        if ret == 0 {
+            Ok(())
+        } else {
+            Err(core::fmt::Error)
+        }
+    }
+}
+
+/// `/proc/vz` and the files in it.
+///
+/// # Invariants
+///
+/// `dir` is a proc directory created by `register` and removed (with its files) by `drop`.
+pub(crate) struct ProcFiles {
+    dir: NonNull<bindings::proc_dir_entry>,
+}
+
+// SAFETY: The entry is only removed in `drop`; procfs does its own locking.
+unsafe impl Send for ProcFiles {}
+// SAFETY: No methods access the entry.
+unsafe impl Sync for ProcFiles {}
+
+unsafe extern "C" fn veinfo_show(m: *mut bindings::seq_file, _v: *mut c_void) -> c_int {
+    let only = current().ve_id();
+    if let Ok(table) = crate::ve::VeTable::get() {
+        // A full buffer is not an error: seq_file calls again with a larger one.
+        let _ = table.show_veinfo(&mut SeqOut(m), only);
+    }
+    0
+}
+
+impl ProcFiles {
+    /// Creates `/proc/vz/veinfo`.
+    pub(crate) fn register() -> Result<Self> {
+        // SAFETY: The name is a NUL-terminated literal; a null parent means /proc.
+        let dir = unsafe { bindings::proc_mkdir(c_str!("vz").as_char_ptr(), core::ptr::null_mut()) };
+        let dir = NonNull::new(dir).ok_or(ENOMEM)?;
+        // INVARIANT: `dir` was just created.
+        let files = ProcFiles { dir };
+        // SAFETY: `dir` is live; the show callback matches what proc_create_single expects
+        // and lives as long as the module, which removes the entry before unloading.
+        let entry = unsafe {
+            bindings::proc_create_single_data(
+                c_str!("veinfo").as_char_ptr(),
+                0o444,
+                files.dir.as_ptr(),
+                Some(veinfo_show),
+                core::ptr::null_mut(),
+            )
+        };
+        if entry.is_null() {
+            return Err(ENOMEM);
+        }
+        Ok(files)
+    }
+}
+
+impl Drop for ProcFiles {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariant `dir` is live; this removes it and its files and
+        // waits for running show callbacks to finish.
+        unsafe { bindings::proc_remove(self.dir.as_ptr()) };
+    }
+}
+
+unsafe extern "C" fn task_fork_hook(child: *mut bindings::task_struct, clone_flags: u64) -> c_int {
+    match NonNull::new(child) {
+        Some(child) => crate::ve::on_task_fork(HookTask(child), clone_flags),
+        None => EINVAL.to_errno(),
+    }
+}
+
+unsafe extern "C" fn task_free_hook(task: *mut bindings::task_struct) {
+    if let Some(task) = NonNull::new(task) {
+        crate::ve::on_task_free(HookTask(task));
+    }
+}
+
+unsafe extern "C" fn dev_access_hook(mode: bindings::umode_t, dev: bindings::dev_t, access: c_uint) -> c_int {
+    let kind = match u32::from(mode) & bindings::S_IFMT {
+        bindings::S_IFCHR => abi::DEV_CHAR,
+        bindings::S_IFBLK => abi::DEV_BLOCK,
+        _ => return 0,
+    };
+    let (major, minor) = (dev >> bindings::MINORBITS, dev & bindings::MINORMASK);
+    if crate::ve::on_dev_access(kind, major, minor, access) {
+        0
+    } else {
+        EPERM.to_errno()
+    }
+}
+
+unsafe extern "C" fn task_vpid_hook(task: *mut bindings::task_struct) -> bindings::pid_t {
+    NonNull::new(task).map_or(0, |task| crate::ve::on_task_vpid(HookTask(task)))
+}
+
+static HOOK_OPS: bindings::vz_hook_ops = bindings::vz_hook_ops {
+    task_fork: Some(task_fork_hook),
+    task_free: Some(task_free_hook),
+    dev_access: Some(dev_access_hook),
+    task_vpid: Some(task_vpid_hook),
+};
+
+/// The module's hooks, registered with core code while this value lives.
+pub(crate) struct Hooks(());
+
+impl Hooks {
+    pub(crate) fn register() -> Result<Self> {
+        // SAFETY: `HOOK_OPS` is a static whose functions stay valid until `drop`
+        // unregisters them, which waits for running hooks to return.
+        to_result(unsafe { bindings::vz_hooks_register(&HOOK_OPS) })?;
+        Ok(Hooks(()))
+    }
+}
+
+impl Drop for Hooks {
+    fn drop(&mut self) {
+        // SAFETY: Registered in `register`; unregistering waits for running hooks.
+        unsafe { bindings::vz_hooks_unregister(&HOOK_OPS) };
     }
 }
 
@@ -106,7 +483,7 @@ unsafe extern "C" fn ioctl_trampoline<H: IoctlHandler>(
     cmd: c_uint,
     arg: c_ulong,
 ) -> c_long {
-    match H::ioctl(cmd, UserArg(arg as usize)) {
+    match H::ioctl(cmd, UserArg(arg)) {
         Ok(ret) => ret as c_long,
         Err(err) => err.to_errno() as c_long,
     }

@@ -2,7 +2,8 @@
 
 //! The vz kernel module: virtual environments (VEs) for OpenVZ-style containers.
 //!
-//! Userland talks to the module through `/dev/vzctl` (see `abi/src/abi.rs` for the commands).
+//! Userland talks to the module through `/dev/vzctl` (see `abi/src/abi.rs` for the commands);
+//! core kernel code calls it through the hooks of `linux/vz_hooks.h`.
 
 use kernel::c_str;
 use kernel::prelude::*;
@@ -13,6 +14,7 @@ use kernel::prelude::*;
 mod abi;
 mod control;
 mod hooks;
+mod ve;
 
 module! {
     type: VzModule,
@@ -22,19 +24,45 @@ module! {
     license: "GPL",
 }
 
+// Fields drop in declaration order: the device and /proc files go before the hooks, and the
+// table last, after nothing can reach it any more.
 struct VzModule {
     _control: hooks::MiscDevice,
+    _proc: hooks::ProcFiles,
+    _hooks: hooks::Hooks,
+    _table: TableOwner,
+}
+
+/// Owns the VE table and uninstalls it before it is freed.
+struct TableOwner {
+    _table: Pin<KBox<ve::VeTable>>,
+}
+
+impl Drop for TableOwner {
+    fn drop(&mut self) {
+        ve::VeTable::uninstall();
+    }
 }
 
 impl kernel::Module for VzModule {
     fn init(module: &'static ThisModule) -> Result<Self> {
+        let table = KBox::pin_init(ve::VeTable::new(), GFP_KERNEL)?;
+        ve::VeTable::install(&table);
+        let table = TableOwner { _table: table };
+        let hooks = hooks::Hooks::register()?;
+        let proc = hooks::ProcFiles::register()?;
         let control = hooks::MiscDevice::register::<control::Vzctl>(
             module,
             c_str!("vzctl"),
             control::VZCTL_MODE,
         )?;
         pr_info!("vz {} loaded, ABI {}\n", control::RELEASE, abi::VZ_ABI_VERSION);
-        Ok(VzModule { _control: control })
+        Ok(VzModule {
+            _control: control,
+            _proc: proc,
+            _hooks: hooks,
+            _table: table,
+        })
     }
 }
 

@@ -23,3 +23,58 @@ no_kernel_faults() {
         fail "kernel reported a fault"
     fi
 }
+
+# Pids of the tasks of VE $1 (of every VE when $1 is empty), from /proc.
+ve_pids() {
+    for status in /proc/[0-9]*/status; do
+        # A task may exit while we look: an unreadable file is skipped.
+        id=$(awk '/^envID:/ { print $2 }' "$status" 2>/dev/null || true)
+        case "$id" in
+            ""|0) ;;
+            *) if [ -z "$1" ] || [ "$id" = "$1" ]; then pid=${status#/proc/}; echo "${pid%/status}"; fi ;;
+        esac
+    done
+}
+
+# envID of a pid, from /proc.
+env_id_of() { awk '/^envID:/ { print $2 }' "/proc/$1/status"; }
+vpid_of() { awk '/^VPid:/ { print $2 }' "/proc/$1/status"; }
+
+# Kills every task of every VE, waits until they are reaped, destroys all VEs.
+destroy_all_ves() {
+    module_loaded || return 0
+    for pid in $(ve_pids); do
+        kill -9 "$pid" 2>/dev/null || true
+    done
+    wait 2>/dev/null || true
+    tries=0
+    while [ -n "$(vztest list)" ]; do
+        vztest destroy-all >/dev/null
+        [ -z "$(vztest list)" ] && break
+        tries=$((tries + 1))
+        [ $tries -lt 100 ] || fail "VEs left after 10 s: $(vztest list | tr '\n' ' ')"
+        sleep 0.1
+    done
+}
+
+# A freshly loaded module with no VEs.
+fresh_module() {
+    destroy_all_ves
+    unload_module
+    modprobe vz
+}
+
+# wait_for DESCRIPTION CMD...: polls CMD every 0.1 s for up to 10 s.
+wait_for() {
+    what=$1; shift
+    tries=0
+    until "$@" >/dev/null 2>&1; do
+        tries=$((tries + 1))
+        [ $tries -lt 100 ] || fail "timed out waiting for $what"
+        sleep 0.1
+    done
+}
+
+# Field N (1-based) of `vztest info VEID`: 2 state, 3 nproc, 4 init pid, 5 created.
+ve_field() { vztest info "$1" | awk -v n="$2" '{ print $n }'; }
+ve_has_init() { [ "$(ve_field "$1" 4)" != 0 ]; }

@@ -5,7 +5,8 @@ use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
-use vz_abi::{VersionInfo, VZCTL_DEVICE_PATH, VZCTL_GET_VERSION, VZ_ABI_VERSION};
+use vz_abi as abi;
+use vz_abi::{DevPerm, PidInfo, VeInfo, VersionInfo};
 
 /// What the tools ask of the kernel module. The real implementation is [`Vzctl`]; unit tests
 /// use a fake.
@@ -23,7 +24,7 @@ pub struct Vzctl {
 impl Vzctl {
     /// Opens the default control device and checks that the module speaks our ABI.
     pub fn open() -> Result<Self, VzError> {
-        Self::open_path(Path::new(VZCTL_DEVICE_PATH))
+        Self::open_path(Path::new(abi::VZCTL_DEVICE_PATH))
     }
 
     /// Opens the control device at `path` and checks that the module speaks our ABI.
@@ -45,42 +46,142 @@ impl Vzctl {
             path: path.to_owned(),
         };
         let info = device.version()?;
-        if info.abi_version != VZ_ABI_VERSION {
+        if info.abi_version != abi::VZ_ABI_VERSION {
             return Err(VzError::AbiMismatch {
                 module: info.abi_version,
-                tools: VZ_ABI_VERSION,
+                tools: abi::VZ_ABI_VERSION,
             });
         }
         Ok(device)
     }
 
-    fn ioctl_error(&self, name: &str, err: io::Error) -> VzError {
-        if err.raw_os_error() == Some(libc::EPERM) {
-            VzError::PermissionDenied(self.path.clone())
-        } else {
-            VzError::System {
-                what: format!("{name} on {}", self.path.display()),
-                source: err,
-            }
+    /// Issues `cmd` with `arg`; `name` names the command in errors.
+    fn call<T>(&self, name: &str, cmd: u32, arg: &mut T) -> Result<(), VzError> {
+        // SAFETY: Every vz command number encodes size_of::<T>() of the struct its caller
+        // passes (asserted in vz-abi), and `arg` is a valid, writable T for the whole call.
+        let ret = unsafe {
+            libc::ioctl(
+                self.file.as_raw_fd(),
+                cmd as libc::c_ulong,
+                arg as *mut T,
+            )
+        };
+        if ret < 0 {
+            let err = io::Error::last_os_error();
+            return Err(if err.raw_os_error() == Some(libc::EPERM) {
+                VzError::PermissionDenied(self.path.clone())
+            } else {
+                VzError::Ioctl {
+                    command: name.to_owned(),
+                    source: err,
+                }
+            });
         }
+        Ok(())
+    }
+
+    /// Creates VE `veid` with the default device rules.
+    pub fn ve_create(&self, veid: u32) -> Result<(), VzError> {
+        let mut req = abi::VeCreate { veid, flags: 0 };
+        self.call("VE_CREATE", abi::VZCTL_VE_CREATE, &mut req)
+    }
+
+    /// Destroys VE `veid`, which must have no tasks.
+    pub fn ve_destroy(&self, veid: u32) -> Result<(), VzError> {
+        let mut req = abi::VeRef { veid, reserved: 0 };
+        self.call("VE_DESTROY", abi::VZCTL_VE_DESTROY, &mut req)
+    }
+
+    /// Moves the calling thread into VE `veid` for good.
+    pub fn ve_enter(&self, veid: u32) -> Result<(), VzError> {
+        let mut req = abi::VeRef { veid, reserved: 0 };
+        self.call("VE_ENTER", abi::VZCTL_VE_ENTER, &mut req)
+    }
+
+    /// State, task count, init and creation time of VE `veid`.
+    pub fn ve_info(&self, veid: u32) -> Result<VeInfo, VzError> {
+        let mut info = VeInfo {
+            veid,
+            ..VeInfo::default()
+        };
+        self.call("VE_INFO", abi::VZCTL_VE_INFO, &mut info)?;
+        Ok(info)
+    }
+
+    /// Ids of all VEs, ascending.
+    pub fn ve_list(&self) -> Result<Vec<u32>, VzError> {
+        let mut ids = vec![0u32; 64];
+        loop {
+            let mut req = abi::VeList {
+                ids: ids.as_mut_ptr() as u64,
+                capacity: u32::try_from(ids.len()).unwrap_or(u32::MAX),
+                count: 0,
+            };
+            self.call("VE_LIST", abi::VZCTL_VE_LIST, &mut req)?;
+            let count = req.count as usize;
+            if count <= ids.len() {
+                ids.truncate(count);
+                return Ok(ids);
+            }
+            // More VEs than room: retry with enough (VEs may be created meanwhile).
+            ids.resize(count + 16, 0);
+        }
+    }
+
+    /// The VE of host pid `pid` and its pid inside the VE.
+    pub fn pid_info(&self, pid: i32) -> Result<PidInfo, VzError> {
+        let mut req = PidInfo {
+            pid,
+            ..PidInfo::default()
+        };
+        self.call("PID_INFO", abi::VZCTL_PID_INFO, &mut req)?;
+        Ok(req)
+    }
+
+    /// Sets one device rule.
+    pub fn set_devperm(&self, rule: DevPerm) -> Result<(), VzError> {
+        let mut rule = rule;
+        self.call("SET_DEVPERMS", abi::VZCTL_SET_DEVPERMS, &mut rule)
+    }
+
+    /// The device rules of VE `veid`.
+    pub fn devperms(&self, veid: u32) -> Result<Vec<DevPerm>, VzError> {
+        let mut rules = vec![DevPerm::default(); abi::VZ_MAX_DEVPERMS as usize];
+        let mut req = abi::DevPermList {
+            veid,
+            capacity: abi::VZ_MAX_DEVPERMS,
+            count: 0,
+            reserved: 0,
+            entries: rules.as_mut_ptr() as u64,
+        };
+        self.call("GET_DEVPERMS", abi::VZCTL_GET_DEVPERMS, &mut req)?;
+        rules.truncate(req.count as usize);
+        Ok(rules)
+    }
+
+    /// Gives network device `name` to running VE `veid` (`add`) or takes it back.
+    pub fn netdev(&self, veid: u32, add: bool, name: &str) -> Result<(), VzError> {
+        let bytes = name.as_bytes();
+        if bytes.is_empty() || bytes.len() >= abi::NETDEV_NAME_LEN || bytes.contains(&0) {
+            return Err(VzError::InvalidValue(format!(
+                "network device name '{name}': 1 to {} bytes",
+                abi::NETDEV_NAME_LEN - 1
+            )));
+        }
+        let mut req = abi::NetDev {
+            veid,
+            op: if add { abi::NETDEV_ADD } else { abi::NETDEV_DEL },
+            name: [0; abi::NETDEV_NAME_LEN],
+        };
+        req.name[..bytes.len()].copy_from_slice(bytes);
+        self.call("VE_NETDEV", abi::VZCTL_VE_NETDEV, &mut req)
     }
 }
 
 impl ControlDevice for Vzctl {
     fn version(&self) -> Result<VersionInfo, VzError> {
         let mut info = VersionInfo::zeroed();
-        // SAFETY: VZCTL_GET_VERSION writes exactly size_of::<VersionInfo>() bytes (the size is
-        // encoded in the command number) into `info`, which is a valid, writable VersionInfo.
-        let ret = unsafe {
-            libc::ioctl(
-                self.file.as_raw_fd(),
-                VZCTL_GET_VERSION as libc::c_ulong,
-                &mut info as *mut VersionInfo,
-            )
-        };
-        if ret < 0 {
-            return Err(self.ioctl_error("VZCTL_GET_VERSION", io::Error::last_os_error()));
-        }
+        self.call("GET_VERSION", abi::VZCTL_GET_VERSION, &mut info)?;
         Ok(info)
     }
 }

@@ -22,6 +22,16 @@ pub enum VzError {
         #[source]
         source: std::io::Error,
     },
+    /// A vz ioctl failed.
+    #[error("{command}: {source}")]
+    Ioctl {
+        command: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A value given by the user is out of range or malformed.
+    #[error("{0}")]
+    InvalidValue(String),
     /// Bad command-line usage; clap has already formatted the message.
     #[error("{0}")]
     Usage(String),
@@ -36,8 +46,9 @@ impl VzError {
         match self {
             VzError::ModuleNotLoaded(_) | VzError::AbiMismatch { .. } => 5,
             VzError::PermissionDenied(_) => 12,
-            VzError::System { .. } | VzError::NotImplemented(_) => 3,
+            VzError::System { .. } | VzError::Ioctl { .. } | VzError::NotImplemented(_) => 3,
             VzError::Usage(_) => 20,
+            VzError::InvalidValue(_) => 21,
         }
     }
 }

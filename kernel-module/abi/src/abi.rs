@@ -10,9 +10,26 @@
 // Every command is refused with `EPERM` unless the caller has `CAP_SYS_ADMIN`. Unknown command
 // numbers get `ENOTTY`.
 //
-// | Command              | Direction | Argument      | Errors                          |
-// |----------------------|-----------|---------------|---------------------------------|
-// | `VZCTL_GET_VERSION`  | read      | `VersionInfo` | `EPERM`, `EFAULT`               |
+// Every command is also refused with `EPERM` when the caller is inside a VE, even as root.
+// `EFAULT` means a bad argument pointer; `EINVAL` a struct field out of range (a VE id of 0
+// or above `VZ_VEID_MAX`, nonzero reserved fields, unknown flags).
+//
+// | Command                | Dir.  | Argument      | What it does; errors beyond the above       |
+// |------------------------|-------|---------------|---------------------------------------------|
+// | `VZCTL_GET_VERSION`    | read  | `VersionInfo` | ABI version and module release              |
+// | `VZCTL_VE_CREATE`      | write | `VeCreate`    | new VE with default device rules; `EEXIST`, |
+// |                        |       |               | `ENOSPC` (VZ_MAX_VES reached)               |
+// | `VZCTL_VE_DESTROY`     | write | `VeRef`       | `ENOENT`, `EBUSY` while it has tasks        |
+// | `VZCTL_VE_ENTER`       | write | `VeRef`       | moves the calling task (and so its future   |
+// |                        |       |               | children) into the VE for good; `ENOENT`    |
+// | `VZCTL_VE_INFO`        | r/w   | `VeInfo`      | state, tasks, init, creation; `ENOENT`      |
+// | `VZCTL_VE_LIST`        | r/w   | `VeList`      | ids of all VEs, ascending                   |
+// | `VZCTL_PID_INFO`       | r/w   | `PidInfo`     | host pid to VE and in-VE pid; `ESRCH`       |
+// | `VZCTL_SET_DEVPERMS`   | write | `DevPerm`     | sets one device rule; `ENOENT`, `ENOSPC`    |
+// | `VZCTL_GET_DEVPERMS`   | r/w   | `DevPermList` | the VE's device rules; `ENOENT`             |
+// | `VZCTL_VE_NETDEV`      | write | `NetDev`      | gives a host network device to a running VE |
+// |                        |       |               | or takes it back; `ENOENT`, `ENODEV`,       |
+// |                        |       |               | `ESRCH` (VE has no init), `EEXIST`          |
 
 /// The ioctl type byte, OpenVZ's `VZCTLTYPE`.
 pub const VZCTL_TYPE: u8 = b'.';
@@ -22,7 +39,16 @@ pub const VZCTL_DEVICE_PATH: &str = "/dev/vzctl";
 
 /// Version of this ABI. Bumped on every incompatible change; tools refuse a module whose
 /// version differs.
-pub const VZ_ABI_VERSION: u32 = 1;
+pub const VZ_ABI_VERSION: u32 = 2;
+
+/// The largest VE id, as in OpenVZ ("should not be more than 2147483644"). 0 is the host.
+pub const VZ_VEID_MAX: u32 = 2_147_483_644;
+
+/// How many VEs may exist at once.
+pub const VZ_MAX_VES: u32 = 65_536;
+
+/// How many device rules one VE may hold.
+pub const VZ_MAX_DEVPERMS: u32 = 256;
 
 /// Length of the module version string in `VersionInfo`, NUL padding included.
 pub const VZ_VERSION_STRING_LEN: usize = 32;
@@ -51,13 +77,11 @@ const fn ior<T>(nr: u32) -> u32 {
 }
 
 /// `_IOW('.', nr, T)`: the caller passes a `T` to the kernel.
-#[allow(dead_code)]
 const fn iow<T>(nr: u32) -> u32 {
     ioc(IOC_WRITE, nr, core::mem::size_of::<T>())
 }
 
 /// `_IOWR('.', nr, T)`: the caller passes a `T` and the kernel writes it back.
-#[allow(dead_code)]
 const fn iowr<T>(nr: u32) -> u32 {
     ioc(IOC_READ | IOC_WRITE, nr, core::mem::size_of::<T>())
 }
@@ -102,9 +126,163 @@ impl VersionInfo {
 /// Returns the ABI version and the module's version string.
 pub const VZCTL_GET_VERSION: u32 = ior::<VersionInfo>(NR_BASE);
 
+/// Argument of `VZCTL_VE_CREATE`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VeCreate {
+    /// 1..=`VZ_VEID_MAX`.
+    pub veid: u32,
+    /// No flags are defined yet; must be 0.
+    pub flags: u32,
+}
+
+/// Names one VE (`VZCTL_VE_DESTROY`, `VZCTL_VE_ENTER`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VeRef {
+    pub veid: u32,
+    /// Must be 0.
+    pub reserved: u32,
+}
+
+/// The VE has no task.
+pub const VE_STATE_STOPPED: u32 = 0;
+/// The VE has at least one task.
+pub const VE_STATE_RUNNING: u32 = 1;
+
+/// `VZCTL_VE_INFO`: the caller sets `veid`, the module fills the rest.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VeInfo {
+    pub veid: u32,
+    /// `VE_STATE_*`.
+    pub state: u32,
+    /// Tasks (threads included) in the VE.
+    pub nproc: u32,
+    /// Host pid of the VE's init, 0 if it has none.
+    pub init_pid: i32,
+    /// Creation time, seconds since the epoch.
+    pub created: u64,
+}
+
+/// `VZCTL_VE_LIST`: the caller passes a buffer of `capacity` u32s at `ids`; the module
+/// writes up to `capacity` ids (ascending) and sets `count` to the number of VEs.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VeList {
+    pub ids: u64,
+    pub capacity: u32,
+    pub count: u32,
+}
+
+/// `VZCTL_PID_INFO`: the caller sets `pid` (as it sees it); the module fills `veid` and
+/// `vpid`, the pid inside the VE (0 if the task is not visible there, the host pid for
+/// host tasks).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PidInfo {
+    pub pid: i32,
+    pub veid: u32,
+    pub vpid: i32,
+    pub reserved: u32,
+}
+
+/// Character device (`DevPerm::kind`).
+pub const DEV_CHAR: u32 = 1;
+/// Block device (`DevPerm::kind`).
+pub const DEV_BLOCK: u32 = 2;
+/// The rule covers every minor of `major`.
+pub const DEVPERM_ALL_MINORS: u32 = 1;
+/// The rule covers every device of `kind`.
+pub const DEVPERM_ALL_DEVICES: u32 = 2;
+/// May open for reading.
+pub const DEVPERM_READ: u32 = 1;
+/// May open for writing.
+pub const DEVPERM_WRITE: u32 = 2;
+/// May create the node (mknod).
+pub const DEVPERM_MKNOD: u32 = 4;
+/// Every permission bit.
+pub const DEVPERM_ALL: u32 = DEVPERM_READ | DEVPERM_WRITE | DEVPERM_MKNOD;
+/// Largest major and minor numbers (Linux's 12 and 20 bits).
+pub const DEV_MAJOR_MAX: u32 = (1 << 12) - 1;
+pub const DEV_MINOR_MAX: u32 = (1 << 20) - 1;
+
+/// One device rule of a VE. The most specific rule matching a device decides (one device,
+/// then all minors of a major, then all devices of a kind); no match means no access.
+/// Setting a rule replaces the one with the same kind, major, minor and flags; `perms` 0
+/// keeps it as an explicit deny (OpenVZ's `none`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DevPerm {
+    pub veid: u32,
+    /// `DEV_CHAR` or `DEV_BLOCK`.
+    pub kind: u32,
+    pub major: u32,
+    pub minor: u32,
+    /// `DEVPERM_ALL_MINORS` or `DEVPERM_ALL_DEVICES` or 0.
+    pub flags: u32,
+    /// `DEVPERM_READ | DEVPERM_WRITE | DEVPERM_MKNOD`, any subset.
+    pub perms: u32,
+}
+
+/// `VZCTL_GET_DEVPERMS`: up to `capacity` rules are written to `entries`; `count` is set to
+/// the number of rules the VE has.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DevPermList {
+    pub veid: u32,
+    pub capacity: u32,
+    pub count: u32,
+    pub reserved: u32,
+    pub entries: u64,
+}
+
+/// Give the device to the VE (`NetDev::op`).
+pub const NETDEV_ADD: u32 = 1;
+/// Take the device back to the host (`NetDev::op`).
+pub const NETDEV_DEL: u32 = 2;
+/// Length of a network device name, NUL included (IFNAMSIZ).
+pub const NETDEV_NAME_LEN: usize = 16;
+
+/// `VZCTL_VE_NETDEV`: moves a network device into the network namespace of the VE's init
+/// (add) or back to the host's (del), and records the VE on it.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NetDev {
+    pub veid: u32,
+    /// `NETDEV_ADD` or `NETDEV_DEL`.
+    pub op: u32,
+    /// NUL-terminated name.
+    pub name: [u8; NETDEV_NAME_LEN],
+}
+
+pub const VZCTL_VE_CREATE: u32 = iow::<VeCreate>(NR_BASE + 1);
+pub const VZCTL_VE_DESTROY: u32 = iow::<VeRef>(NR_BASE + 2);
+pub const VZCTL_VE_ENTER: u32 = iow::<VeRef>(NR_BASE + 3);
+pub const VZCTL_VE_INFO: u32 = iowr::<VeInfo>(NR_BASE + 4);
+pub const VZCTL_VE_LIST: u32 = iowr::<VeList>(NR_BASE + 5);
+pub const VZCTL_PID_INFO: u32 = iowr::<PidInfo>(NR_BASE + 6);
+pub const VZCTL_SET_DEVPERMS: u32 = iow::<DevPerm>(NR_BASE + 7);
+pub const VZCTL_GET_DEVPERMS: u32 = iowr::<DevPermList>(NR_BASE + 8);
+pub const VZCTL_VE_NETDEV: u32 = iow::<NetDev>(NR_BASE + 9);
+
 // Layout asserts: any change here is an ABI change and must bump `VZ_ABI_VERSION`.
 const _: () = assert!(core::mem::size_of::<VersionInfo>() == 40);
 const _: () = assert!(core::mem::offset_of!(VersionInfo, abi_version) == 0);
 const _: () = assert!(core::mem::offset_of!(VersionInfo, reserved) == 4);
 const _: () = assert!(core::mem::offset_of!(VersionInfo, module_version) == 8);
+const _: () = assert!(core::mem::size_of::<VeCreate>() == 8);
+const _: () = assert!(core::mem::size_of::<VeRef>() == 8);
+const _: () = assert!(core::mem::size_of::<VeInfo>() == 24);
+const _: () = assert!(core::mem::offset_of!(VeInfo, init_pid) == 12);
+const _: () = assert!(core::mem::offset_of!(VeInfo, created) == 16);
+const _: () = assert!(core::mem::size_of::<VeList>() == 16);
+const _: () = assert!(core::mem::offset_of!(VeList, capacity) == 8);
+const _: () = assert!(core::mem::size_of::<PidInfo>() == 16);
+const _: () = assert!(core::mem::size_of::<DevPerm>() == 24);
+const _: () = assert!(core::mem::offset_of!(DevPerm, perms) == 20);
+const _: () = assert!(core::mem::size_of::<DevPermList>() == 24);
+const _: () = assert!(core::mem::offset_of!(DevPermList, entries) == 16);
+const _: () = assert!(core::mem::size_of::<NetDev>() == 24);
+const _: () = assert!(core::mem::offset_of!(NetDev, name) == 8);
 const _: () = assert!(VZCTL_GET_VERSION == 0x8028_2e40);
