@@ -66,7 +66,8 @@ fn fill_payload(rng: &mut Rng, buf: &mut [u8; 256], scratch: u64) {
     }
     match rng.below(4) {
         0 | 1 => buf[..4].copy_from_slice(&(1 + rng.below(64) as u32).to_ne_bytes()),
-        2 => buf[..4].copy_from_slice(&(rng.below(u64::from(u32::MAX)) as u32).to_ne_bytes()),
+        // Large ids: valid ones at or above 2^30 (where entering never goes) and invalid ones.
+        2 => buf[..4].copy_from_slice(&((1 << 30) | rng.next() as u32).to_ne_bytes()),
         _ => {}
     }
     // Keep reserved words zero half of the time so validation passes and deeper code runs.
@@ -112,6 +113,12 @@ impl GuardedPage {
             return Err(format!("mprotect: {}", std::io::Error::last_os_error()));
         }
         Ok(GuardedPage(ptr.cast()))
+    }
+
+    /// Writes `value` at `tail()`, where earlier calls may have left kernel output.
+    fn set_tail(&self, value: u32) {
+        // SAFETY: `tail()` is 8 bytes before the guard page, inside the writable page.
+        unsafe { self.tail().cast::<u32>().write_unaligned(value) };
     }
 
     /// 8 bytes before the guard page.
@@ -178,6 +185,25 @@ pub fn run(args: &FuzzArgs) -> Result<(), String> {
                         rng.next() as u32
                     };
                     fill_payload(&mut rng, &mut buf, scratch.as_mut_ptr() as u64);
+                    if cmd == abi::VZCTL_VE_CREATE {
+                        // Ids 1..=64 or at or above 2^30, never where entering goes below.
+                        let mut id = [0u8; 4];
+                        id.copy_from_slice(&buf[..4]);
+                        let id = match u32::from_ne_bytes(id) {
+                            small @ 1..=64 => small,
+                            other => other | (1 << 30),
+                        };
+                        buf[..4].copy_from_slice(&id.to_ne_bytes());
+                        guarded.set_tail(id);
+                    }
+                    if cmd == abi::VZCTL_VE_ENTER {
+                        // A thread that really enters a VE gets EPERM from then on, which
+                        // would end its fuzzing: enter only ids that are never created here
+                        // (the valid path has its own cases).
+                        let veid = 1000 + rng.below((1 << 30) - 1000) as u32;
+                        buf[..4].copy_from_slice(&veid.to_ne_bytes());
+                        guarded.set_tail(veid);
+                    }
                     let arg = pointer(&mut rng, &mut buf, &guarded);
                     // SAFETY: `arg` is `buf` (valid for 256 bytes, more than any struct the
                     // module copies out), the guarded page's tail (the kernel stops at the
