@@ -8,6 +8,7 @@
 #   make test       unit tests, then the in-VM suite
 #   make vm SCRIPT=path   run a script as root in a fresh guest; exits with its status
 #   make run        boot to a root shell (a short demo when stdin is not a terminal)
+#   make bench      hook overhead: the same loops with the module loaded and not, as ratios
 #   make check      rustfmt, clippy (userland and module) and unit tests
 
 SHELL := /bin/bash
@@ -32,7 +33,7 @@ HARNESS_ARGS := --kernel $(KDIR)/arch/x86/boot/bzImage --initrd $(IMAGE) --log-d
 RELEASE := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 TIMED := scripts/timed.sh
 
-.PHONY: help setup kernel stage-module module tools image disk test unit vm-test vm run check clean
+.PHONY: help setup kernel stage-module module tools image disk test unit vm-test vm run bench check clean
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -85,13 +86,16 @@ vm: image
 	@test -n "$(SCRIPT)" || { echo "usage: make vm SCRIPT=path/to/script.sh" >&2; exit 2; }
 	@$(HARNESS) $(HARNESS_ARGS) vm --script $(SCRIPT)
 
+bench: image
+	@$(HARNESS) $(HARNESS_ARGS) vm --script tests/bench/hooks.sh
+
 run: image disk
 	@$(HARNESS) $(HARNESS_ARGS) run --disk $(DISK)
 
 check: kernel stage-module
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --quiet -- -D warnings
-	$(KBUILD_MODULE) CLIPPY=1 modules
+	$(KBUILD_MODULE) CLIPPY=1 CLIPPY_DRIVER=/usr/bin/clippy-driver modules
 	cargo test --quiet
 
 clean:

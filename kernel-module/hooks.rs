@@ -314,6 +314,11 @@ unsafe impl Send for ProcFiles {}
 // SAFETY: No methods access the entry.
 unsafe impl Sync for ProcFiles {}
 
+/// Shows `/proc/vz/veinfo`.
+///
+/// # Safety
+///
+/// Called only by seq_file for the file created in `ProcFiles::register`, with its seq_file.
 unsafe extern "C" fn veinfo_show(m: *mut bindings::seq_file, _v: *mut c_void) -> c_int {
     let only = current().ve_id();
     if let Ok(table) = crate::ve::VeTable::get() {
@@ -357,6 +362,12 @@ impl Drop for ProcFiles {
     }
 }
 
+/// The `task_fork` hook of `HOOK_OPS`.
+///
+/// # Safety
+///
+/// Called only by core kernel code as documented in `linux/vz_hooks.h`: in process context,
+/// with live tasks.
 unsafe extern "C" fn task_fork_hook(child: *mut bindings::task_struct, clone_flags: u64) -> c_int {
     match NonNull::new(child) {
         Some(child) => crate::ve::on_task_fork(HookTask(child), clone_flags),
@@ -364,12 +375,24 @@ unsafe extern "C" fn task_fork_hook(child: *mut bindings::task_struct, clone_fla
     }
 }
 
+/// The `task_free` hook of `HOOK_OPS`.
+///
+/// # Safety
+///
+/// Called only by core kernel code as documented in `linux/vz_hooks.h`: in process context,
+/// with live tasks.
 unsafe extern "C" fn task_free_hook(task: *mut bindings::task_struct) {
     if let Some(task) = NonNull::new(task) {
         crate::ve::on_task_free(HookTask(task));
     }
 }
 
+/// The `dev_access` hook of `HOOK_OPS`.
+///
+/// # Safety
+///
+/// Called only by core kernel code as documented in `linux/vz_hooks.h`: in process context,
+/// with live tasks.
 unsafe extern "C" fn dev_access_hook(mode: bindings::umode_t, dev: bindings::dev_t, access: c_uint) -> c_int {
     let kind = match u32::from(mode) & bindings::S_IFMT {
         bindings::S_IFCHR => abi::DEV_CHAR,
@@ -384,6 +407,12 @@ unsafe extern "C" fn dev_access_hook(mode: bindings::umode_t, dev: bindings::dev
     }
 }
 
+/// The `task_vpid` hook of `HOOK_OPS`.
+///
+/// # Safety
+///
+/// Called only by core kernel code as documented in `linux/vz_hooks.h`: in process context,
+/// with live tasks.
 unsafe extern "C" fn task_vpid_hook(task: *mut bindings::task_struct) -> bindings::pid_t {
     NonNull::new(task).map_or(0, |task| crate::ve::on_task_vpid(HookTask(task)))
 }

@@ -127,7 +127,7 @@ impl Ve {
             } else {
                 continue;
             };
-            if best.is_none_or(|(s, _)| specificity > s) {
+            if best.map_or(true, |(s, _)| specificity > s) {
                 best = Some((specificity, rule.perms));
             }
         }

@@ -59,13 +59,8 @@ impl Vzctl {
     fn call<T>(&self, name: &str, cmd: u32, arg: &mut T) -> Result<(), VzError> {
         // SAFETY: Every vz command number encodes size_of::<T>() of the struct its caller
         // passes (asserted in vz-abi), and `arg` is a valid, writable T for the whole call.
-        let ret = unsafe {
-            libc::ioctl(
-                self.file.as_raw_fd(),
-                cmd as libc::c_ulong,
-                arg as *mut T,
-            )
-        };
+        let ret =
+            unsafe { libc::ioctl(self.file.as_raw_fd(), cmd as libc::c_ulong, arg as *mut T) };
         if ret < 0 {
             let err = io::Error::last_os_error();
             return Err(if err.raw_os_error() == Some(libc::EPERM) {
@@ -170,7 +165,11 @@ impl Vzctl {
         }
         let mut req = abi::NetDev {
             veid,
-            op: if add { abi::NETDEV_ADD } else { abi::NETDEV_DEL },
+            op: if add {
+                abi::NETDEV_ADD
+            } else {
+                abi::NETDEV_DEL
+            },
             name: [0; abi::NETDEV_NAME_LEN],
         };
         req.name[..bytes.len()].copy_from_slice(bytes);

@@ -109,7 +109,8 @@ impl GuardedPage {
             return Err(format!("mmap: {}", std::io::Error::last_os_error()));
         }
         // SAFETY: The second page lies inside the mapping just made.
-        if unsafe { libc::mprotect(ptr.cast::<u8>().add(4096).cast(), 4096, libc::PROT_NONE) } != 0 {
+        if unsafe { libc::mprotect(ptr.cast::<u8>().add(4096).cast(), 4096, libc::PROT_NONE) } != 0
+        {
             return Err(format!("mprotect: {}", std::io::Error::last_os_error()));
         }
         Ok(GuardedPage(ptr.cast()))
@@ -165,7 +166,10 @@ pub fn run(args: &FuzzArgs) -> Result<(), String> {
     std::thread::scope(|scope| {
         for t in 0..args.threads.max(1) {
             let outcomes = &outcomes;
-            let seed = args.seed.wrapping_mul(0x9e37_79b9_7f4a_7c15).wrapping_add(t + 1);
+            let seed = args
+                .seed
+                .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+                .wrapping_add(t + 1);
             scope.spawn(move || {
                 let mut rng = Rng(seed | 1);
                 let Ok(guarded) = GuardedPage::new() else {
@@ -180,7 +184,8 @@ pub fn run(args: &FuzzArgs) -> Result<(), String> {
                         KNOWN[rng.below(KNOWN.len() as u64) as usize]
                     } else if rng.below(2) == 0 {
                         // A known number with a different size or direction.
-                        KNOWN[rng.below(KNOWN.len() as u64) as usize] ^ ((rng.next() as u32) & 0xc0ff_0000)
+                        KNOWN[rng.below(KNOWN.len() as u64) as usize]
+                            ^ ((rng.next() as u32) & 0xc0ff_0000)
                     } else {
                         rng.next() as u32
                     };
@@ -227,6 +232,10 @@ pub fn run(args: &FuzzArgs) -> Result<(), String> {
     });
     let outcomes = outcomes.into_inner().unwrap_or_else(|e| e.into_inner());
     let summary: Vec<String> = outcomes.iter().map(|(k, n)| format!("{k}={n}")).collect();
-    println!("calls={} {}", per_thread * args.threads.max(1), summary.join(" "));
+    println!(
+        "calls={} {}",
+        per_thread * args.threads.max(1),
+        summary.join(" ")
+    );
     Ok(())
 }
