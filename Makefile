@@ -87,7 +87,7 @@ vm: image
 	@$(HARNESS) $(HARNESS_ARGS) vm --script $(SCRIPT)
 
 bench: image
-	@$(HARNESS) $(HARNESS_ARGS) vm --script tests/bench/hooks.sh
+	@$(HARNESS) $(HARNESS_ARGS) vm --icount --script tests/bench/hooks.sh
 
 run: image disk
 	@$(HARNESS) $(HARNESS_ARGS) run --disk $(DISK)

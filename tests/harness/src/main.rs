@@ -54,6 +54,9 @@ enum Mode {
         /// Seconds the script may take.
         #[arg(long, default_value_t = 1800)]
         timeout: u64,
+        /// Make guest time count instructions (for benchmarks under TCG).
+        #[arg(long)]
+        icount: bool,
     },
     /// Boot to a root shell with /vz on a persistent disk; a short demo when stdin is not a
     /// terminal.
@@ -102,6 +105,7 @@ fn run(cli: Cli) -> Result<u8, String> {
         cpus: 2,
         cmdline: String::new(),
         disk: None,
+        icount: false,
     };
     let boot = Duration::from_secs(cli.boot_timeout);
     match cli.mode {
@@ -109,7 +113,12 @@ fn run(cli: Cli) -> Result<u8, String> {
             spec.cmdline = "vzguest.mode=test".into();
             run_suite(&spec, &cli.log_dir, boot, Duration::from_secs(timeout))
         }
-        Mode::Vm { script, timeout } => {
+        Mode::Vm {
+            script,
+            timeout,
+            icount,
+        } => {
+            spec.icount = icount;
             let text = fs::read(&script).map_err(|e| format!("read {}: {e}", script.display()))?;
             spec.initrd = with_payload(&cli.initrd, &cli.log_dir, &text)?;
             spec.cmdline = "vzguest.mode=vm".into();

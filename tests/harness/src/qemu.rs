@@ -26,6 +26,9 @@ pub struct GuestSpec {
     pub cmdline: String,
     /// A raw disk image attached as /dev/vda.
     pub disk: Option<PathBuf>,
+    /// Guest time counts executed instructions (TCG only): timings inside the guest then
+    /// measure work, not how busy the host is.
+    pub icount: bool,
 }
 
 impl GuestSpec {
@@ -56,6 +59,9 @@ impl GuestSpec {
             // A guest reboot (panic, `reboot -f`) ends QEMU instead of booting again.
             .arg("-no-reboot")
             .args(["-device", "virtio-rng-pci"]);
+        if self.icount && self.accel == Accel::Tcg {
+            cmd.args(["-icount", "shift=0,sleep=off"]);
+        }
         if let Some(disk) = &self.disk {
             cmd.arg("-drive")
                 .arg(format!("file={},if=virtio,format=raw", disk.display()));
@@ -180,6 +186,7 @@ pub fn kvm_works(kernel: &Path, initrd: &Path, timeout: Duration) -> bool {
         cpus: 1,
         cmdline: "vzguest.mode=probe".into(),
         disk: None,
+        icount: false,
     };
     let Ok(mut guest) = Guest::start(&spec) else {
         return false;
