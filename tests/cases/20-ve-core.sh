@@ -82,15 +82,6 @@ test_sockets_carry_creator_ve() {
     expect_eq "VE sockets" "$(vztest enter 101 -- vztest sockets)" "tcp=101 udp=101 unix=101"
 }
 
-# Starts VE $1 with an init (pid 1 of a new pid namespace) running a shell that forks a
-# sleep, and waits until the module counts its three tasks. Sets $init to the init's host pid.
-start_ve_with_init() {
-    vztest enter "$1" --init -- sh -c 'sleep 1000 & sleep 1000; exit 0' >/dev/null 2>&1 &
-    wait_for "VE $1 init" ve_has_init "$1"
-    wait_for "VE $1 tasks" sh -c "[ \"\$(vztest info $1 | cut -d' ' -f3)\" = 3 ]"
-    init=$(ve_field "$1" 4)
-}
-
 test_proc_status_and_pidinfo_of_ve_tasks() {
     fresh_module
     vztest create 101

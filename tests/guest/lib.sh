@@ -78,3 +78,12 @@ wait_for() {
 # Field N (1-based) of `vztest info VEID`: 2 state, 3 nproc, 4 init pid, 5 created.
 ve_field() { vztest info "$1" | awk -v n="$2" '{ print $n }'; }
 ve_has_init() { [ "$(ve_field "$1" 4)" != 0 ]; }
+
+# Starts VE $1 with an init (pid 1 of a new pid namespace) running a shell that forks a
+# sleep, and waits until the module counts its three tasks. Sets $init to the init's host pid.
+start_ve_with_init() {
+    vztest enter "$1" --init -- sh -c 'sleep 1000 & sleep 1000; exit 0' >/dev/null 2>&1 &
+    wait_for "VE $1 init" ve_has_init "$1"
+    wait_for "VE $1 tasks" sh -c "[ \"\$(vztest info $1 | cut -d' ' -f3)\" = 3 ]"
+    init=$(ve_field "$1" 4)
+}

@@ -28,11 +28,21 @@ pub struct VzlistCli {
 
 /// vzpid: map host PIDs to their VE and their PID inside it.
 #[derive(Debug, Parser)]
-#[command(name = "vzpid", disable_version_flag = true)]
+#[command(
+    name = "vzpid",
+    disable_version_flag = true,
+    override_usage = "vzpid [-p] <pid> ...\n       vzpid [-p] -"
+)]
 pub struct VzpidCli {
     /// Print the tools' version and, when the module is loaded, its ABI version.
     #[arg(long)]
     pub version: bool,
+    /// Also show each task's pid inside its VE.
+    #[arg(short = 'p', long = "pid")]
+    pub with_vpid: bool,
+    /// Host pids, or `-` to read them from standard input.
+    #[arg(required_unless_present = "version")]
+    pub pids: Vec<String>,
 }
 
 /// vzmigrate: move a VE to another host, offline or live.

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod commands;
 pub mod device;
 pub mod error;
+pub mod procfs;
 
 /// The tools' release; the module reports the same workspace version.
 pub const TOOLS_VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,10 +1,11 @@
-//! The vzpid binary: parse, run, map errors to exit codes.
+//! The vzpid binary: parse, run, map errors to exit codes (1 for usage, as OpenVZ's vzpid).
 
 use std::process::ExitCode;
 use vzctl::cli::{self, VzpidCli};
 use vzctl::commands;
 use vzctl::device::Vzctl;
 use vzctl::error::VzError;
+use vzctl::procfs::Proc;
 
 fn run() -> Result<(), VzError> {
     let Some(cli) = cli::parse::<VzpidCli, _, _>(std::env::args_os())? else {
@@ -13,9 +14,21 @@ fn run() -> Result<(), VzError> {
     if cli.version {
         return commands::version::run("vzpid", &mut std::io::stdout(), Vzctl::open);
     }
-    Err(VzError::NotImplemented("mapping host PIDs to VEs"))
+    commands::vzpid::run(
+        &Proc::default(),
+        &cli.pids,
+        cli.with_vpid,
+        &mut std::io::stdin().lock(),
+        &mut std::io::stdout().lock(),
+    )
 }
 
 fn main() -> ExitCode {
-    vzctl::error::exit_code_of("vzpid", run())
+    match run() {
+        Err(VzError::Usage(msg)) => {
+            eprintln!("vzpid: {msg}");
+            ExitCode::from(1)
+        }
+        other => vzctl::error::exit_code_of("vzpid", other),
+    }
 }
