@@ -41,12 +41,12 @@ test_ve_id_inherited_by_exec_fork_and_threads() {
     fresh_module
     vztest create 101
     # vztest enters, then execs vztest: exec keeps the VE; the probe forks and starts a thread.
-    expect_eq "exec, fork, thread" "$(vztest enter 101 -- vztest inherit)" "self=101 fork=101 thread=101"
+    expect_eq "exec, fork, thread" "$(vztest enter 101 -- vztest inherit)" "self=101 fork=101 thread=101 spawn=101"
     # Fork and exec through two shells.
     expect_eq "nested shells" \
         "$(vztest enter 101 -- sh -c 'sh -c "grep envID /proc/self/status"' | awk '{ print $2 }')" 101
     # The host is untouched.
-    expect_eq "host after" "$(vztest inherit)" "self=0 fork=0 thread=0"
+    expect_eq "host after" "$(vztest inherit)" "self=0 fork=0 thread=0 spawn=0"
 }
 
 test_tasks_are_counted_and_reaped() {
@@ -78,8 +78,8 @@ test_inside_a_ve_even_root_cannot_change_ve() {
 test_sockets_carry_creator_ve() {
     fresh_module
     vztest create 101
-    expect_eq "host sockets" "$(vztest sockets)" "tcp=0 udp=0 unix=0"
-    expect_eq "VE sockets" "$(vztest enter 101 -- vztest sockets)" "tcp=101 udp=101 unix=101"
+    expect_eq "host sockets" "$(vztest sockets)" "tcp=0 accepted=0 udp=0 unix=0"
+    expect_eq "VE sockets" "$(vztest enter 101 -- vztest sockets)" "tcp=101 accepted=101 udp=101 unix=101"
 }
 
 test_proc_status_and_pidinfo_of_ve_tasks() {

@@ -83,9 +83,11 @@ enum Cmd {
         #[arg(trailing_var_arg = true, required = true)]
         argv: Vec<String>,
     },
-    /// Print the envID of this process, of a forked child and of a thread, from /proc.
+    /// Print the envID of this process, of a forked child, of a thread and of a spawned
+    /// (vfork-style clone + exec) command, from /proc.
     Inherit,
-    /// Create TCP, UDP and unix sockets and print the envID /proc shows for each.
+    /// Create TCP (listening and accepted), UDP and unix sockets and print the envID /proc
+    /// shows for each.
     Sockets,
     /// Random ioctls with random payloads and pointers from several threads.
     Fuzz(fuzz::FuzzArgs),
@@ -234,6 +236,12 @@ fn env_id(path: &str) -> String {
 
 fn inherit() -> Result<(), String> {
     let own = env_id("/proc/self/status");
+    // std spawns with clone(CLONE_VM | CLONE_VFORK) and exec.
+    let spawned = Command::new("awk")
+        .args(["/^envID:/ { print $2 }", "/proc/self/status"])
+        .output()
+        .map_err(|e| format!("spawn awk: {e}"))?;
+    let spawned = String::from_utf8_lossy(&spawned.stdout).trim().to_owned();
     let thread = std::thread::spawn(|| env_id("/proc/thread-self/status"))
         .join()
         .map_err(|_| "thread failed".to_string())?;
@@ -250,7 +258,7 @@ fn inherit() -> Result<(), String> {
             drop(writer);
             let forked = std::io::read_to_string(reader).map_err(|e| e.to_string())?;
             waitpid(child, None).map_err(|e| format!("waitpid: {e}"))?;
-            println!("self={own} fork={forked} thread={thread}");
+            println!("self={own} fork={forked} thread={thread} spawn={spawned}");
             Ok(())
         }
     }
@@ -261,11 +269,15 @@ fn sockets() -> Result<(), String> {
     use std::os::unix::net::UnixDatagram;
     let fd_env = |fd: i32| env_id(&format!("/proc/self/fdinfo/{fd}"));
     let tcp = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("tcp: {e}"))?;
+    let addr = tcp.local_addr().map_err(|e| format!("tcp: {e}"))?;
+    let _client = std::net::TcpStream::connect(addr).map_err(|e| format!("connect: {e}"))?;
+    let (accepted, _) = tcp.accept().map_err(|e| format!("accept: {e}"))?;
     let udp = UdpSocket::bind("127.0.0.1:0").map_err(|e| format!("udp: {e}"))?;
     let (unix, _) = UnixDatagram::pair().map_err(|e| format!("unix: {e}"))?;
     println!(
-        "tcp={} udp={} unix={}",
+        "tcp={} accepted={} udp={} unix={}",
         fd_env(tcp.as_raw_fd()),
+        fd_env(accepted.as_raw_fd()),
         fd_env(udp.as_raw_fd()),
         fd_env(unix.as_raw_fd())
     );
