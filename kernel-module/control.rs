@@ -152,12 +152,18 @@ fn ve_netdev(arg: UserArg) -> Result {
     if name.is_empty() {
         return Err(EINVAL);
     }
-    let table = VeTable::get()?;
-    let init = table.init_of(veid)?;
+    // Validate the whole request before looking at the VE, so a bad op is EINVAL whatever
+    // state the VE is in.
+    let add = match req.op {
+        abi::NETDEV_ADD => true,
+        abi::NETDEV_DEL => false,
+        _ => return Err(EINVAL),
+    };
+    let init = VeTable::get()?.init_of(veid)?;
     let caller = hooks::current().get();
-    match req.op {
-        abi::NETDEV_ADD => hooks::netdev_move(Some(&caller), Some(&init), name, 0, veid),
-        abi::NETDEV_DEL => hooks::netdev_move(Some(&init), Some(&caller), name, veid, 0),
-        _ => Err(EINVAL),
+    if add {
+        hooks::netdev_move(Some(&caller), Some(&init), name, 0, veid)
+    } else {
+        hooks::netdev_move(Some(&init), Some(&caller), name, veid, 0)
     }
 }

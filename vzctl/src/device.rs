@@ -154,8 +154,9 @@ impl Vzctl {
         Ok(rules)
     }
 
-    /// Gives network device `name` to running VE `veid` (`add`) or takes it back.
-    pub fn netdev(&self, veid: u32, add: bool, name: &str) -> Result<(), VzError> {
+    /// Gives network device `name` to running VE `veid` (`op` = `NETDEV_ADD`) or takes it
+    /// back (`NETDEV_DEL`).
+    pub fn netdev(&self, veid: u32, op: u32, name: &str) -> Result<(), VzError> {
         let bytes = name.as_bytes();
         if bytes.is_empty() || bytes.len() >= abi::NETDEV_NAME_LEN || bytes.contains(&0) {
             return Err(VzError::InvalidValue(format!(
@@ -165,11 +166,7 @@ impl Vzctl {
         }
         let mut req = abi::NetDev {
             veid,
-            op: if add {
-                abi::NETDEV_ADD
-            } else {
-                abi::NETDEV_DEL
-            },
+            op,
             name: [0; abi::NETDEV_NAME_LEN],
         };
         req.name[..bytes.len()].copy_from_slice(bytes);

@@ -69,7 +69,8 @@ enum Cmd {
     },
     /// Print the VE's device rules as `kind major minor flags perms`.
     Getdev { veid: u32 },
-    /// Give a network device to a VE (add) or take it back (del).
+    /// Give a network device to a VE (add) or take it back (del); a number is sent as the
+    /// raw op.
     Netdev { veid: u32, op: String, name: String },
     /// Enter a VE and exec a command. With --init: unshare the pid (and with --net the
     /// network) namespace first, so the command runs as the VE's init (pid 1); vztest waits
@@ -340,12 +341,13 @@ fn run(command: Cmd) -> Result<(), String> {
             }
         }
         Cmd::Netdev { veid, op, name } => {
-            let add = match op.as_str() {
-                "add" => true,
-                "del" => false,
-                _ => return Err(format!("bad netdev op '{op}' (add or del)")),
+            // A number is passed through as is, so cases can send an undefined op.
+            let op = match op.as_str() {
+                "add" => abi::NETDEV_ADD,
+                "del" => abi::NETDEV_DEL,
+                other => parse_number(other)?,
             };
-            open_device()?.netdev(veid, add, &name).map_err(err)?;
+            open_device()?.netdev(veid, op, &name).map_err(err)?;
         }
         Cmd::Enter {
             veid,
