@@ -36,6 +36,8 @@ impl IoctlHandler for Vzctl {
             abi::VZCTL_SET_DEVPERMS => set_devperms(arg),
             abi::VZCTL_GET_DEVPERMS => get_devperms(arg),
             abi::VZCTL_VE_NETDEV => ve_netdev(arg),
+            abi::VZCTL_UB_SET => ub_set(arg),
+            abi::VZCTL_UB_GET => ub_get(arg),
             _ => return Err(ENOTTY),
         }
         .map(|()| 0)
@@ -166,4 +168,25 @@ fn ve_netdev(arg: UserArg) -> Result {
     } else {
         hooks::netdev_move(Some(&init), Some(&caller), name, veid, 0)
     }
+}
+
+fn ub_set(arg: UserArg) -> Result {
+    let req: abi::UbSet = arg.read()?;
+    let veid = check_veid(req.veid)?;
+    if !abi::ub_resource_valid(req.resource)
+        || req.barrier > req.limit
+        || req.limit > abi::UB_UNLIMITED
+    {
+        return Err(EINVAL);
+    }
+    VeTable::get()?.set_ub_limits(veid, req.resource, req.barrier, req.limit)
+}
+
+fn ub_get(arg: UserArg) -> Result {
+    let req: abi::UbGet = arg.read()?;
+    if req.reserved != 0 {
+        return Err(EINVAL);
+    }
+    let counters = VeTable::get()?.ub_counters(check_veid(req.veid)?)?;
+    arg.write(&abi::UbGet { counters, ..req })
 }

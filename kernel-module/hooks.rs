@@ -4,14 +4,16 @@
 //! wrapper; the rest of the module is safe Rust on top of it.
 
 use crate::abi;
+use crate::ubc::Strictness;
 use core::ffi::c_void;
 use core::ptr::NonNull;
+use core::sync::atomic::{AtomicPtr, Ordering};
 use kernel::bindings;
 use kernel::c_str;
 use kernel::error::to_result;
 use kernel::ffi::{c_int, c_long, c_uint, c_ulong};
 use kernel::prelude::*;
-use kernel::str::CStr;
+use kernel::str::{CStr, CString};
 use kernel::types::{AsBytes, FromBytes, Opaque};
 use kernel::uaccess::UserSlice;
 
@@ -36,7 +38,21 @@ abi_plain_old_data!(
     abi::DevPerm,
     abi::DevPermList,
     abi::NetDev,
+    abi::UbSet,
+    abi::UbGet,
 );
+
+// The resource ids core code charges are OpenVZ's, as in the ABI.
+const _: () = {
+    assert!(bindings::VZ_UB_PRIVVMPAGES == abi::UB_PRIVVMPAGES);
+    assert!(bindings::VZ_UB_NUMPROC == abi::UB_NUMPROC);
+    assert!(bindings::VZ_UB_NUMTCPSOCK == abi::UB_NUMTCPSOCK);
+    assert!(bindings::VZ_UB_NUMFLOCK == abi::UB_NUMFLOCK);
+    assert!(bindings::VZ_UB_NUMPTY == abi::UB_NUMPTY);
+    assert!(bindings::VZ_UB_NUMSIGINFO == abi::UB_NUMSIGINFO);
+    assert!(bindings::VZ_UB_NUMOTHERSOCK == abi::UB_NUMOTHERSOCK);
+    assert!(bindings::VZ_UB_NUMFILE == abi::UB_NUMFILE);
+};
 
 /// Returns true if the current task has `CAP_SYS_ADMIN` in the initial user namespace.
 pub(crate) fn caller_has_sys_admin() -> bool {
@@ -51,16 +67,23 @@ pub(crate) fn now_seconds() -> u64 {
     u64::try_from(unsafe { bindings::ktime_get_real_seconds() }).unwrap_or(0)
 }
 
-/// Takes (`true`) or drops (`false`) a reference on this module, which keeps `rmmod` from
-/// unloading it while VEs exist.
-pub(crate) fn module_hold(hold: bool) {
-    let module = crate::THIS_MODULE.as_ptr();
-    if hold {
+/// A reference on this module, which keeps `rmmod` from unloading it while the holder lives.
+pub(crate) struct ModuleRef(());
+
+impl ModuleRef {
+    pub(crate) fn new() -> Self {
         // SAFETY: The module is live (this code runs in it), so a reference may be taken.
-        unsafe { bindings::__module_get(module) };
-    } else {
-        // SAFETY: Drops the reference taken by the matching `module_hold(true)`.
-        unsafe { bindings::module_put(module) };
+        unsafe { bindings::__module_get(crate::THIS_MODULE.as_ptr()) };
+        ModuleRef(())
+    }
+}
+
+impl Drop for ModuleRef {
+    fn drop(&mut self) {
+        // SAFETY: Gives back the reference taken in `new`. Code still running in the module
+        // after this is covered: drops happen in ioctls (the open file holds the module) or
+        // in hooks (unregistering waits for them with synchronize_rcu()).
+        unsafe { bindings::module_put(crate::THIS_MODULE.as_ptr()) };
     }
 }
 
@@ -304,9 +327,12 @@ impl core::fmt::Write for SeqOut {
 ///
 /// # Invariants
 ///
-/// `dir` is a proc directory created by `register` and removed (with its files) by `drop`.
+/// `dir`, `beancounters` and `bc` (when set) are proc entries created by `register` and
+/// removed (with their files) by `drop`.
 pub(crate) struct ProcFiles {
     dir: NonNull<bindings::proc_dir_entry>,
+    beancounters: Option<NonNull<bindings::proc_dir_entry>>,
+    bc: Option<NonNull<bindings::proc_dir_entry>>,
 }
 
 // SAFETY: The entry is only removed in `drop`; procfs does its own locking.
@@ -328,37 +354,156 @@ unsafe extern "C" fn veinfo_show(m: *mut bindings::seq_file, _v: *mut c_void) ->
     0
 }
 
+/// Shows `/proc/user_beancounters` and `/proc/bc/resources`.
+///
+/// # Safety
+///
+/// As for `veinfo_show`.
+unsafe extern "C" fn beancounters_show(m: *mut bindings::seq_file, _v: *mut c_void) -> c_int {
+    let only = current().ve_id();
+    if let Ok(table) = crate::ve::VeTable::get() {
+        // A full buffer is not an error: seq_file calls again with a larger one.
+        let _ = table.show_beancounters(&mut SeqOut(m), only);
+    }
+    0
+}
+
+/// Shows `/proc/bc/<id>/resources`; the entry's data is the VE id.
+///
+/// # Safety
+///
+/// Called only by seq_file for a file created by `create_resources_file`, with its seq_file.
+unsafe extern "C" fn resources_show(m: *mut bindings::seq_file, _v: *mut c_void) -> c_int {
+    // SAFETY: `m` is the live seq_file of this show call; single_open stored the entry's
+    // data, a VE id and never a pointer to dereference, in `private`.
+    let id = u32::try_from(unsafe { (*m).private } as usize).unwrap_or(u32::MAX);
+    let shown = crate::ve::VeTable::get()
+        .and_then(|table| table.show_resources(&mut SeqOut(m), id, current().ve_id()));
+    match shown {
+        // A full buffer (ENOSPC) is not an error: seq_file calls again with a larger one.
+        Ok(()) => 0,
+        Err(err) if err == ENOSPC => 0,
+        Err(err) => err.to_errno(),
+    }
+}
+
+/// Creates a read-only (root) file `name` in `dir` shown by `show` with `data` as its private.
+fn create_file(
+    dir: NonNull<bindings::proc_dir_entry>,
+    name: &CStr,
+    mode: u16,
+    show: unsafe extern "C" fn(*mut bindings::seq_file, *mut c_void) -> c_int,
+    data: usize,
+) -> Result {
+    // SAFETY: `dir` is live (callers own it); `name` is NUL-terminated; the show callbacks
+    // live as long as the module, which removes every entry before unloading; `data` is an
+    // integer the callback reads back, never dereferenced.
+    let entry = unsafe {
+        bindings::proc_create_single_data(
+            name.as_char_ptr(),
+            mode,
+            dir.as_ptr(),
+            Some(show),
+            data as *mut c_void,
+        )
+    };
+    if entry.is_null() {
+        return Err(ENOMEM);
+    }
+    Ok(())
+}
+
+/// Makes directory `name` in `parent` (null: /proc itself).
+fn make_dir(name: &CStr, parent: *mut bindings::proc_dir_entry) -> Result<NonNull<bindings::proc_dir_entry>> {
+    // SAFETY: `name` is NUL-terminated; `parent` is null or a live entry of this module.
+    NonNull::new(unsafe { bindings::proc_mkdir(name.as_char_ptr(), parent) }).ok_or(ENOMEM)
+}
+
+/// `/proc/bc`, where per-VE directories go; set while `ProcFiles` lives.
+static BC_DIR: AtomicPtr<bindings::proc_dir_entry> = AtomicPtr::new(core::ptr::null_mut());
+
+/// Creates `<dir>/resources` for VE `id` (0: the host).
+fn create_resources_file(dir: NonNull<bindings::proc_dir_entry>, id: u32) -> Result {
+    // OpenVZ: root only (it also required CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH).
+    create_file(dir, c_str!("resources"), 0o400, resources_show, id as usize)
+}
+
+/// A /proc entry of this module, removed (with everything in it) on drop, which may sleep.
+///
+/// # Invariants
+///
+/// `entry` is a live proc entry created by this module and removed only in `drop`.
+pub(crate) struct ProcEntry {
+    entry: NonNull<bindings::proc_dir_entry>,
+}
+
+// SAFETY: The entry is only removed in `drop`; procfs does its own locking.
+unsafe impl Send for ProcEntry {}
+
+impl ProcEntry {
+    /// `/proc/bc/<id>/` with its `resources` file.
+    pub(crate) fn ve_resources(id: u32) -> Result<Self> {
+        let bc = BC_DIR.load(Ordering::Acquire);
+        if bc.is_null() {
+            return Err(ENODEV);
+        }
+        let name = CString::try_from_fmt(kernel::fmt!("{}", id))?;
+        // INVARIANT: just created; on error `entry` is dropped, removing it.
+        let entry = ProcEntry { entry: make_dir(&name, bc)? };
+        create_resources_file(entry.entry, id)?;
+        Ok(entry)
+    }
+}
+
+impl Drop for ProcEntry {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariant the entry is live; this removes it and its children
+        // and waits for running show callbacks.
+        unsafe { bindings::proc_remove(self.entry.as_ptr()) };
+    }
+}
+
 impl ProcFiles {
-    /// Creates `/proc/vz/veinfo`.
+    /// Creates `/proc/vz/veinfo`, `/proc/user_beancounters`, `/proc/bc/resources` and
+    /// `/proc/bc/0/resources` (the host).
     pub(crate) fn register() -> Result<Self> {
-        // SAFETY: The name is a NUL-terminated literal; a null parent means /proc.
-        let dir = unsafe { bindings::proc_mkdir(c_str!("vz").as_char_ptr(), core::ptr::null_mut()) };
-        let dir = NonNull::new(dir).ok_or(ENOMEM)?;
         // INVARIANT: `dir` was just created.
-        let files = ProcFiles { dir };
-        // SAFETY: `dir` is live; the show callback matches what proc_create_single expects
-        // and lives as long as the module, which removes the entry before unloading.
+        let files = ProcFiles {
+            dir: make_dir(c_str!("vz"), core::ptr::null_mut())?,
+            beancounters: None,
+            bc: None,
+        };
+        create_file(files.dir, c_str!("veinfo"), 0o444, veinfo_show, 0)?;
+        let mut files = files;
+        let root = make_dir(c_str!("bc"), core::ptr::null_mut())?;
+        files.bc = Some(root);
+        create_file(root, c_str!("resources"), 0o400, beancounters_show, 0)?;
+        create_resources_file(make_dir(c_str!("0"), root.as_ptr())?, 0)?;
+        // SAFETY: The name is a NUL-terminated literal; a null parent means /proc; the show
+        // callback lives as long as the module, which removes the entry before unloading.
         let entry = unsafe {
             bindings::proc_create_single_data(
-                c_str!("veinfo").as_char_ptr(),
-                0o444,
-                files.dir.as_ptr(),
-                Some(veinfo_show),
+                c_str!("user_beancounters").as_char_ptr(),
+                0o400,
+                core::ptr::null_mut(),
+                Some(beancounters_show),
                 core::ptr::null_mut(),
             )
         };
-        if entry.is_null() {
-            return Err(ENOMEM);
-        }
+        files.beancounters = Some(NonNull::new(entry).ok_or(ENOMEM)?);
+        BC_DIR.store(root.as_ptr(), Ordering::Release);
         Ok(files)
     }
 }
 
 impl Drop for ProcFiles {
     fn drop(&mut self) {
-        // SAFETY: By the type invariant `dir` is live; this removes it and its files and
-        // waits for running show callbacks to finish.
-        unsafe { bindings::proc_remove(self.dir.as_ptr()) };
+        BC_DIR.store(core::ptr::null_mut(), Ordering::Release);
+        for entry in [Some(self.dir), self.beancounters, self.bc].into_iter().flatten() {
+            // SAFETY: By the type invariant these entries are live; this removes each with
+            // its files and waits for running show callbacks to finish.
+            unsafe { bindings::proc_remove(entry.as_ptr()) };
+        }
     }
 }
 
@@ -417,11 +562,74 @@ unsafe extern "C" fn task_vpid_hook(task: *mut bindings::task_struct) -> binding
     NonNull::new(task).map_or(0, |task| crate::ve::on_task_vpid(HookTask(task)))
 }
 
+/// The `bc_get` hook of `HOOK_OPS`.
+///
+/// # Safety
+///
+/// Called only by core kernel code as documented in `linux/vz_hooks.h`: `task` is a live task
+/// in a VE (or null when `bc` is set), `bc` null or a reference from this hook.
+unsafe extern "C" fn bc_get_hook(task: *mut bindings::task_struct, bc: *mut c_void) -> *mut c_void {
+    let task = NonNull::new(task).map_or_else(current, HookTask);
+    // SAFETY: By the hook contract (see above and `linux/vz_hooks.h`).
+    unsafe { crate::ve::bc_get(task, bc) }
+}
+
+/// The `bc_put` hook of `HOOK_OPS`.
+///
+/// # Safety
+///
+/// Called only by core kernel code with a reference from `bc_get_hook`, once.
+unsafe extern "C" fn bc_put_hook(bc: *mut c_void) {
+    // SAFETY: By the hook contract.
+    unsafe { crate::ve::bc_put(bc) }
+}
+
+/// The `bc_charge` hook of `HOOK_OPS`.
+///
+/// # Safety
+///
+/// Called only by core kernel code with a live reference from `bc_get_hook`.
+unsafe extern "C" fn bc_charge_hook(bc: *mut c_void, resource: c_uint, amount: c_ulong, mode: c_uint) -> c_int {
+    let how = match mode {
+        bindings::VZ_CHARGE_BARRIER => Strictness::Barrier,
+        bindings::VZ_CHARGE_LIMIT => Strictness::Limit,
+        bindings::VZ_CHARGE_FORCE => Strictness::Force,
+        bindings::VZ_CHARGE_CHECK => Strictness::Check,
+        _ => return EINVAL.to_errno(),
+    };
+    if bc.is_null() {
+        return 0;
+    }
+    // SAFETY: By the hook contract the reference is live for this call.
+    let counters = unsafe { crate::ve::bc_of(bc) };
+    if counters.charge(resource, u64::try_from(amount).unwrap_or(u64::MAX), how) {
+        0
+    } else {
+        ENOMEM.to_errno()
+    }
+}
+
+/// The `bc_uncharge` hook of `HOOK_OPS`.
+///
+/// # Safety
+///
+/// Called only by core kernel code with a live reference from `bc_get_hook`.
+unsafe extern "C" fn bc_uncharge_hook(bc: *mut c_void, resource: c_uint, amount: c_ulong) {
+    if !bc.is_null() {
+        // SAFETY: By the hook contract the reference is live for this call.
+        unsafe { crate::ve::bc_of(bc) }.uncharge(resource, u64::try_from(amount).unwrap_or(u64::MAX));
+    }
+}
+
 static HOOK_OPS: bindings::vz_hook_ops = bindings::vz_hook_ops {
     task_fork: Some(task_fork_hook),
     task_free: Some(task_free_hook),
     dev_access: Some(dev_access_hook),
     task_vpid: Some(task_vpid_hook),
+    bc_get: Some(bc_get_hook),
+    bc_put: Some(bc_put_hook),
+    bc_charge: Some(bc_charge_hook),
+    bc_uncharge: Some(bc_uncharge_hook),
 };
 
 /// The module's hooks, registered with core code while this value lives.

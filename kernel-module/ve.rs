@@ -6,16 +6,23 @@
 //! `vz_priv`); the table holds one more until the VE is destroyed. Hooks on the current task
 //! use its own reference and take no global lock; lookups by id take the table lock.
 //!
-//! Lock order: `VeTable::ves` before `Ve::inner`. Neither is held across a user copy.
+//! Objects charged to a VE's beancounters (files, sockets, locks, ptys, siginfo, mms) hold a
+//! reference too, so that they are uncharged to the right VE whenever they are freed; every
+//! `Ve` holds a reference on the module, so it cannot be unloaded while any is left.
+//!
+//! Lock order: `VeTable::admin`, then `VeTable::ves`, then `Ve::inner`. The spinlocks are
+//! never held across a user copy.
 
 use crate::abi::{self, DevPerm};
-use crate::hooks::{self, HookTask, SeqOut, TaskRef};
+use crate::hooks::{self, HookTask, ModuleRef, ProcEntry, SeqOut, TaskRef};
+use crate::ubc::{self, Beancounters, Strictness};
+use core::ffi::c_void;
 use core::fmt::Write;
-use core::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
-use kernel::new_spinlock;
+use core::sync::atomic::{AtomicPtr, Ordering};
 use kernel::prelude::*;
 use kernel::rbtree::{RBTree, RBTreeNode};
-use kernel::sync::{Arc, ArcBorrow, SpinLock};
+use kernel::sync::{Arc, ArcBorrow, Mutex, SpinLock};
+use kernel::{new_mutex, new_spinlock};
 
 /// Devices every new VE may use: null, zero, full, random, urandom, tty, ptmx and the pts
 /// ptys (136:*), with read, write and mknod.
@@ -45,10 +52,12 @@ pub(crate) struct Ve {
     id: u32,
     /// Creation time, seconds since the epoch.
     created: u64,
-    /// Tasks in the VE: incremented by enter and fork, decremented when a task is reaped.
-    nproc: AtomicU32,
+    /// Resource counters; numproc counts the VE's tasks (enter and fork charge it, a task
+    /// being reaped gives it back).
+    bc: Beancounters,
     #[pin]
     inner: SpinLock<VeInner>,
+    _module: ModuleRef,
 }
 
 impl Ve {
@@ -71,8 +80,9 @@ impl Ve {
             pin_init!(Ve {
                 id,
                 created: hooks::now_seconds(),
-                nproc: AtomicU32::new(0),
+                bc: Beancounters::new(),
                 inner <- new_spinlock!(VeInner { init: None, devperms }, "vz_ve_inner"),
+                _module: ModuleRef::new(),
             }),
             GFP_KERNEL,
         )
@@ -95,8 +105,13 @@ impl Ve {
         drop(stale);
     }
 
+    /// Tasks in the VE.
+    fn nproc(&self) -> u32 {
+        u32::try_from(self.bc.held(abi::UB_NUMPROC)).unwrap_or(u32::MAX)
+    }
+
     fn info(&self) -> abi::VeInfo {
-        let nproc = self.nproc.load(Ordering::Relaxed);
+        let nproc = self.nproc();
         abi::VeInfo {
             veid: self.id,
             state: if nproc > 0 {
@@ -155,6 +170,10 @@ impl Ve {
 /// All VEs by id.
 #[pin_data]
 pub(crate) struct VeTable {
+    /// Serialises create and destroy, and holds each VE's `/proc/bc/<id>` (made and removed
+    /// in process context, never by whoever drops the last `Ve` reference).
+    #[pin]
+    admin: Mutex<RBTree<u32, ProcEntry>>,
     #[pin]
     ves: SpinLock<RBTree<u32, Arc<Ve>>>,
 }
@@ -165,6 +184,7 @@ static TABLE: AtomicPtr<VeTable> = AtomicPtr::new(core::ptr::null_mut());
 impl VeTable {
     pub(crate) fn new() -> impl PinInit<Self> {
         pin_init!(VeTable {
+            admin <- new_mutex!(RBTree::new(), "vz_ve_admin"),
             ves <- new_spinlock!(RBTree::new(), "vz_ve_table"),
         })
     }
@@ -194,41 +214,36 @@ impl VeTable {
     }
 
     pub(crate) fn create(&self, id: u32) -> Result {
-        let ve = Ve::new(id)?;
-        let node = RBTreeNode::new(id, ve, GFP_KERNEL)?;
-        let first = {
-            let mut ves = self.ves.lock();
+        let mut admin = self.admin.lock();
+        {
+            let ves = self.ves.lock();
             if ves.get(&id).is_some() {
                 return Err(EEXIST);
             }
             if ves.iter().count() >= abi::VZ_MAX_VES as usize {
                 return Err(ENOSPC);
             }
-            let first = ves.iter().next().is_none();
-            ves.insert(node);
-            first
-        };
-        // The module cannot be unloaded while any VE exists.
-        if first {
-            hooks::module_hold(true);
         }
+        let proc_node = RBTreeNode::new(id, ProcEntry::ve_resources(id)?, GFP_KERNEL)?;
+        let node = RBTreeNode::new(id, Ve::new(id)?, GFP_KERNEL)?;
+        // Checked above under the same admin lock, so the id is still free.
+        self.ves.lock().insert(node);
+        admin.insert(proc_node);
         Ok(())
     }
 
     pub(crate) fn destroy(&self, id: u32) -> Result {
-        let (removed, last) = {
+        let mut admin = self.admin.lock();
+        let removed = {
             let mut ves = self.ves.lock();
             let ve = ves.get(&id).ok_or(ENOENT)?;
-            if ve.nproc.load(Ordering::Relaxed) != 0 {
+            if ve.nproc() != 0 {
                 return Err(EBUSY);
             }
-            let removed = ves.remove(&id);
-            (removed, ves.iter().next().is_none())
+            ves.remove(&id)
         };
         drop(removed);
-        if last {
-            hooks::module_hold(false);
-        }
+        drop(admin.remove(&id));
         Ok(())
     }
 
@@ -239,7 +254,8 @@ impl VeTable {
             // Under the table lock, so that destroy cannot remove a VE being entered.
             let ves = self.ves.lock();
             let ve = ves.get(&id).ok_or(ENOENT)?.clone();
-            ve.nproc.fetch_add(1, Ordering::Relaxed);
+            // Forced: the admin's own helper is never refused.
+            ve.bc.charge(abi::UB_NUMPROC, 1, Strictness::Force);
             current.set_ve(id, ve.clone().into_raw().cast_mut().cast());
             ve
         };
@@ -311,21 +327,60 @@ impl VeTable {
     pub(crate) fn show_veinfo(&self, out: &mut SeqOut, only: u32) -> core::fmt::Result {
         let ves = self.ves.lock();
         for ve in ves.values().filter(|ve| only == 0 || ve.id == only) {
-            let nproc = ve.nproc.load(Ordering::Relaxed);
+            let nproc = ve.nproc();
             if nproc > 0 {
                 writeln!(out, "{:>10} {:>5} {:>5}", ve.id, 0, nproc)?;
             }
         }
         Ok(())
     }
+
+    /// Sets barrier and limit of one resource of VE `id` (validated by the caller).
+    pub(crate) fn set_ub_limits(&self, id: u32, resource: u32, barrier: u64, limit: u64) -> Result {
+        self.lookup(id)?.bc.set_limits(resource, barrier, limit);
+        Ok(())
+    }
+
+    pub(crate) fn ub_counters(&self, id: u32) -> Result<[abi::UbCounter; abi::UB_COUNT]> {
+        Ok(self.lookup(id)?.bc.read_all())
+    }
+
+    /// `/proc/user_beancounters`: the header, then every VE's rows (the host's `0:` first,
+    /// where nothing is counted). Inside a VE (`only` nonzero) just that VE's rows.
+    pub(crate) fn show_beancounters(&self, out: &mut SeqOut, only: u32) -> core::fmt::Result {
+        ubc::show_header(out)?;
+        if only == 0 {
+            HOST_BEANCOUNTERS.show(out, Some(0))?;
+        }
+        let ves = self.ves.lock();
+        for ve in ves.values().filter(|ve| only == 0 || ve.id == only) {
+            ve.bc.show(out, Some(ve.id))?;
+        }
+        Ok(())
+    }
+
+    /// `/proc/bc/<id>/resources`, readable from the host and from VE `id` itself.
+    pub(crate) fn show_resources(&self, out: &mut SeqOut, id: u32, caller_ve: u32) -> Result {
+        if caller_ve != 0 && caller_ve != id {
+            return Err(EACCES);
+        }
+        if id == 0 {
+            return HOST_BEANCOUNTERS.show(out, None).map_err(|_| ENOSPC);
+        }
+        self.lookup(id)?.bc.show(out, None).map_err(|_| ENOSPC)
+    }
 }
+
+/// The host's row: the host is not charged, so nothing is held and nothing is limited.
+static HOST_BEANCOUNTERS: Beancounters = Beancounters::new();
 
 /// The VE reference a task in a VE carries.
 ///
 /// # Safety
 ///
-/// `task` must be alive for the returned lifetime and be the current task or a task being
-/// reaped or forked by the current one, so that its `vz_priv` cannot change meanwhile.
+/// `task` must be alive for the returned lifetime and be the current task, a task being
+/// reaped or forked by the current one, or a task whose reaping cannot run meanwhile (a
+/// signal's receiver, its siglock held), so that its `vz_priv` cannot change meanwhile.
 unsafe fn ve_of<'a>(task: HookTask) -> Option<ArcBorrow<'a, Ve>> {
     let ptr = task.priv_ptr().cast::<Ve>();
     if ptr.is_null() {
@@ -345,8 +400,10 @@ pub(crate) fn on_task_fork(child: HookTask, clone_flags: u64) -> i32 {
         // A VE id without a VE reference: never let such a task escape into the host.
         return EPERM.to_errno();
     };
+    if !ve.bc.charge(abi::UB_NUMPROC, 1, Strictness::Barrier) {
+        return EAGAIN.to_errno();
+    }
     let owned: Arc<Ve> = ve.into();
-    owned.nproc.fetch_add(1, Ordering::Relaxed);
     if hooks::fork_makes_pidns_init(clone_flags) {
         owned.offer_init(child.get());
     }
@@ -364,7 +421,7 @@ pub(crate) fn on_task_free(task: HookTask) {
     // SAFETY: `ptr` came from `Arc::into_raw` in enter or fork and this is the one place
     // that gives that count back; `vz_priv` was cleared above so it cannot happen twice.
     let ve = unsafe { Arc::from_raw(ptr) };
-    ve.nproc.fetch_sub(1, Ordering::Relaxed);
+    ve.bc.uncharge(abi::UB_NUMPROC, 1);
     let stale = {
         let mut inner = ve.inner.lock();
         if inner.init.as_ref().is_some_and(|init| init.is(task)) {
@@ -395,4 +452,48 @@ pub(crate) fn on_task_vpid(task: HookTask) -> i32 {
         Some(init) => task.get().pid_in_ns_of(&init),
         None => 0,
     }
+}
+
+/// A new reference to the VE of `task` (in a VE), or another one to `from` if non-null, for
+/// an object about to be charged. Null if the task carries no VE reference.
+///
+/// # Safety
+///
+/// `from` is null or a reference from this function not yet given to `bc_put`; `task` is as
+/// `ve_of` requires, or one whose reaping cannot run meanwhile (a signal's receiver, with its
+/// siglock held).
+pub(crate) unsafe fn bc_get(task: HookTask, from: *mut c_void) -> *mut c_void {
+    let borrowed = if from.is_null() {
+        // SAFETY: By the caller's guarantee for `task`.
+        unsafe { ve_of(task) }
+    } else {
+        // SAFETY: `from` came from `Arc::into_raw` below and its count is still held.
+        Some(unsafe { ArcBorrow::from_raw(from.cast::<Ve>()) })
+    };
+    borrowed.map_or(core::ptr::null_mut(), |ve| {
+        Arc::<Ve>::from(ve).into_raw().cast_mut().cast()
+    })
+}
+
+/// Drops a reference from `bc_get`.
+///
+/// # Safety
+///
+/// `bc` came from `bc_get` and is not used again.
+pub(crate) unsafe fn bc_put(bc: *mut c_void) {
+    if !bc.is_null() {
+        // SAFETY: By the caller's guarantee, this gives back the count `bc_get` took.
+        drop(unsafe { Arc::from_raw(bc.cast::<Ve>()) });
+    }
+}
+
+/// The beancounters a reference from `bc_get` points at.
+///
+/// # Safety
+///
+/// `bc` is non-null, came from `bc_get` and is not given to `bc_put` for `'a`.
+pub(crate) unsafe fn bc_of<'a>(bc: *mut c_void) -> &'a Beancounters {
+    // SAFETY: By the caller's guarantee the `Ve` is alive for `'a`.
+    let ve = unsafe { &*bc.cast::<Ve>() };
+    &ve.bc
 }

@@ -14,6 +14,7 @@ use kernel::prelude::*;
 mod abi;
 mod control;
 mod hooks;
+mod ubc;
 mod ve;
 
 module! {

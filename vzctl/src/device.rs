@@ -172,6 +172,33 @@ impl Vzctl {
         req.name[..bytes.len()].copy_from_slice(bytes);
         self.call("VE_NETDEV", abi::VZCTL_VE_NETDEV, &mut req)
     }
+
+    /// Sets barrier and limit of one beancounter resource (an index into `abi::UB_NAMES`).
+    pub fn ub_set(
+        &self,
+        veid: u32,
+        resource: u32,
+        barrier: u64,
+        limit: u64,
+    ) -> Result<(), VzError> {
+        let mut req = abi::UbSet {
+            veid,
+            resource,
+            barrier,
+            limit,
+        };
+        self.call("UB_SET", abi::VZCTL_UB_SET, &mut req)
+    }
+
+    /// Every beancounter row of a VE, indexed like `abi::UB_NAMES`.
+    pub fn ub_get(&self, veid: u32) -> Result<[abi::UbCounter; abi::UB_COUNT], VzError> {
+        let mut req = abi::UbGet {
+            veid,
+            ..Default::default()
+        };
+        self.call("UB_GET", abi::VZCTL_UB_GET, &mut req)?;
+        Ok(req.counters)
+    }
 }
 
 impl ControlDevice for Vzctl {

@@ -30,6 +30,11 @@
 // | `VZCTL_VE_NETDEV`      | write | `NetDev`      | gives a host network device to a running VE |
 // |                        |       |               | or takes it back; `ENOENT`, `ENODEV`,       |
 // |                        |       |               | `ESRCH` (VE has no init), `EEXIST`          |
+// | `VZCTL_UB_SET`         | write | `UbSet`       | barrier:limit of one resource, also while   |
+// |                        |       |               | the VE runs; `ENOENT`; `EINVAL` for a dummy |
+// |                        |       |               | or unknown resource, barrier > limit, or a  |
+// |                        |       |               | value above `UB_UNLIMITED`                  |
+// | `VZCTL_UB_GET`         | r/w   | `UbGet`       | every counter of the VE; `ENOENT`           |
 
 /// The ioctl type byte, OpenVZ's `VZCTLTYPE`.
 pub const VZCTL_TYPE: u8 = b'.';
@@ -39,7 +44,7 @@ pub const VZCTL_DEVICE_PATH: &str = "/dev/vzctl";
 
 /// Version of this ABI. Bumped on every incompatible change; tools refuse a module whose
 /// version differs.
-pub const VZ_ABI_VERSION: u32 = 2;
+pub const VZ_ABI_VERSION: u32 = 3;
 
 /// The largest VE id, as in OpenVZ ("should not be more than 2147483644"). 0 is the host.
 pub const VZ_VEID_MAX: u32 = 2_147_483_644;
@@ -256,6 +261,86 @@ pub struct NetDev {
     pub name: [u8; NETDEV_NAME_LEN],
 }
 
+/// User beancounter resources, in OpenVZ's order (the row order of /proc/user_beancounters;
+/// the index is OpenVZ's resource id). `dummy` rows are kept for the layout and never count.
+pub const UB_NAMES: [&str; UB_COUNT] = [
+    "kmemsize",
+    "lockedpages",
+    "privvmpages",
+    "shmpages",
+    "dummy",
+    "numproc",
+    "physpages",
+    "vmguarpages",
+    "oomguarpages",
+    "numtcpsock",
+    "numflock",
+    "numpty",
+    "numsiginfo",
+    "tcpsndbuf",
+    "tcprcvbuf",
+    "othersockbuf",
+    "dgramrcvbuf",
+    "numothersock",
+    "dcachesize",
+    "numfile",
+    "dummy",
+    "dummy",
+    "dummy",
+    "numiptent",
+    "swappages",
+];
+/// How many beancounter rows a VE has.
+pub const UB_COUNT: usize = 25;
+pub const UB_PRIVVMPAGES: u32 = 2;
+pub const UB_NUMPROC: u32 = 5;
+pub const UB_NUMTCPSOCK: u32 = 9;
+pub const UB_NUMFLOCK: u32 = 10;
+pub const UB_NUMPTY: u32 = 11;
+pub const UB_NUMSIGINFO: u32 = 12;
+pub const UB_NUMOTHERSOCK: u32 = 17;
+pub const UB_NUMFILE: u32 = 19;
+/// "unlimited": OpenVZ's LONG_MAX, printed as 9223372036854775807.
+pub const UB_UNLIMITED: u64 = i64::MAX as u64;
+
+/// Whether `resource` is a real (not dummy, in range) beancounter row.
+pub fn ub_resource_valid(resource: u32) -> bool {
+    UB_NAMES
+        .get(resource as usize)
+        .is_some_and(|name| *name != "dummy")
+}
+
+/// `VZCTL_UB_SET`: sets barrier and limit of one resource of a VE.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct UbSet {
+    pub veid: u32,
+    /// Index into `UB_NAMES`.
+    pub resource: u32,
+    pub barrier: u64,
+    pub limit: u64,
+}
+
+/// One beancounter row.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct UbCounter {
+    pub held: u64,
+    pub maxheld: u64,
+    pub barrier: u64,
+    pub limit: u64,
+    pub failcnt: u64,
+}
+
+/// `VZCTL_UB_GET`: every row of VE `veid`, indexed like `UB_NAMES`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct UbGet {
+    pub veid: u32,
+    pub reserved: u32,
+    pub counters: [UbCounter; UB_COUNT],
+}
+
 pub const VZCTL_VE_CREATE: u32 = iow::<VeCreate>(NR_BASE + 1);
 pub const VZCTL_VE_DESTROY: u32 = iow::<VeRef>(NR_BASE + 2);
 pub const VZCTL_VE_ENTER: u32 = iow::<VeRef>(NR_BASE + 3);
@@ -265,6 +350,8 @@ pub const VZCTL_PID_INFO: u32 = iowr::<PidInfo>(NR_BASE + 6);
 pub const VZCTL_SET_DEVPERMS: u32 = iow::<DevPerm>(NR_BASE + 7);
 pub const VZCTL_GET_DEVPERMS: u32 = iowr::<DevPermList>(NR_BASE + 8);
 pub const VZCTL_VE_NETDEV: u32 = iow::<NetDev>(NR_BASE + 9);
+pub const VZCTL_UB_SET: u32 = iow::<UbSet>(NR_BASE + 10);
+pub const VZCTL_UB_GET: u32 = iowr::<UbGet>(NR_BASE + 11);
 
 // Layout asserts: any change here is an ABI change and must bump `VZ_ABI_VERSION`.
 const _: () = assert!(core::mem::size_of::<VersionInfo>() == 40);
@@ -285,4 +372,8 @@ const _: () = assert!(core::mem::size_of::<DevPermList>() == 24);
 const _: () = assert!(core::mem::offset_of!(DevPermList, entries) == 16);
 const _: () = assert!(core::mem::size_of::<NetDev>() == 24);
 const _: () = assert!(core::mem::offset_of!(NetDev, name) == 8);
+const _: () = assert!(core::mem::size_of::<UbSet>() == 24);
+const _: () = assert!(core::mem::size_of::<UbCounter>() == 40);
+const _: () = assert!(core::mem::size_of::<UbGet>() == 8 + 40 * UB_COUNT);
+const _: () = assert!(core::mem::offset_of!(UbGet, counters) == 8);
 const _: () = assert!(VZCTL_GET_VERSION == 0x8028_2e40);

@@ -5,6 +5,7 @@
 
 mod bench;
 mod fuzz;
+mod ubc;
 
 use clap::{Parser, Subcommand};
 use nix::errno::Errno;
@@ -94,6 +95,21 @@ enum Cmd {
     Fuzz(fuzz::FuzzArgs),
     /// Time fork+exit+wait, socket+close and open+close loops.
     Bench(bench::BenchArgs),
+    /// Set barrier[:limit] of a beancounter resource (numbers or `unlimited`).
+    Ubset {
+        veid: u32,
+        resource: String,
+        value: String,
+    },
+    /// Print `held maxheld barrier limit failcnt` of one resource (or `all`: every row as
+    /// `name held maxheld barrier limit failcnt`).
+    Ubget { veid: u32, resource: String },
+    /// Limit a resource to what the VE holds plus COUNT, take objects inside the VE until one
+    /// is refused, and report what the counters did.
+    Ubtest(ubc::UbtestArgs),
+    /// Inside a VE: the object-taking side of `ubtest` (internal).
+    #[command(hide = true)]
+    Acquire(ubc::AcquireArgs),
 }
 
 fn drop_to(uid: u32) -> Result<(), String> {
@@ -359,6 +375,14 @@ fn run(command: Cmd) -> Result<(), String> {
         Cmd::Sockets => sockets()?,
         Cmd::Fuzz(args) => fuzz::run(&args)?,
         Cmd::Bench(args) => bench::run(&args)?,
+        Cmd::Ubset {
+            veid,
+            resource,
+            value,
+        } => ubc::ubset(veid, &resource, &value)?,
+        Cmd::Ubget { veid, resource } => ubc::ubget(veid, &resource)?,
+        Cmd::Ubtest(args) => ubc::ubtest(&args)?,
+        Cmd::Acquire(args) => ubc::acquire(&args)?,
     }
     Ok(())
 }

@@ -1,0 +1,166 @@
+# User beancounters: per-VE limits the kernel enforces, refusals counted in failcnt, and
+# /proc/user_beancounters and /proc/bc/<id>/resources in OpenVZ's layout.
+
+# expect_limit RESOURCE COUNT ERRNO: with the limit at what VE 101 holds plus COUNT, exactly
+# COUNT objects succeed inside the VE, the next gets ERRNO, failcnt rises by exactly 1, held
+# rises by exactly COUNT (the refusal left it alone), maxheld stays within the limit, and held
+# is back where it was after the release and at 0 once the VE has no task.
+expect_limit() {
+    fresh_module
+    vztest create 101
+    expect_eq "$1 at limit $2" "$(vztest ubtest 101 "$1" "$2")" \
+        "acquired $2 errno $3 failcnt_delta 1 held_delta $2 maxheld_within_limit yes released_delta 0 exit_held 0"
+}
+
+test_numproc_is_enforced() { expect_limit numproc 10 EAGAIN; }
+test_numfile_is_enforced() { expect_limit numfile 20 ENFILE; }
+test_numtcpsock_is_enforced() { expect_limit numtcpsock 8 ENOMEM; }
+test_numothersock_is_enforced() { expect_limit numothersock 8 ENOMEM; }
+test_numflock_is_enforced() { expect_limit numflock 12 ENOLCK; }
+test_numpty_is_enforced() { expect_limit numpty 5 ENOSPC; }
+test_numsiginfo_is_enforced() { expect_limit numsiginfo 16 EAGAIN; }
+test_privvmpages_is_enforced() { expect_limit privvmpages 64 ENOMEM; }
+
+# held of RESOURCE in VE $1.
+held_of() { vztest ubget "$1" "$2" | cut -d' ' -f1; }
+failcnt_of() { vztest ubget "$1" "$2" | cut -d' ' -f5; }
+held_is() { [ "$(held_of "$1" "$2")" = "$3" ]; }
+
+test_every_counter_is_zero_when_the_ve_has_no_task() {
+    fresh_module
+    vztest create 101
+    # Processes, files, sockets of every kind, a pty, memory: then the VE stops.
+    vztest enter 101 -- sh -c 'vztest sockets >/dev/null; true <>/dev/ptmx; ls / >/dev/null'
+    nonzero=$(vztest ubget 101 all | awk '$2 != 0 { print $1 "=" $2 }')
+    expect_eq "held after the VE's last task" "$nonzero" ""
+    [ "$(vztest ubget 101 numproc | cut -d' ' -f2)" -ge 2 ] || fail "numproc maxheld not recorded"
+    [ "$(vztest ubget 101 privvmpages | cut -d' ' -f2)" -gt 0 ] || fail "privvmpages maxheld not recorded"
+}
+
+test_lowering_a_limit_below_held_kills_nothing() {
+    fresh_module
+    vztest create 101
+    vztest enter 101 -- sh -c 'sleep 1000 & sleep 1000 & wait' >/dev/null 2>&1 &
+    wait_for "three tasks" held_is 101 numproc 3
+    vztest ubset 101 numproc 1
+    sleep 0.5
+    expect_eq "tasks after lowering numproc to 1" "$(held_of 101 numproc)" 3
+    expect_eq "barrier and limit" "$(vztest ubget 101 numproc | cut -d' ' -f3,4)" "1 1"
+    # A new fork inside is refused and counted.
+    vztest enter 101 -- sh -c 'true & wait' >/dev/null 2>&1 || true
+    [ "$(failcnt_of 101 numproc)" -ge 1 ] || fail "refused fork not counted"
+    vztest ubset 101 numproc unlimited
+    destroy_all_ves
+}
+
+test_bad_limits_are_refused() {
+    fresh_module
+    vztest create 101
+    vztest ubset 101 4 10 2>&1 | grep -q "Invalid argument" || fail "dummy row: no EINVAL"
+    vztest ubset 101 25 10 2>&1 | grep -q "Invalid argument" || fail "resource 25: no EINVAL"
+    vztest ubset 101 numfile 10:5 2>&1 | grep -q "Invalid argument" || fail "barrier > limit: no EINVAL"
+    vztest ubset 101 numfile 9223372036854775808 2>&1 | grep -q "Invalid argument" ||
+        fail "above unlimited: no EINVAL"
+    vztest ubset 102 numfile 10 2>&1 | grep -q "No such file" || fail "missing VE: no ENOENT"
+    vztest ubset 101 numfile 0:unlimited
+    expect_eq "numfile after a valid set" "$(vztest ubget 101 numfile)" "0 0 0 9223372036854775807 0"
+}
+
+# The rows OpenVZ prints for a VE with nothing held: `%10s%c %-12s %20lu x5`.
+golden_rows() {
+    awk -v uid="$1" -v numproc="$2" 'BEGIN {
+        split("kmemsize lockedpages privvmpages shmpages dummy numproc physpages vmguarpages oomguarpages numtcpsock numflock numpty numsiginfo tcpsndbuf tcprcvbuf othersockbuf dgramrcvbuf numothersock dcachesize numfile dummy dummy dummy numiptent swappages", names, " ")
+        for (i = 1; i <= 25; i++) {
+            b = l = (names[i] == "dummy") ? "0" : "9223372036854775807"
+            if (names[i] == "numproc" && numproc != "") { b = l = numproc }
+            if (uid == "-") {
+                if (names[i] == "dummy") continue
+                printf "%10s%c %-12s %20d %20d %20s %20s %20d\n", "", " ", names[i], 0, 0, b, l, 0
+            } else {
+                printf "%10s%c %-12s %20d %20d %20s %20s %20d\n", (i == 1 ? uid : ""), (i == 1 ? ":" : " "), names[i], 0, 0, b, l, 0
+            }
+        }
+    }'
+}
+
+test_user_beancounters_golden_format_from_the_host() {
+    fresh_module
+    vztest create 101
+    vztest create 7
+    vztest ubset 101 numproc 100
+    {
+        echo "Version: 2.5"
+        printf "%10s  %-12s %20s %20s %20s %20s %20s\n" uid resource held maxheld barrier limit failcnt
+        golden_rows 0 ""
+        golden_rows 7 ""
+        golden_rows 101 100
+    } >/tmp/ubc.golden
+    cat /proc/user_beancounters >/tmp/ubc.out
+    diff /tmp/ubc.golden /tmp/ubc.out || fail "/proc/user_beancounters differs from OpenVZ's layout"
+    golden_rows - 100 >/tmp/bc101.golden
+    diff /tmp/bc101.golden /proc/bc/101/resources || fail "/proc/bc/101/resources differs"
+    expect_eq "/proc/bc/resources" "$(cat /proc/bc/resources)" "$(cat /tmp/ubc.golden)"
+    vztest destroy 7
+    [ ! -e /proc/bc/7 ] || fail "/proc/bc/7 left after destroy"
+}
+
+test_user_beancounters_inside_a_ve_shows_only_its_rows() {
+    fresh_module
+    vztest create 101
+    vztest create 102
+    out=$(vztest enter 101 -- cat /proc/user_beancounters)
+    expect_eq "lines seen inside" "$(echo "$out" | wc -l)" 27
+    expect_eq "header" "$(echo "$out" | head -1)" "Version: 2.5"
+    expect_eq "uid rows inside" "$(echo "$out" | awk '$1 ~ /^[0-9]+:$/ { print $1 }')" "101:"
+    # The reader itself (and cat) are counted in the VE's numproc.
+    held=$(echo "$out" | awk '$1 == "numproc" { print $2 }')
+    [ "$held" -ge 1 ] || fail "numproc held inside is '$held'"
+    vztest enter 101 -- cat /proc/bc/101/resources >/dev/null || fail "own /proc/bc unreadable"
+    if vztest enter 101 -- cat /proc/bc/102/resources >/dev/null 2>&1; then
+        fail "VE 101 read VE 102's /proc/bc"
+    fi
+}
+
+test_fork_bomb_stays_at_numproc_while_the_host_works() {
+    fresh_module
+    vztest create 101
+    vztest ubset 101 numproc 100
+    vztest enter 101 -- sh -c 'bomb() { bomb & bomb; }; bomb' >/dev/null 2>&1 &
+    wait_for "the bomb to reach 100 tasks" held_is 101 numproc 100
+    # The host keeps working while the bomb keeps trying.
+    for i in 1 2 3 4 5; do
+        ls / >/dev/null || fail "host ls failed during the fork bomb"
+        [ "$(held_of 101 numproc)" -le 100 ] || fail "numproc passed 100"
+    done
+    [ "$(vztest ubget 101 numproc | cut -d' ' -f2)" -le 100 ] || fail "maxheld passed 100"
+    [ "$(failcnt_of 101 numproc)" -gt 0 ] || fail "no refusal counted"
+    tries=0
+    while [ "$(held_of 101 numproc)" != 0 ]; do
+        for pid in $(ve_pids 101); do kill -9 "$pid" 2>/dev/null || true; done
+        tries=$((tries + 1))
+        [ $tries -lt 200 ] || fail "could not stop the fork bomb"
+        sleep 0.05
+    done
+    wait 2>/dev/null || true
+    no_kernel_faults
+}
+
+# Two workers charge and release processes, files, sockets, ptys and memory at once; every
+# counter must come back to 0. CHURN_SECONDS is 60 in the suite, 600 under `make soak`.
+test_concurrent_churn_leaves_no_drift() {
+    fresh_module
+    vztest create 101
+    seconds=${CHURN_SECONDS:-60}
+    end=$(( $(date +%s) + seconds ))
+    worker='while [ "$(date +%s)" -lt '"$end"' ]; do vztest sockets >/dev/null; true <>/dev/ptmx; (ls /dev >/dev/null) ; done'
+    vztest enter 101 -- sh -c "$worker" &
+    first=$!
+    vztest enter 101 -- sh -c "$worker" &
+    second=$!
+    wait $first || fail "first worker failed"
+    wait $second || fail "second worker failed"
+    nonzero=$(vztest ubget 101 all | awk '$2 != 0 { print $1 "=" $2 }')
+    expect_eq "held after $seconds s of churn" "$nonzero" ""
+    nofail=$(vztest ubget 101 all | awk '$6 != 0 { print $1 "=" $6 }')
+    expect_eq "failcnt with no limits" "$nofail" ""
+}

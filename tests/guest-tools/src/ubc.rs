@@ -1,0 +1,373 @@
+//! Beancounter probes. `ubtest` runs on the host: it starts `acquire` inside a VE, sets the
+//! resource's barrier and limit to what the VE holds plus COUNT, lets `acquire` take objects
+//! until the kernel refuses one, and reports what the counters did at each step.
+
+use nix::errno::Errno;
+use nix::sys::signal::{kill, Signal};
+use nix::sys::wait::waitpid;
+use nix::unistd::{fork, pause, pipe, ForkResult, Pid};
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+use vz_abi as abi;
+use vzctl::device::Vzctl;
+
+/// `ubtest` arguments.
+#[derive(clap::Args)]
+pub struct UbtestArgs {
+    veid: u32,
+    /// numproc, numfile, numtcpsock, numothersock, numflock, numpty, numsiginfo or privvmpages.
+    resource: String,
+    /// How many objects (pages for privvmpages) above what the VE holds the limit allows.
+    count: u64,
+}
+
+/// `acquire` arguments (internal: started by `ubtest`).
+#[derive(clap::Args)]
+pub struct AcquireArgs {
+    resource: String,
+    /// Stop after this many objects even if none was refused.
+    count: u64,
+    /// Read end of the pipe from `ubtest`.
+    rfd: RawFd,
+    /// Write end of the pipe to `ubtest`.
+    wfd: RawFd,
+}
+
+fn resource_index(name: &str) -> Result<u32, String> {
+    abi::UB_NAMES
+        .iter()
+        .position(|n| *n == name && n != &"dummy")
+        .and_then(|i| u32::try_from(i).ok())
+        .ok_or_else(|| format!("unknown resource '{name}'"))
+}
+
+fn parse_value(text: &str) -> Result<u64, String> {
+    if text == "unlimited" {
+        return Ok(abi::UB_UNLIMITED);
+    }
+    text.parse().map_err(|e| format!("bad value '{text}': {e}"))
+}
+
+/// Sets `barrier[:limit]`; the raw numbers go to the kernel unchecked, so that tests see its
+/// own validation.
+pub fn ubset(veid: u32, resource: &str, value: &str) -> Result<(), String> {
+    let index = match resource.parse::<u32>() {
+        Ok(raw) => raw,
+        Err(_) => resource_index(resource)?,
+    };
+    let (barrier, limit) = match value.split_once(':') {
+        Some((b, l)) => (parse_value(b)?, parse_value(l)?),
+        None => (parse_value(value)?, parse_value(value)?),
+    };
+    let device = Vzctl::open().map_err(|e| e.to_string())?;
+    device
+        .ub_set(veid, index, barrier, limit)
+        .map_err(|e| e.to_string())
+}
+
+pub fn ubget(veid: u32, resource: &str) -> Result<(), String> {
+    let device = Vzctl::open().map_err(|e| e.to_string())?;
+    let all = device.ub_get(veid).map_err(|e| e.to_string())?;
+    for (name, c) in abi::UB_NAMES.iter().zip(all.iter()) {
+        if resource == "all" {
+            println!(
+                "{name} {} {} {} {} {}",
+                c.held, c.maxheld, c.barrier, c.limit, c.failcnt
+            );
+        } else if *name == resource {
+            println!(
+                "{} {} {} {} {}",
+                c.held, c.maxheld, c.barrier, c.limit, c.failcnt
+            );
+            return Ok(());
+        }
+    }
+    if resource == "all" {
+        Ok(())
+    } else {
+        Err(format!("unknown resource '{resource}'"))
+    }
+}
+
+fn counter(device: &Vzctl, veid: u32, resource: u32) -> Result<abi::UbCounter, String> {
+    let all = device.ub_get(veid).map_err(|e| e.to_string())?;
+    all.get(resource as usize)
+        .copied()
+        .ok_or_else(|| "resource out of range".to_string())
+}
+
+/// One line each way over a pipe pair.
+struct Channel {
+    reader: BufReader<File>,
+    writer: File,
+}
+
+impl Channel {
+    fn new(rfd: OwnedFd, wfd: OwnedFd) -> Self {
+        Channel {
+            reader: BufReader::new(File::from(rfd)),
+            writer: File::from(wfd),
+        }
+    }
+
+    fn send(&mut self, line: &str) -> Result<(), String> {
+        writeln!(self.writer, "{line}").map_err(|e| format!("pipe write: {e}"))
+    }
+
+    fn recv(&mut self) -> Result<String, String> {
+        let mut line = String::new();
+        match self.reader.read_line(&mut line) {
+            Ok(0) => Err("the other side closed the pipe".into()),
+            Ok(_) => Ok(line.trim_end().to_string()),
+            Err(e) => Err(format!("pipe read: {e}")),
+        }
+    }
+
+    fn expect(&mut self, want: &str) -> Result<String, String> {
+        let line = self.recv()?;
+        if line.starts_with(want) {
+            Ok(line)
+        } else {
+            Err(format!("expected '{want}', got '{line}'"))
+        }
+    }
+}
+
+pub fn ubtest(args: &UbtestArgs) -> Result<(), String> {
+    let device = Vzctl::open().map_err(|e| e.to_string())?;
+    let resource = resource_index(&args.resource)?;
+    let (to_child_r, to_child_w) = pipe().map_err(|e| format!("pipe: {e}"))?;
+    let (from_child_r, from_child_w) = pipe().map_err(|e| format!("pipe: {e}"))?;
+    // SAFETY: Single-threaded here; the child only enters the VE and execs.
+    match unsafe { fork() }.map_err(|e| format!("fork: {e}"))? {
+        ForkResult::Child => {
+            drop((to_child_w, from_child_r));
+            let err = match device.ve_enter(args.veid) {
+                Ok(()) => Command::new("/proc/self/exe")
+                    .args(["acquire", &args.resource, &(args.count + 1).to_string()])
+                    .arg(to_child_r.into_raw_fd().to_string())
+                    .arg(from_child_w.into_raw_fd().to_string())
+                    .exec()
+                    .to_string(),
+                Err(e) => e.to_string(),
+            };
+            eprintln!("vztest ubtest child: {err}");
+            std::process::exit(1);
+        }
+        ForkResult::Parent { child } => {
+            drop((to_child_r, from_child_w));
+            let mut chan = Channel::new(from_child_r, to_child_w);
+            let result = drive(&device, args, resource, &mut chan);
+            drop(chan);
+            let _ = waitpid(child, None);
+            let after_exit = counter(&device, args.veid, resource)?;
+            // Leave the VE as it was: unlimited.
+            device
+                .ub_set(args.veid, resource, abi::UB_UNLIMITED, abi::UB_UNLIMITED)
+                .map_err(|e| e.to_string())?;
+            println!("{} exit_held {}", result?, after_exit.held);
+            Ok(())
+        }
+    }
+}
+
+/// The host side of the exchange; returns the report without the final `exit_held`.
+fn drive(
+    device: &Vzctl,
+    args: &UbtestArgs,
+    resource: u32,
+    chan: &mut Channel,
+) -> Result<String, String> {
+    chan.expect("ready")?;
+    let before = counter(device, args.veid, resource)?;
+    let limit = before.held + args.count;
+    device
+        .ub_set(args.veid, resource, limit, limit)
+        .map_err(|e| e.to_string())?;
+    chan.send("go")?;
+    let acquired = chan.expect("acquired")?;
+    let at_limit = counter(device, args.veid, resource)?;
+    chan.send("release")?;
+    chan.expect("released")?;
+    let released = counter(device, args.veid, resource)?;
+    Ok(format!(
+        "{acquired} failcnt_delta {} held_delta {} maxheld_within_limit {} released_delta {}",
+        at_limit.failcnt - before.failcnt,
+        at_limit.held.wrapping_sub(before.held) as i64,
+        if at_limit.maxheld <= limit {
+            "yes"
+        } else {
+            "no"
+        },
+        released.held.wrapping_sub(before.held) as i64,
+    ))
+}
+
+/// Something `acquire` holds until told to release it.
+enum Held {
+    Fd(OwnedFd),
+    Child(Pid),
+    Mapping(*mut libc::c_void),
+    /// A byte-range lock on the lock file, or a queued signal: released all at once.
+    Nothing,
+}
+
+const PAGE: usize = 4096;
+
+fn acquire_one(resource: &str, index: u64, lock_file: Option<&File>) -> Result<Held, Errno> {
+    match resource {
+        "numfile" => File::open("/dev/null")
+            .map(|f| Held::Fd(f.into()))
+            .map_err(io_errno),
+        "numpty" => OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/ptmx")
+            .map(|f| Held::Fd(f.into()))
+            .map_err(io_errno),
+        "numtcpsock" => new_socket(libc::SOCK_STREAM),
+        "numothersock" => new_socket(libc::SOCK_DGRAM),
+        "numproc" => {
+            // SAFETY: The child only waits to be killed.
+            match unsafe { fork() }? {
+                ForkResult::Child => loop {
+                    pause();
+                },
+                ForkResult::Parent { child } => Ok(Held::Child(child)),
+            }
+        }
+        "numflock" => {
+            let file = lock_file.ok_or(Errno::EBADF)?;
+            // Every other byte, so that no two locks merge into one.
+            // SAFETY: `flock` is a plain C struct; zero is a valid start.
+            let mut lock: libc::flock = unsafe { core::mem::zeroed() };
+            lock.l_type = libc::F_WRLCK as i16;
+            lock.l_whence = libc::SEEK_SET as i16;
+            lock.l_start = i64::try_from(index * 2).map_err(|_| Errno::EINVAL)?;
+            lock.l_len = 1;
+            // SAFETY: Valid fd and a pointer to a live flock struct.
+            Errno::result(unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETLK, &lock) })?;
+            Ok(Held::Nothing)
+        }
+        "numsiginfo" => {
+            let value = libc::sigval {
+                sival_ptr: core::ptr::null_mut(),
+            };
+            // SAFETY: Queues a signal to this process, which blocks it.
+            Errno::result(unsafe { libc::sigqueue(libc::getpid(), libc::SIGRTMIN(), value) })?;
+            Ok(Held::Nothing)
+        }
+        "privvmpages" => {
+            // SAFETY: A fresh private anonymous mapping; nothing else refers to it.
+            let ptr = unsafe {
+                libc::mmap(
+                    core::ptr::null_mut(),
+                    PAGE,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                    -1,
+                    0,
+                )
+            };
+            if ptr == libc::MAP_FAILED {
+                Err(Errno::last())
+            } else {
+                Ok(Held::Mapping(ptr))
+            }
+        }
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+fn new_socket(kind: libc::c_int) -> Result<Held, Errno> {
+    // SAFETY: Creates a socket; the fd is owned by the returned value.
+    let fd = Errno::result(unsafe { libc::socket(libc::AF_INET, kind, 0) })?;
+    // SAFETY: `fd` was just returned by socket() and nothing else owns it.
+    Ok(Held::Fd(unsafe { OwnedFd::from_raw_fd(fd) }))
+}
+
+fn io_errno(err: std::io::Error) -> Errno {
+    Errno::from_raw(err.raw_os_error().unwrap_or(libc::EIO))
+}
+
+fn release(held: Vec<Held>, resource: &str, lock_file: Option<File>) {
+    for item in held {
+        match item {
+            Held::Fd(fd) => drop(fd),
+            Held::Child(pid) => {
+                let _ = kill(pid, Signal::SIGKILL);
+                let _ = waitpid(pid, None);
+            }
+            // SAFETY: A mapping made in `acquire_one`, unmapped once.
+            Held::Mapping(ptr) => unsafe {
+                libc::munmap(ptr, PAGE);
+            },
+            Held::Nothing => {}
+        }
+    }
+    // Closing the lock file drops every lock this process holds on it.
+    drop(lock_file);
+    if resource == "numsiginfo" {
+        // Ignoring a signal discards its pending instances, blocked or not.
+        // SAFETY: Installs SIG_IGN for a real-time signal; no handler code runs.
+        unsafe { libc::signal(libc::SIGRTMIN(), libc::SIG_IGN) };
+    }
+}
+
+pub fn acquire(args: &AcquireArgs) -> Result<(), String> {
+    // SAFETY: `ubtest` passes the two pipe ends it made for this process, not used otherwise.
+    let (rfd, wfd) = unsafe {
+        (
+            OwnedFd::from_raw_fd(args.rfd),
+            OwnedFd::from_raw_fd(args.wfd),
+        )
+    };
+    let mut chan = Channel::new(rfd, wfd);
+    let lock_file = if args.resource == "numflock" {
+        let path = format!("/tmp/vztest-flock-{}", std::process::id());
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .map_err(|e| format!("{path}: {e}"))?;
+        let _ = std::fs::remove_file(&path);
+        Some(file)
+    } else {
+        None
+    };
+    if args.resource == "numsiginfo" {
+        // Blocked, so that queued instances stay pending (and charged).
+        // SAFETY: Plain libc signal-set calls on a local set.
+        unsafe {
+            let mut set: libc::sigset_t = core::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigaddset(&mut set, libc::SIGRTMIN());
+            libc::sigprocmask(libc::SIG_BLOCK, &set, core::ptr::null_mut());
+        }
+    }
+    chan.send("ready")?;
+    chan.expect("go")?;
+    let mut held = Vec::new();
+    let mut refusal = "none".to_string();
+    for index in 0..args.count {
+        match acquire_one(&args.resource, index, lock_file.as_ref()) {
+            Ok(item) => held.push(item),
+            Err(errno) => {
+                refusal = format!("{errno:?}");
+                break;
+            }
+        }
+    }
+    chan.send(&format!("acquired {} errno {refusal}", held.len()))?;
+    chan.expect("release")?;
+    release(held, &args.resource, lock_file);
+    chan.send("released")?;
+    // Wait for ubtest to close the pipe, so the VE's counters stay put while it reads them.
+    let _ = chan.recv();
+    Ok(())
+}
