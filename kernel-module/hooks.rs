@@ -44,7 +44,9 @@ abi_plain_old_data!(
 
 // The resource ids core code charges are OpenVZ's, as in the ABI.
 const _: () = {
+    assert!(bindings::VZ_UB_LOCKEDPAGES == abi::UB_LOCKEDPAGES);
     assert!(bindings::VZ_UB_PRIVVMPAGES == abi::UB_PRIVVMPAGES);
+    assert!(bindings::VZ_UB_SHMPAGES == abi::UB_SHMPAGES);
     assert!(bindings::VZ_UB_NUMPROC == abi::UB_NUMPROC);
     assert!(bindings::VZ_UB_NUMTCPSOCK == abi::UB_NUMTCPSOCK);
     assert!(bindings::VZ_UB_NUMFLOCK == abi::UB_NUMFLOCK);
@@ -288,6 +290,30 @@ impl Drop for TaskRef {
         // SAFETY: By the type invariant this value holds one count, given back here once.
         unsafe { bindings::put_task_struct(self.ptr()) };
     }
+}
+
+/// The memory cgroup counters (pages) of the cgroup `task` is in, unless that is the root.
+pub(crate) fn memcg_counters(task: &TaskRef) -> Option<abi::UbCounter> {
+    let mut stat = bindings::vz_memcg_stat::default();
+    // SAFETY: `task` is live; the function reads the cgroup under RCU into `stat`.
+    if unsafe { bindings::vz_memcg_read(task.ptr(), &mut stat) } != 0 {
+        return None;
+    }
+    let pages = |value: c_ulong| u64::try_from(value).unwrap_or(u64::MAX);
+    Some(abi::UbCounter {
+        held: pages(stat.usage),
+        maxheld: pages(stat.watermark),
+        barrier: pages(stat.max),
+        limit: pages(stat.max),
+        failcnt: pages(stat.failcnt),
+    })
+}
+
+/// Sets memory.max (pages) of the cgroup `task` is in (`ENOENT` for the root cgroup).
+pub(crate) fn memcg_set_max(task: &TaskRef, pages: u64) -> Result {
+    let pages = c_ulong::try_from(pages).unwrap_or(c_ulong::MAX);
+    // SAFETY: `task` is live; the function looks the cgroup up under RCU.
+    to_result(unsafe { bindings::vz_memcg_set_max(task.ptr(), pages) })
 }
 
 /// Moves network device `name` from the network namespace of `from` to that of `to` (`None`:
@@ -595,6 +621,7 @@ unsafe extern "C" fn bc_charge_hook(bc: *mut c_void, resource: c_uint, amount: c
         bindings::VZ_CHARGE_LIMIT => Strictness::Limit,
         bindings::VZ_CHARGE_FORCE => Strictness::Force,
         bindings::VZ_CHARGE_CHECK => Strictness::Check,
+        bindings::VZ_CHARGE_TRY => Strictness::Try,
         _ => return EINVAL.to_errno(),
     };
     if bc.is_null() {

@@ -21,6 +21,8 @@ pub(crate) enum Strictness {
     Force,
     /// Charges nothing, but fails (and counts the failure) as `Barrier` would.
     Check,
+    /// As `Barrier`, but a failure is not counted: the caller retries, and the retry counts.
+    Try,
 }
 
 /// One resource of one VE.
@@ -45,7 +47,7 @@ impl Counter {
 
     fn charge(&self, amount: u64, how: Strictness) -> bool {
         let bound = match how {
-            Strictness::Barrier | Strictness::Check => self.barrier.load(Relaxed),
+            Strictness::Barrier | Strictness::Check | Strictness::Try => self.barrier.load(Relaxed),
             Strictness::Limit => self.limit.load(Relaxed),
             Strictness::Force => u64::MAX,
         };
@@ -53,7 +55,9 @@ impl Counter {
         loop {
             let wanted = held.checked_add(amount).filter(|&new| new <= bound);
             let Some(new) = wanted else {
-                self.failcnt.fetch_add(1, Relaxed);
+                if how != Strictness::Try {
+                    self.failcnt.fetch_add(1, Relaxed);
+                }
                 return false;
             };
             if how == Strictness::Check {
@@ -141,28 +145,31 @@ impl Beancounters {
     pub(crate) fn read_all(&self) -> [UbCounter; abi::UB_COUNT] {
         core::array::from_fn(|index| self.row(index))
     }
+}
 
-    /// The rows of `/proc/user_beancounters` (`uid` set: `<uid>:` on the first row, dummy rows
-    /// shown) or of `/proc/bc/<id>/resources` (`uid` None: no uid, dummy rows skipped), in
-    /// OpenVZ's `%10s%c %-12s %20lu ...` layout.
-    pub(crate) fn show(&self, out: &mut impl Write, uid: Option<u32>) -> core::fmt::Result {
-        for (index, name) in abi::UB_NAMES.iter().enumerate() {
-            if uid.is_none() && *name == "dummy" {
-                continue;
-            }
-            let row = self.row(index);
-            match uid.filter(|_| index == 0) {
-                Some(id) => write!(out, "{:>10}:", id)?,
-                None => write!(out, "{:>10} ", "")?,
-            }
-            writeln!(
-                out,
-                " {:<12} {:>20} {:>20} {:>20} {:>20} {:>20}",
-                name, row.held, row.maxheld, row.barrier, row.limit, row.failcnt
-            )?;
+/// The rows of `/proc/user_beancounters` (`uid` set: `<uid>:` on the first row, dummy rows
+/// shown) or of `/proc/bc/<id>/resources` (`uid` None: no uid, dummy rows skipped), in OpenVZ's
+/// `%10s%c %-12s %20lu ...` layout.
+pub(crate) fn show_rows(
+    out: &mut impl Write,
+    rows: &[UbCounter; abi::UB_COUNT],
+    uid: Option<u32>,
+) -> core::fmt::Result {
+    for (index, (name, row)) in abi::UB_NAMES.iter().zip(rows.iter()).enumerate() {
+        if uid.is_none() && *name == "dummy" {
+            continue;
         }
-        Ok(())
+        match uid.filter(|_| index == 0) {
+            Some(id) => write!(out, "{:>10}:", id)?,
+            None => write!(out, "{:>10} ", "")?,
+        }
+        writeln!(
+            out,
+            " {:<12} {:>20} {:>20} {:>20} {:>20} {:>20}",
+            name, row.held, row.maxheld, row.barrier, row.limit, row.failcnt
+        )?;
     }
+    Ok(())
 }
 
 /// The header of `/proc/user_beancounters` and `/proc/bc/resources`.

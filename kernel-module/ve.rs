@@ -105,6 +105,34 @@ impl Ve {
         drop(stale);
     }
 
+    /// Every beancounter row. physpages comes from the memory cgroup of the VE's init, which
+    /// enforces it (held: usage, maxheld: watermark, failcnt: charges that hit memory.max).
+    fn counters(&self) -> [abi::UbCounter; abi::UB_COUNT] {
+        let mut rows = self.bc.read_all();
+        let memcg = self.init().and_then(|init| hooks::memcg_counters(&init));
+        if let (Some(row), Some(memcg)) = (rows.get_mut(abi::UB_PHYSPAGES as usize), memcg) {
+            row.held = memcg.held;
+            row.maxheld = memcg.maxheld;
+            row.failcnt = memcg.failcnt;
+        }
+        rows
+    }
+
+    /// Sets barrier and limit; physpages also becomes memory.max of the init's cgroup when
+    /// the VE has one (otherwise it is kept for when the VE's cgroup is set up).
+    fn set_limits(&self, resource: u32, barrier: u64, limit: u64) -> Result {
+        self.bc.set_limits(resource, barrier, limit);
+        if resource == abi::UB_PHYSPAGES {
+            if let Some(init) = self.init() {
+                match hooks::memcg_set_max(&init, limit) {
+                    Err(err) if err != ENOENT => return Err(err),
+                    _ => {}
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Tasks in the VE.
     fn nproc(&self) -> u32 {
         u32::try_from(self.bc.held(abi::UB_NUMPROC)).unwrap_or(u32::MAX)
@@ -337,12 +365,11 @@ impl VeTable {
 
     /// Sets barrier and limit of one resource of VE `id` (validated by the caller).
     pub(crate) fn set_ub_limits(&self, id: u32, resource: u32, barrier: u64, limit: u64) -> Result {
-        self.lookup(id)?.bc.set_limits(resource, barrier, limit);
-        Ok(())
+        self.lookup(id)?.set_limits(resource, barrier, limit)
     }
 
     pub(crate) fn ub_counters(&self, id: u32) -> Result<[abi::UbCounter; abi::UB_COUNT]> {
-        Ok(self.lookup(id)?.bc.read_all())
+        Ok(self.lookup(id)?.counters())
     }
 
     /// `/proc/user_beancounters`: the header, then every VE's rows (the host's `0:` first,
@@ -350,11 +377,11 @@ impl VeTable {
     pub(crate) fn show_beancounters(&self, out: &mut SeqOut, only: u32) -> core::fmt::Result {
         ubc::show_header(out)?;
         if only == 0 {
-            HOST_BEANCOUNTERS.show(out, Some(0))?;
+            ubc::show_rows(out, &HOST_BEANCOUNTERS.read_all(), Some(0))?;
         }
         let ves = self.ves.lock();
         for ve in ves.values().filter(|ve| only == 0 || ve.id == only) {
-            ve.bc.show(out, Some(ve.id))?;
+            ubc::show_rows(out, &ve.counters(), Some(ve.id))?;
         }
         Ok(())
     }
@@ -364,10 +391,12 @@ impl VeTable {
         if caller_ve != 0 && caller_ve != id {
             return Err(EACCES);
         }
-        if id == 0 {
-            return HOST_BEANCOUNTERS.show(out, None).map_err(|_| ENOSPC);
-        }
-        self.lookup(id)?.bc.show(out, None).map_err(|_| ENOSPC)
+        let rows = if id == 0 {
+            HOST_BEANCOUNTERS.read_all()
+        } else {
+            self.lookup(id)?.counters()
+        };
+        ubc::show_rows(out, &rows, None).map_err(|_| ENOSPC)
     }
 }
 

@@ -20,6 +20,14 @@ test_numflock_is_enforced() { expect_limit numflock 12 ENOLCK; }
 test_numpty_is_enforced() { expect_limit numpty 5 ENOSPC; }
 test_numsiginfo_is_enforced() { expect_limit numsiginfo 16 EAGAIN; }
 test_privvmpages_is_enforced() { expect_limit privvmpages 64 ENOMEM; }
+test_lockedpages_is_enforced() { expect_limit lockedpages 16 ENOMEM; }
+
+test_shmpages_is_enforced() {
+    mkdir -p /tmp/vzshm
+    mount -t tmpfs vzshm /tmp/vzshm
+    expect_limit shmpages 32 ENOSPC
+    umount /tmp/vzshm
+}
 
 # held of RESOURCE in VE $1.
 held_of() { vztest ubget "$1" "$2" | cut -d' ' -f1; }
@@ -163,4 +171,37 @@ test_concurrent_churn_leaves_no_drift() {
     expect_eq "held after $seconds s of churn" "$nonzero" ""
     nofail=$(vztest ubget 101 all | awk '$6 != 0 { print $1 "=" $6 }')
     expect_eq "failcnt with no limits" "$nofail" ""
+}
+
+# physpages is enforced by the memory cgroup of the VE's init: a hog past it is OOM-killed
+# inside that cgroup; the host and another VE are untouched.
+test_memory_hog_is_stopped_inside_its_ve() {
+    fresh_module
+    cg=/tmp/vzcg
+    mkdir -p $cg
+    grep -q " $cg cgroup2 " /proc/mounts || mount -t cgroup2 none $cg
+    echo +memory >$cg/cgroup.subtree_control
+    mkdir -p $cg/vz101 $cg/vz102
+    vztest create 101
+    vztest create 102
+    sh -c "echo \$\$ >$cg/vz102/cgroup.procs; exec vztest enter 102 -- sleep 1000" >/dev/null 2>&1 &
+    other=$!
+    sh -c "echo \$\$ >$cg/vz101/cgroup.procs; exec vztest enter 101 --init -- sleep 1000" >/dev/null 2>&1 &
+    wait_for "VE 101 init" ve_has_init 101
+    vztest ubset 101 physpages 0:4096
+    expect_eq "memory.max of VE 101" "$(cat $cg/vz101/memory.max)" 16777216
+    expect_eq "physpages limit" "$(vztest ubget 101 physpages | cut -d' ' -f4)" 4096
+    out=$(sh -c "echo \$\$ >$cg/vz101/cgroup.procs; exec vztest enter 101 -- vztest hog 64" 2>&1) && status=0 || status=$?
+    expect_eq "hog's exit status (SIGKILL)" "$status" 137
+    case "$out" in *survived*) fail "the hog survived" ;; esac
+    dmesg | grep -q "Memory cgroup out of memory" || fail "no memory cgroup OOM reported"
+    # The OOM report's stack dump is expected here; later fault checks must not see it.
+    dmesg -c >/dev/null
+    [ "$(failcnt_of 101 physpages)" -gt 0 ] || fail "physpages failcnt not counted"
+    [ "$(held_of 101 physpages)" -le 4096 ] || fail "physpages held above the limit"
+    kill -0 $other || fail "VE 102's task was killed"
+    ls / >/dev/null || fail "host cannot run commands"
+    expect_eq "VE 102 still works" "$(vztest enter 102 -- echo alive)" alive
+    destroy_all_ves
+    rmdir $cg/vz101 $cg/vz102
 }

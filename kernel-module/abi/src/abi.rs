@@ -292,8 +292,11 @@ pub const UB_NAMES: [&str; UB_COUNT] = [
 ];
 /// How many beancounter rows a VE has.
 pub const UB_COUNT: usize = 25;
+pub const UB_LOCKEDPAGES: u32 = 1;
 pub const UB_PRIVVMPAGES: u32 = 2;
+pub const UB_SHMPAGES: u32 = 3;
 pub const UB_NUMPROC: u32 = 5;
+pub const UB_PHYSPAGES: u32 = 6;
 pub const UB_NUMTCPSOCK: u32 = 9;
 pub const UB_NUMFLOCK: u32 = 10;
 pub const UB_NUMPTY: u32 = 11;

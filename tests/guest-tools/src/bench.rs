@@ -1,4 +1,4 @@
-//! Loops over the hooked paths, timed with the monotonic clock. `make bench` runs them with
+//! Loops over the hooked and charged paths, timed with the monotonic clock. `make bench` runs them with
 //! the module loaded and not, in the same guest, and prints the ratios.
 
 use nix::sys::wait::waitpid;
@@ -63,6 +63,27 @@ fn open_close() -> Result<(), String> {
         .map_err(|e| format!("open /dev/null: {e}"))
 }
 
+fn mmap_munmap() -> Result<(), String> {
+    const LEN: usize = 16 * 4096;
+    // SAFETY: A fresh private anonymous mapping, unmapped right away.
+    let ptr = unsafe {
+        libc::mmap(
+            core::ptr::null_mut(),
+            LEN,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    if ptr == libc::MAP_FAILED {
+        return Err(format!("mmap: {}", std::io::Error::last_os_error()));
+    }
+    // SAFETY: Unmaps the mapping made above, once.
+    unsafe { libc::munmap(ptr, LEN) };
+    Ok(())
+}
+
 pub fn run(args: &BenchArgs) -> Result<(), String> {
     let (rounds, n) = (args.rounds, args.iterations);
     println!(
@@ -74,5 +95,6 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
         best_ns_per_op(rounds, n, socket_close)?
     );
     println!("open_close {:.0}", best_ns_per_op(rounds, n, open_close)?);
+    println!("mmap_munmap {:.0}", best_ns_per_op(rounds, n, mmap_munmap)?);
     Ok(())
 }

@@ -28,7 +28,7 @@ pub struct FuzzArgs {
     enter: Option<u32>,
 }
 
-const KNOWN: [u32; 10] = [
+const KNOWN: [u32; 12] = [
     abi::VZCTL_GET_VERSION,
     abi::VZCTL_VE_CREATE,
     abi::VZCTL_VE_DESTROY,
@@ -39,7 +39,14 @@ const KNOWN: [u32; 10] = [
     abi::VZCTL_SET_DEVPERMS,
     abi::VZCTL_GET_DEVPERMS,
     abi::VZCTL_VE_NETDEV,
+    abi::VZCTL_UB_SET,
+    abi::VZCTL_UB_GET,
 ];
+
+/// Bytes of the payload buffer: more than the largest ABI struct (`UbGet`), which the kernel
+/// reads and writes whole.
+const PAYLOAD_LEN: usize = 2048;
+const _: () = assert!(core::mem::size_of::<abi::UbGet>() < PAYLOAD_LEN);
 
 /// xorshift64*: small, fast and repeatable.
 struct Rng(u64);
@@ -59,7 +66,7 @@ impl Rng {
 
 /// A payload: random bytes, with the leading u32 often a small VE id so that calls reach
 /// existing VEs, and u64 slots often pointing at `scratch` so that list commands copy out.
-fn fill_payload(rng: &mut Rng, buf: &mut [u8; 256], scratch: u64) {
+fn fill_payload(rng: &mut Rng, buf: &mut [u8; PAYLOAD_LEN], scratch: u64) {
     for chunk in buf.chunks_mut(8) {
         let bytes = rng.next().to_ne_bytes();
         chunk.copy_from_slice(&bytes[..chunk.len()]);
@@ -135,7 +142,7 @@ impl Drop for GuardedPage {
     }
 }
 
-fn pointer(rng: &mut Rng, buf: &mut [u8; 256], guarded: &GuardedPage) -> *mut u8 {
+fn pointer(rng: &mut Rng, buf: &mut [u8; PAYLOAD_LEN], guarded: &GuardedPage) -> *mut u8 {
     match rng.below(20) {
         0 => std::ptr::null_mut(),
         1 => 0xffff_8880_0000_0000_u64 as *mut u8,
@@ -175,7 +182,7 @@ pub fn run(args: &FuzzArgs) -> Result<(), String> {
                 let Ok(guarded) = GuardedPage::new() else {
                     return;
                 };
-                let mut buf = [0u8; 256];
+                let mut buf = [0u8; PAYLOAD_LEN];
                 // Room for the largest list the module can return: VZ_MAX_VES ids.
                 let mut scratch = vec![0u8; abi::VZ_MAX_VES as usize * 4];
                 let mut local = BTreeMap::<String, u64>::new();
@@ -210,7 +217,7 @@ pub fn run(args: &FuzzArgs) -> Result<(), String> {
                         guarded.set_tail(veid);
                     }
                     let arg = pointer(&mut rng, &mut buf, &guarded);
-                    // SAFETY: `arg` is `buf` (valid for 256 bytes, more than any struct the
+                    // SAFETY: `arg` is `buf` (valid for PAYLOAD_LEN bytes, more than any struct the
                     // module copies out), the guarded page's tail (the kernel stops at the
                     // guard) or an address the kernel must reject with EFAULT. List commands
                     // write into `scratch` (when a pointer slot holds it) at most VZ_MAX_VES

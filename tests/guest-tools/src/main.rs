@@ -107,6 +107,8 @@ enum Cmd {
     /// Limit a resource to what the VE holds plus COUNT, take objects inside the VE until one
     /// is refused, and report what the counters did.
     Ubtest(ubc::UbtestArgs),
+    /// Map and touch MIB MiB of memory; print `survived` if not stopped.
+    Hog { mib: usize },
     /// Inside a VE: the object-taking side of `ubtest` (internal).
     #[command(hide = true)]
     Acquire(ubc::AcquireArgs),
@@ -383,6 +385,7 @@ fn run(command: Cmd) -> Result<(), String> {
         Cmd::Ubget { veid, resource } => ubc::ubget(veid, &resource)?,
         Cmd::Ubtest(args) => ubc::ubtest(&args)?,
         Cmd::Acquire(args) => ubc::acquire(&args)?,
+        Cmd::Hog { mib } => ubc::hog(mib)?,
     }
     Ok(())
 }

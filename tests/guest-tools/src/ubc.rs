@@ -9,6 +9,7 @@ use nix::unistd::{fork, pause, pipe, ForkResult, Pid};
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::FileExt;
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 use vz_abi as abi;
@@ -18,7 +19,8 @@ use vzctl::device::Vzctl;
 #[derive(clap::Args)]
 pub struct UbtestArgs {
     veid: u32,
-    /// numproc, numfile, numtcpsock, numothersock, numflock, numpty, numsiginfo or privvmpages.
+    /// numproc, numfile, numtcpsock, numothersock, numflock, numpty, numsiginfo, privvmpages,
+    /// lockedpages, or shmpages (pages of a file in the tmpfs mounted at /tmp/vzshm).
     resource: String,
     /// How many objects (pages for privvmpages) above what the VE holds the limit allows.
     count: u64,
@@ -217,7 +219,36 @@ enum Held {
 
 const PAGE: usize = 4096;
 
-fn acquire_one(resource: &str, index: u64, lock_file: Option<&File>) -> Result<Held, Errno> {
+/// Where `shmpages` writes: the test mounts a tmpfs here.
+const SHM_DIR: &str = "/tmp/vzshm";
+
+/// A private anonymous page, locked if `lock`.
+fn map_page(lock: bool) -> Result<Held, Errno> {
+    // SAFETY: A fresh private anonymous mapping; nothing else refers to it.
+    let ptr = unsafe {
+        libc::mmap(
+            core::ptr::null_mut(),
+            PAGE,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    if ptr == libc::MAP_FAILED {
+        return Err(Errno::last());
+    }
+    // SAFETY: `ptr` is the page just mapped.
+    if lock && unsafe { libc::mlock(ptr, PAGE) } != 0 {
+        let err = Errno::last();
+        // SAFETY: Unmaps the page mapped above, once.
+        unsafe { libc::munmap(ptr, PAGE) };
+        return Err(err);
+    }
+    Ok(Held::Mapping(ptr))
+}
+
+fn acquire_one(resource: &str, index: u64, work_file: Option<&File>) -> Result<Held, Errno> {
     match resource {
         "numfile" => File::open("/dev/null")
             .map(|f| Held::Fd(f.into()))
@@ -240,7 +271,7 @@ fn acquire_one(resource: &str, index: u64, lock_file: Option<&File>) -> Result<H
             }
         }
         "numflock" => {
-            let file = lock_file.ok_or(Errno::EBADF)?;
+            let file = work_file.ok_or(Errno::EBADF)?;
             // Every other byte, so that no two locks merge into one.
             // SAFETY: `flock` is a plain C struct; zero is a valid start.
             let mut lock: libc::flock = unsafe { core::mem::zeroed() };
@@ -260,23 +291,13 @@ fn acquire_one(resource: &str, index: u64, lock_file: Option<&File>) -> Result<H
             Errno::result(unsafe { libc::sigqueue(libc::getpid(), libc::SIGRTMIN(), value) })?;
             Ok(Held::Nothing)
         }
-        "privvmpages" => {
-            // SAFETY: A fresh private anonymous mapping; nothing else refers to it.
-            let ptr = unsafe {
-                libc::mmap(
-                    core::ptr::null_mut(),
-                    PAGE,
-                    libc::PROT_READ | libc::PROT_WRITE,
-                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                    -1,
-                    0,
-                )
-            };
-            if ptr == libc::MAP_FAILED {
-                Err(Errno::last())
-            } else {
-                Ok(Held::Mapping(ptr))
-            }
+        "privvmpages" => map_page(false),
+        "lockedpages" => map_page(true),
+        "shmpages" => {
+            let file = work_file.ok_or(Errno::EBADF)?;
+            let offset = index.checked_mul(PAGE as u64).ok_or(Errno::EINVAL)?;
+            file.write_all_at(&[0x5a; PAGE], offset).map_err(io_errno)?;
+            Ok(Held::Nothing)
         }
         _ => Err(Errno::EINVAL),
     }
@@ -293,7 +314,7 @@ fn io_errno(err: std::io::Error) -> Errno {
     Errno::from_raw(err.raw_os_error().unwrap_or(libc::EIO))
 }
 
-fn release(held: Vec<Held>, resource: &str, lock_file: Option<File>) {
+fn release(held: Vec<Held>, resource: &str, work_file: Option<File>) {
     for item in held {
         match item {
             Held::Fd(fd) => drop(fd),
@@ -308,8 +329,11 @@ fn release(held: Vec<Held>, resource: &str, lock_file: Option<File>) {
             Held::Nothing => {}
         }
     }
-    // Closing the lock file drops every lock this process holds on it.
-    drop(lock_file);
+    // Emptying the file gives its pages back; closing it drops every lock on it.
+    if let Some(file) = &work_file {
+        let _ = file.set_len(0);
+    }
+    drop(work_file);
     if resource == "numsiginfo" {
         // Ignoring a signal discards its pending instances, blocked or not.
         // SAFETY: Installs SIG_IGN for a real-time signal; no handler code runs.
@@ -326,8 +350,13 @@ pub fn acquire(args: &AcquireArgs) -> Result<(), String> {
         )
     };
     let mut chan = Channel::new(rfd, wfd);
-    let lock_file = if args.resource == "numflock" {
-        let path = format!("/tmp/vztest-flock-{}", std::process::id());
+    let work_file = if args.resource == "numflock" || args.resource == "shmpages" {
+        let dir = if args.resource == "shmpages" {
+            SHM_DIR
+        } else {
+            "/tmp"
+        };
+        let path = format!("{dir}/vztest-{}", std::process::id());
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -355,7 +384,7 @@ pub fn acquire(args: &AcquireArgs) -> Result<(), String> {
     let mut held = Vec::new();
     let mut refusal = "none".to_string();
     for index in 0..args.count {
-        match acquire_one(&args.resource, index, lock_file.as_ref()) {
+        match acquire_one(&args.resource, index, work_file.as_ref()) {
             Ok(item) => held.push(item),
             Err(errno) => {
                 refusal = format!("{errno:?}");
@@ -365,9 +394,36 @@ pub fn acquire(args: &AcquireArgs) -> Result<(), String> {
     }
     chan.send(&format!("acquired {} errno {refusal}", held.len()))?;
     chan.expect("release")?;
-    release(held, &args.resource, lock_file);
+    release(held, &args.resource, work_file);
     chan.send("released")?;
     // Wait for ubtest to close the pipe, so the VE's counters stay put while it reads them.
     let _ = chan.recv();
+    Ok(())
+}
+
+/// Maps `mib` MiB of private anonymous memory and touches every page; prints `survived` if
+/// nothing stopped it.
+pub fn hog(mib: usize) -> Result<(), String> {
+    let len = mib.checked_mul(1 << 20).ok_or("size overflows")?;
+    // SAFETY: A fresh private anonymous mapping, written below and never unmapped (the
+    // process exits right after).
+    let ptr = unsafe {
+        libc::mmap(
+            core::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    if ptr == libc::MAP_FAILED {
+        return Err(format!("mmap {mib} MiB: {}", Errno::last()));
+    }
+    for offset in (0..len).step_by(PAGE) {
+        // SAFETY: `offset` is inside the mapping made above.
+        unsafe { ptr.cast::<u8>().add(offset).write_volatile(1) };
+    }
+    println!("survived");
     Ok(())
 }
