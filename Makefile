@@ -8,7 +8,9 @@
 #   make test       unit tests, then the in-VM suite
 #   make vm SCRIPT=path   run a script as root in a fresh guest; exits with its status
 #   make run        boot to a root shell (a short demo when stdin is not a terminal)
-#   make bench      hook overhead: the same loops with the module loaded and not, as ratios
+#   make bench      hook and beancounter overhead: the same loops with the module loaded and
+#                   not, on the host and in a VE, as ratios
+#   make soak       ten minutes of concurrent beancounter churn in a VE: no counter may drift
 #   make check      rustfmt, clippy (userland and module) and unit tests
 
 SHELL := /bin/bash
@@ -33,7 +35,7 @@ HARNESS_ARGS := --kernel $(KDIR)/arch/x86/boot/bzImage --initrd $(IMAGE) --log-d
 RELEASE := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 TIMED := scripts/timed.sh
 
-.PHONY: help setup kernel stage-module module tools image disk test unit vm-test vm run bench check clean
+.PHONY: help setup kernel stage-module module tools image disk test unit vm-test vm run bench soak check clean
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -88,6 +90,9 @@ vm: image
 
 bench: image
 	@$(HARNESS) $(HARNESS_ARGS) vm --icount --script tests/bench/hooks.sh
+
+soak: image
+	@$(HARNESS) $(HARNESS_ARGS) vm --script tests/soak/churn.sh
 
 run: image disk
 	@$(HARNESS) $(HARNESS_ARGS) run --disk $(DISK)

@@ -24,6 +24,43 @@ mod tests {
     }
 
     #[test]
+    fn resource_ids_name_openvz_rows() {
+        let named = [
+            (UB_LOCKEDPAGES, "lockedpages"),
+            (UB_PRIVVMPAGES, "privvmpages"),
+            (UB_SHMPAGES, "shmpages"),
+            (UB_NUMPROC, "numproc"),
+            (UB_PHYSPAGES, "physpages"),
+            (UB_NUMTCPSOCK, "numtcpsock"),
+            (UB_NUMFLOCK, "numflock"),
+            (UB_NUMPTY, "numpty"),
+            (UB_NUMSIGINFO, "numsiginfo"),
+            (UB_NUMOTHERSOCK, "numothersock"),
+            (UB_NUMFILE, "numfile"),
+        ];
+        for (id, name) in named {
+            assert_eq!(UB_NAMES[id as usize], name);
+        }
+        assert_eq!(UB_NAMES[0], "kmemsize");
+        assert_eq!(UB_NAMES[UB_COUNT - 1], "swappages");
+    }
+
+    #[test]
+    fn dummy_and_out_of_range_resources_are_invalid() {
+        assert!(ub_resource_valid(UB_NUMFILE));
+        for dummy in [4, 20, 21, 22] {
+            assert!(!ub_resource_valid(dummy));
+        }
+        assert!(!ub_resource_valid(UB_COUNT as u32));
+        assert!(!ub_resource_valid(u32::MAX));
+    }
+
+    #[test]
+    fn unlimited_is_openvz_long_max() {
+        assert_eq!(UB_UNLIMITED, 9_223_372_036_854_775_807);
+    }
+
+    #[test]
     fn module_version_rejects_invalid_utf8() {
         let mut info = VersionInfo::zeroed();
         info.module_version[0] = 0xff;
