@@ -564,14 +564,20 @@ unsafe extern "C" fn task_free_hook(task: *mut bindings::task_struct) {
 ///
 /// Called only by core kernel code as documented in `linux/vz_hooks.h`: in process context,
 /// with live tasks.
-unsafe extern "C" fn dev_access_hook(mode: bindings::umode_t, dev: bindings::dev_t, access: c_uint) -> c_int {
+unsafe extern "C" fn dev_access_hook(
+    ve: *mut c_void,
+    mode: bindings::umode_t,
+    dev: bindings::dev_t,
+    access: c_uint,
+) -> c_int {
     let kind = match u32::from(mode) & bindings::S_IFMT {
         bindings::S_IFCHR => abi::DEV_CHAR,
         bindings::S_IFBLK => abi::DEV_BLOCK,
         _ => return 0,
     };
     let (major, minor) = (dev >> bindings::MINORBITS, dev & bindings::MINORMASK);
-    if crate::ve::on_dev_access(kind, major, minor, access) {
+    // SAFETY: By the hook contract `ve` is current's VE reference (or null).
+    if unsafe { crate::ve::on_dev_access(ve, kind, major, minor, access) } {
         0
     } else {
         EPERM.to_errno()
@@ -588,48 +594,95 @@ unsafe extern "C" fn task_vpid_hook(task: *mut bindings::task_struct) -> binding
     NonNull::new(task).map_or(0, |task| crate::ve::on_task_vpid(HookTask(task)))
 }
 
+/// The C charge mode as a `Strictness`.
+fn strictness(mode: c_uint) -> Option<Strictness> {
+    match mode {
+        bindings::VZ_CHARGE_BARRIER => Some(Strictness::Barrier),
+        bindings::VZ_CHARGE_LIMIT => Some(Strictness::Limit),
+        bindings::VZ_CHARGE_FORCE => Some(Strictness::Force),
+        bindings::VZ_CHARGE_CHECK => Some(Strictness::Check),
+        bindings::VZ_CHARGE_TRY => Some(Strictness::Try),
+        _ => None,
+    }
+}
+
+fn amount_of(amount: c_ulong) -> u64 {
+    u64::try_from(amount).unwrap_or(u64::MAX)
+}
+
+/// The `charge` hook of `HOOK_OPS`.
+///
+/// # Safety
+///
+/// Called only by core kernel code as documented in `linux/vz_hooks.h`: `slot` points at an
+/// object's bc field, `ve` is a live VE reference.
+unsafe extern "C" fn charge_hook(
+    slot: *mut *mut c_void,
+    ve: *mut c_void,
+    resource: c_uint,
+    amount: c_ulong,
+    mode: c_uint,
+) -> c_int {
+    let Some(how) = strictness(mode) else {
+        return EINVAL.to_errno();
+    };
+    // SAFETY: By the hook contract `slot` is a valid, exclusively used pointer for this call.
+    let Some(slot) = (unsafe { slot.as_mut() }) else {
+        return EINVAL.to_errno();
+    };
+    if ve.is_null() {
+        return 0;
+    }
+    // SAFETY: By the hook contract `ve` is a live VE reference.
+    if unsafe { crate::ve::charge(slot, ve, resource, amount_of(amount), how) } {
+        0
+    } else {
+        ENOMEM.to_errno()
+    }
+}
+
+/// The `uncharge` hook of `HOOK_OPS`.
+///
+/// # Safety
+///
+/// Called only by core kernel code with a pointer to a bc field that holds a reference from
+/// `charge_hook` or `bc_get_hook` (or null).
+unsafe extern "C" fn uncharge_hook(slot: *mut *mut c_void, resource: c_uint, amount: c_ulong) {
+    // SAFETY: By the hook contract `slot` is valid and exclusively used for this call.
+    if let Some(slot) = unsafe { slot.as_mut() } {
+        // SAFETY: By the hook contract the reference in it has not been given back.
+        unsafe { crate::ve::uncharge(slot, resource, amount_of(amount)) };
+    }
+}
+
 /// The `bc_get` hook of `HOOK_OPS`.
 ///
 /// # Safety
 ///
-/// Called only by core kernel code as documented in `linux/vz_hooks.h`: `task` is a live task
-/// in a VE (or null when `bc` is set), `bc` null or a reference from this hook.
-unsafe extern "C" fn bc_get_hook(task: *mut bindings::task_struct, bc: *mut c_void) -> *mut c_void {
-    let task = NonNull::new(task).map_or_else(current, HookTask);
-    // SAFETY: By the hook contract (see above and `linux/vz_hooks.h`).
-    unsafe { crate::ve::bc_get(task, bc) }
-}
-
-/// The `bc_put` hook of `HOOK_OPS`.
-///
-/// # Safety
-///
-/// Called only by core kernel code with a reference from `bc_get_hook`, once.
-unsafe extern "C" fn bc_put_hook(bc: *mut c_void) {
+/// Called only by core kernel code with a live VE reference.
+unsafe extern "C" fn bc_get_hook(ve: *mut c_void) -> *mut c_void {
+    if ve.is_null() {
+        return core::ptr::null_mut();
+    }
     // SAFETY: By the hook contract.
-    unsafe { crate::ve::bc_put(bc) }
+    unsafe { crate::ve::bc_get(ve) }
 }
 
 /// The `bc_charge` hook of `HOOK_OPS`.
 ///
 /// # Safety
 ///
-/// Called only by core kernel code with a live reference from `bc_get_hook`.
+/// Called only by core kernel code with a live reference from `charge_hook` or `bc_get_hook`.
 unsafe extern "C" fn bc_charge_hook(bc: *mut c_void, resource: c_uint, amount: c_ulong, mode: c_uint) -> c_int {
-    let how = match mode {
-        bindings::VZ_CHARGE_BARRIER => Strictness::Barrier,
-        bindings::VZ_CHARGE_LIMIT => Strictness::Limit,
-        bindings::VZ_CHARGE_FORCE => Strictness::Force,
-        bindings::VZ_CHARGE_CHECK => Strictness::Check,
-        bindings::VZ_CHARGE_TRY => Strictness::Try,
-        _ => return EINVAL.to_errno(),
+    let Some(how) = strictness(mode) else {
+        return EINVAL.to_errno();
     };
     if bc.is_null() {
         return 0;
     }
     // SAFETY: By the hook contract the reference is live for this call.
     let counters = unsafe { crate::ve::bc_of(bc) };
-    if counters.charge(resource, u64::try_from(amount).unwrap_or(u64::MAX), how) {
+    if counters.charge(resource, amount_of(amount), how) {
         0
     } else {
         ENOMEM.to_errno()
@@ -640,11 +693,11 @@ unsafe extern "C" fn bc_charge_hook(bc: *mut c_void, resource: c_uint, amount: c
 ///
 /// # Safety
 ///
-/// Called only by core kernel code with a live reference from `bc_get_hook`.
+/// Called only by core kernel code with a live reference from `charge_hook` or `bc_get_hook`.
 unsafe extern "C" fn bc_uncharge_hook(bc: *mut c_void, resource: c_uint, amount: c_ulong) {
     if !bc.is_null() {
         // SAFETY: By the hook contract the reference is live for this call.
-        unsafe { crate::ve::bc_of(bc) }.uncharge(resource, u64::try_from(amount).unwrap_or(u64::MAX));
+        unsafe { crate::ve::bc_of(bc) }.uncharge(resource, amount_of(amount));
     }
 }
 
@@ -653,8 +706,9 @@ static HOOK_OPS: bindings::vz_hook_ops = bindings::vz_hook_ops {
     task_free: Some(task_free_hook),
     dev_access: Some(dev_access_hook),
     task_vpid: Some(task_vpid_hook),
+    charge: Some(charge_hook),
+    uncharge: Some(uncharge_hook),
     bc_get: Some(bc_get_hook),
-    bc_put: Some(bc_put_hook),
     bc_charge: Some(bc_charge_hook),
     bc_uncharge: Some(bc_uncharge_hook),
 };

@@ -65,7 +65,10 @@ impl Counter {
             }
             match self.held.compare_exchange_weak(held, new, Relaxed, Relaxed) {
                 Ok(_) => {
-                    self.maxheld.fetch_max(new, Relaxed);
+                    // A plain load first: most charges do not raise maxheld.
+                    if new > self.maxheld.load(Relaxed) {
+                        self.maxheld.fetch_max(new, Relaxed);
+                    }
                     return true;
                 }
                 Err(now) => held = now,

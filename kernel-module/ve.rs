@@ -18,7 +18,7 @@ use crate::hooks::{self, HookTask, ModuleRef, ProcEntry, SeqOut, TaskRef};
 use crate::ubc::{self, Beancounters, Strictness};
 use core::ffi::c_void;
 use core::fmt::Write;
-use core::sync::atomic::{AtomicPtr, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
 use kernel::prelude::*;
 use kernel::rbtree::{RBTree, RBTreeNode};
 use kernel::sync::{Arc, ArcBorrow, Mutex, SpinLock};
@@ -55,6 +55,8 @@ pub(crate) struct Ve {
     /// Resource counters; numproc counts the VE's tasks (enter and fork charge it, a task
     /// being reaped gives it back).
     bc: Beancounters,
+    /// What the device rules give each of `FAST_DEVICES` (see `fast_perms_of`).
+    fast_perms: AtomicU32,
     #[pin]
     inner: SpinLock<VeInner>,
     _module: ModuleRef,
@@ -76,9 +78,11 @@ impl Ve {
                 GFP_KERNEL,
             )?;
         }
+        let fast_perms = AtomicU32::new(fast_perms_of(&devperms));
         Arc::pin_init(
             pin_init!(Ve {
                 id,
+                fast_perms,
                 created: hooks::now_seconds(),
                 bc: Beancounters::new(),
                 inner <- new_spinlock!(VeInner { init: None, devperms }, "vz_ve_inner"),
@@ -154,27 +158,14 @@ impl Ve {
     }
 
     /// Whether the current task of this VE may have `access` (`VZ_DEV_*` bits, equal to the
-    /// `DEVPERM_*` ones) to device `major:minor` of `kind`.
+    /// `DEVPERM_*` ones) to device `major:minor` of `kind`. The common character devices are
+    /// answered from `fast_perms` without taking the lock.
     fn device_allowed(&self, kind: u32, major: u32, minor: u32, access: u32) -> bool {
-        let inner = self.inner.lock();
-        let mut best: Option<(u8, u32)> = None;
-        for rule in inner.devperms.iter().filter(|r| r.kind == kind) {
-            let specificity = if rule.flags & abi::DEVPERM_ALL_DEVICES != 0 {
-                1
-            } else if rule.major != major {
-                continue;
-            } else if rule.flags & abi::DEVPERM_ALL_MINORS != 0 {
-                2
-            } else if rule.minor == minor {
-                3
-            } else {
-                continue;
-            };
-            if best.map_or(true, |(s, _)| specificity > s) {
-                best = Some((specificity, rule.perms));
-            }
+        if let Some(slot) = fast_slot(kind, major, minor) {
+            let perms = (self.fast_perms.load(Ordering::Relaxed) >> (slot * 4)) & abi::DEVPERM_ALL;
+            return perms & access == access;
         }
-        best.is_some_and(|(_, perms)| perms & access == access)
+        perms_of(&self.inner.lock().devperms, kind, major, minor) & access == access
     }
 
     fn set_devperm(&self, rule: DevPerm) -> Result {
@@ -184,15 +175,60 @@ impl Ve {
         };
         if let Some(existing) = inner.devperms.iter_mut().find(|r| same(r)) {
             existing.perms = rule.perms;
-            return Ok(());
-        }
-        if inner.devperms.len() >= abi::VZ_MAX_DEVPERMS as usize {
+        } else if inner.devperms.len() >= abi::VZ_MAX_DEVPERMS as usize {
             return Err(ENOSPC);
+        } else {
+            // GFP_ATOMIC: a spinlock is held; the vector rarely grows.
+            inner.devperms.push(rule, GFP_ATOMIC)?;
         }
-        // GFP_ATOMIC: a spinlock is held; the vector rarely grows.
-        inner.devperms.push(rule, GFP_ATOMIC)?;
+        // Under the lock, so that concurrent updates store their results in order.
+        self.fast_perms.store(fast_perms_of(&inner.devperms), Ordering::Relaxed);
         Ok(())
     }
+}
+
+/// Character devices opened often enough (by every shell and libc) to be checked lock-free.
+const FAST_DEVICES: [(u32, u32); 7] = [(1, 3), (1, 5), (1, 7), (1, 8), (1, 9), (5, 0), (5, 2)];
+
+/// Index of a device in `FAST_DEVICES`.
+fn fast_slot(kind: u32, major: u32, minor: u32) -> Option<u32> {
+    if kind != abi::DEV_CHAR {
+        return None;
+    }
+    let slot = FAST_DEVICES.iter().position(|&dev| dev == (major, minor))?;
+    u32::try_from(slot).ok()
+}
+
+/// The perms the rules give each of `FAST_DEVICES`, four bits per device.
+fn fast_perms_of(devperms: &[DevPerm]) -> u32 {
+    FAST_DEVICES
+        .iter()
+        .enumerate()
+        .fold(0, |bits, (slot, &(major, minor))| {
+            bits | (perms_of(devperms, abi::DEV_CHAR, major, minor) << (slot * 4))
+        })
+}
+
+/// The perms of the most specific rule for a device (0, no access, without one).
+fn perms_of(devperms: &[DevPerm], kind: u32, major: u32, minor: u32) -> u32 {
+    let mut best: Option<(u8, u32)> = None;
+    for rule in devperms.iter().filter(|r| r.kind == kind) {
+        let specificity = if rule.flags & abi::DEVPERM_ALL_DEVICES != 0 {
+            1
+        } else if rule.major != major {
+            continue;
+        } else if rule.flags & abi::DEVPERM_ALL_MINORS != 0 {
+            2
+        } else if rule.minor == minor {
+            3
+        } else {
+            continue;
+        };
+        if best.map_or(true, |(s, _)| specificity > s) {
+            best = Some((specificity, rule.perms));
+        }
+    }
+    best.map_or(0, |(_, perms)| perms & abi::DEVPERM_ALL)
 }
 
 /// All VEs by id.
@@ -407,9 +443,8 @@ static HOST_BEANCOUNTERS: Beancounters = Beancounters::new();
 ///
 /// # Safety
 ///
-/// `task` must be alive for the returned lifetime and be the current task, a task being
-/// reaped or forked by the current one, or a task whose reaping cannot run meanwhile (a
-/// signal's receiver, its siglock held), so that its `vz_priv` cannot change meanwhile.
+/// `task` must be alive for the returned lifetime and be the current task or a task being
+/// reaped or forked by the current one, so that its `vz_priv` cannot change meanwhile.
 unsafe fn ve_of<'a>(task: HookTask) -> Option<ArcBorrow<'a, Ve>> {
     let ptr = task.priv_ptr().cast::<Ve>();
     if ptr.is_null() {
@@ -462,13 +497,17 @@ pub(crate) fn on_task_free(task: HookTask) {
     drop(stale);
 }
 
-/// May the current task (in a VE) have `access` to device `dev`?
-pub(crate) fn on_dev_access(kind: u32, major: u32, minor: u32, access: u32) -> bool {
-    // SAFETY: The task is the current one.
-    match unsafe { ve_of(hooks::current()) } {
-        Some(ve) => ve.device_allowed(kind, major, minor, access),
-        None => false,
+/// May the current task, whose VE reference is `ve`, have `access` to device `dev`?
+///
+/// # Safety
+///
+/// `ve` is null or as for `ve_from_ref`.
+pub(crate) unsafe fn on_dev_access(ve: *mut c_void, kind: u32, major: u32, minor: u32, access: u32) -> bool {
+    if ve.is_null() {
+        return false;
     }
+    // SAFETY: By the caller's guarantee.
+    unsafe { ve_from_ref(ve) }.device_allowed(kind, major, minor, access)
 }
 
 /// The pid of `task` (in a VE) inside its VE, for `VPid:` in /proc.
@@ -483,44 +522,62 @@ pub(crate) fn on_task_vpid(task: HookTask) -> i32 {
     }
 }
 
-/// A new reference to the VE of `task` (in a VE), or another one to `from` if non-null, for
-/// an object about to be charged. Null if the task carries no VE reference.
+/// The VE a reference from core code (a task's `vz_priv`, a charged object's bc) points at.
 ///
 /// # Safety
 ///
-/// `from` is null or a reference from this function not yet given to `bc_put`; `task` is as
-/// `ve_of` requires, or one whose reaping cannot run meanwhile (a signal's receiver, with its
-/// siglock held).
-pub(crate) unsafe fn bc_get(task: HookTask, from: *mut c_void) -> *mut c_void {
-    let borrowed = if from.is_null() {
-        // SAFETY: By the caller's guarantee for `task`.
-        unsafe { ve_of(task) }
-    } else {
-        // SAFETY: `from` came from `Arc::into_raw` below and its count is still held.
-        Some(unsafe { ArcBorrow::from_raw(from.cast::<Ve>()) })
-    };
-    borrowed.map_or(core::ptr::null_mut(), |ve| {
-        Arc::<Ve>::from(ve).into_raw().cast_mut().cast()
-    })
+/// `ve` is non-null, came from `Arc::into_raw` of a `Ve`, and its count is held for `'a`.
+unsafe fn ve_from_ref<'a>(ve: *mut c_void) -> ArcBorrow<'a, Ve> {
+    // SAFETY: By the caller's guarantee.
+    unsafe { ArcBorrow::from_raw(ve.cast::<Ve>()) }
 }
 
-/// Drops a reference from `bc_get`.
+/// A new reference to `ve`, for an object whose charge grows and shrinks.
 ///
 /// # Safety
 ///
-/// `bc` came from `bc_get` and is not used again.
-pub(crate) unsafe fn bc_put(bc: *mut c_void) {
-    if !bc.is_null() {
-        // SAFETY: By the caller's guarantee, this gives back the count `bc_get` took.
-        drop(unsafe { Arc::from_raw(bc.cast::<Ve>()) });
+/// As for `ve_from_ref`.
+pub(crate) unsafe fn bc_get(ve: *mut c_void) -> *mut c_void {
+    // SAFETY: By the caller's guarantee.
+    let ve = unsafe { ve_from_ref(ve) };
+    Arc::<Ve>::from(ve).into_raw().cast_mut().cast()
+}
+
+/// Charges `amount` of `resource` to `ve`; on success `slot` gets a new reference to it.
+///
+/// # Safety
+///
+/// As for `ve_from_ref`.
+pub(crate) unsafe fn charge(slot: &mut *mut c_void, ve: *mut c_void, resource: u32, amount: u64, how: Strictness) -> bool {
+    // SAFETY: By the caller's guarantee.
+    let ve = unsafe { ve_from_ref(ve) };
+    if !ve.bc.charge(resource, amount, how) {
+        return false;
     }
+    *slot = Arc::<Ve>::from(ve).into_raw().cast_mut().cast();
+    true
 }
 
-/// The beancounters a reference from `bc_get` points at.
+/// Gives back `amount` of `resource` and the reference in `slot`, which becomes null.
 ///
 /// # Safety
 ///
-/// `bc` is non-null, came from `bc_get` and is not given to `bc_put` for `'a`.
+/// `slot` is null or holds a reference from `charge` or `bc_get` not given back yet.
+pub(crate) unsafe fn uncharge(slot: &mut *mut c_void, resource: u32, amount: u64) {
+    let ptr = core::mem::replace(slot, core::ptr::null_mut());
+    if ptr.is_null() {
+        return;
+    }
+    // SAFETY: By the caller's guarantee, this gives back that reference's count, once.
+    let ve = unsafe { Arc::from_raw(ptr.cast::<Ve>()) };
+    ve.bc.uncharge(resource, amount);
+}
+
+/// The beancounters a reference from `charge` or `bc_get` points at.
+///
+/// # Safety
+///
+/// `bc` is non-null and such a reference, not given back for `'a`.
 pub(crate) unsafe fn bc_of<'a>(bc: *mut c_void) -> &'a Beancounters {
     // SAFETY: By the caller's guarantee the `Ve` is alive for `'a`.
     let ve = unsafe { &*bc.cast::<Ve>() };

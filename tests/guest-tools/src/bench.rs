@@ -63,6 +63,15 @@ fn open_close() -> Result<(), String> {
         .map_err(|e| format!("open /dev/null: {e}"))
 }
 
+/// A regular file for `open_close_file`: numfile without a device-rule check.
+const BENCH_FILE: &str = "/tmp/vz-bench-file";
+
+fn open_close_file() -> Result<(), String> {
+    std::fs::File::open(BENCH_FILE)
+        .map(drop)
+        .map_err(|e| format!("open {BENCH_FILE}: {e}"))
+}
+
 fn mmap_munmap() -> Result<(), String> {
     const LEN: usize = 16 * 4096;
     // SAFETY: A fresh private anonymous mapping, unmapped right away.
@@ -95,6 +104,11 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
         best_ns_per_op(rounds, n, socket_close)?
     );
     println!("open_close {:.0}", best_ns_per_op(rounds, n, open_close)?);
+    std::fs::write(BENCH_FILE, b"vz").map_err(|e| format!("{BENCH_FILE}: {e}"))?;
+    println!(
+        "open_close_file {:.0}",
+        best_ns_per_op(rounds, n, open_close_file)?
+    );
     println!("mmap_munmap {:.0}", best_ns_per_op(rounds, n, mmap_munmap)?);
     Ok(())
 }
