@@ -292,20 +292,31 @@ impl Drop for TaskRef {
     }
 }
 
-/// The memory cgroup counters (pages) of the cgroup `task` is in, unless that is the root.
-pub(crate) fn memcg_counters(task: &TaskRef) -> Option<abi::UbCounter> {
+/// What the memory cgroup of a VE's init counts.
+pub(crate) struct MemcgCounters {
+    /// Pages: usage, watermark, memory.max (as barrier and limit), failcnt.
+    pub(crate) memory: abi::UbCounter,
+    /// Accounted kernel memory in bytes (memory.stat `kernel`).
+    pub(crate) kernel_bytes: u64,
+}
+
+/// The memory cgroup counters of the cgroup `task` is in, unless that is the root.
+pub(crate) fn memcg_counters(task: &TaskRef) -> Option<MemcgCounters> {
     let mut stat = bindings::vz_memcg_stat::default();
     // SAFETY: `task` is live; the function reads the cgroup under RCU into `stat`.
     if unsafe { bindings::vz_memcg_read(task.ptr(), &mut stat) } != 0 {
         return None;
     }
     let pages = |value: c_ulong| u64::try_from(value).unwrap_or(u64::MAX);
-    Some(abi::UbCounter {
-        held: pages(stat.usage),
-        maxheld: pages(stat.watermark),
-        barrier: pages(stat.max),
-        limit: pages(stat.max),
-        failcnt: pages(stat.failcnt),
+    Some(MemcgCounters {
+        memory: abi::UbCounter {
+            held: pages(stat.usage),
+            maxheld: pages(stat.watermark),
+            barrier: pages(stat.max),
+            limit: pages(stat.max),
+            failcnt: pages(stat.failcnt),
+        },
+        kernel_bytes: pages(stat.kmem).saturating_mul(u64::try_from(kernel::page::PAGE_SIZE).unwrap_or(u64::MAX)),
     })
 }
 

@@ -122,6 +122,15 @@ impl Beancounters {
         }
     }
 
+    /// Records a resource measured elsewhere rather than charged here: `held` becomes
+    /// `value` and `maxheld` keeps the largest value seen.
+    pub(crate) fn observe(&self, resource: u32, value: u64) {
+        if let Some(counter) = self.counters.get(resource as usize) {
+            counter.held.store(value, Relaxed);
+            counter.maxheld.fetch_max(value, Relaxed);
+        }
+    }
+
     pub(crate) fn held(&self, resource: u32) -> u64 {
         self.counters
             .get(resource as usize)

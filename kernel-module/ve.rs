@@ -110,14 +110,19 @@ impl Ve {
     }
 
     /// Every beancounter row. physpages comes from the memory cgroup of the VE's init, which
-    /// enforces it (held: usage, maxheld: watermark, failcnt: charges that hit memory.max).
+    /// enforces it (held: usage, maxheld: watermark, failcnt: charges that hit memory.max);
+    /// kmemsize is that cgroup's accounted kernel memory, reported (maxheld as seen by
+    /// readers), not limited on its own.
     fn counters(&self) -> [abi::UbCounter; abi::UB_COUNT] {
-        let mut rows = self.bc.read_all();
         let memcg = self.init().and_then(|init| hooks::memcg_counters(&init));
+        if let Some(memcg) = &memcg {
+            self.bc.observe(abi::UB_KMEMSIZE, memcg.kernel_bytes);
+        }
+        let mut rows = self.bc.read_all();
         if let (Some(row), Some(memcg)) = (rows.get_mut(abi::UB_PHYSPAGES as usize), memcg) {
-            row.held = memcg.held;
-            row.maxheld = memcg.maxheld;
-            row.failcnt = memcg.failcnt;
+            row.held = memcg.memory.held;
+            row.maxheld = memcg.memory.maxheld;
+            row.failcnt = memcg.memory.failcnt;
         }
         rows
     }

@@ -4,8 +4,8 @@
 # open_close opens /dev/null (device rules and numfile), open_close_file a regular file
 # (numfile only). Each configuration runs several alternating rounds; the fastest counts.
 set -e
-ROUNDS=${ROUNDS:-3}
-ITER="--iterations 3000 --rounds 3"
+ROUNDS=${ROUNDS:-5}
+ITER="--iterations 3000 --rounds 5"
 vztest destroy-all >/dev/null 2>&1 || true
 r=1
 while [ $r -le $ROUNDS ]; do

@@ -199,6 +199,7 @@ test_memory_hog_is_stopped_inside_its_ve() {
     dmesg -c >/dev/null
     [ "$(failcnt_of 101 physpages)" -gt 0 ] || fail "physpages failcnt not counted"
     [ "$(held_of 101 physpages)" -le 4096 ] || fail "physpages held above the limit"
+    [ "$(held_of 101 kmemsize)" -gt 0 ] || fail "kmemsize of the VE's cgroup not reported"
     kill -0 $other || fail "VE 102's task was killed"
     ls / >/dev/null || fail "host cannot run commands"
     expect_eq "VE 102 still works" "$(vztest enter 102 -- echo alive)" alive

@@ -292,6 +292,7 @@ pub const UB_NAMES: [&str; UB_COUNT] = [
 ];
 /// How many beancounter rows a VE has.
 pub const UB_COUNT: usize = 25;
+pub const UB_KMEMSIZE: u32 = 0;
 pub const UB_LOCKEDPAGES: u32 = 1;
 pub const UB_PRIVVMPAGES: u32 = 2;
 pub const UB_SHMPAGES: u32 = 3;
