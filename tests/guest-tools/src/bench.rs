@@ -75,20 +75,7 @@ fn open_close_file() -> Result<(), String> {
 
 fn mmap_munmap() -> Result<(), String> {
     const LEN: usize = 16 * 4096;
-    // SAFETY: A fresh private anonymous mapping, unmapped right away.
-    let ptr = unsafe {
-        libc::mmap(
-            core::ptr::null_mut(),
-            LEN,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-            -1,
-            0,
-        )
-    };
-    if ptr == libc::MAP_FAILED {
-        return Err(format!("mmap: {}", std::io::Error::last_os_error()));
-    }
+    let ptr = crate::ubc::map_anonymous(LEN).map_err(|e| format!("mmap: {e}"))?;
     // SAFETY: Unmaps the mapping made above, once.
     unsafe { libc::munmap(ptr, LEN) };
     Ok(())

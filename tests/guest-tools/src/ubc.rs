@@ -222,13 +222,13 @@ const PAGE: usize = 4096;
 /// Where `shmpages` writes: the test mounts a tmpfs here.
 const SHM_DIR: &str = "/tmp/vzshm";
 
-/// A private anonymous page, locked if `lock`.
-fn map_page(lock: bool) -> Result<Held, Errno> {
-    // SAFETY: A fresh private anonymous mapping; nothing else refers to it.
+/// A new private, writable anonymous mapping of `len` bytes, which the caller unmaps.
+pub fn map_anonymous(len: usize) -> Result<*mut libc::c_void, Errno> {
+    // SAFETY: Asks for a fresh mapping; no existing memory is touched.
     let ptr = unsafe {
         libc::mmap(
             core::ptr::null_mut(),
-            PAGE,
+            len,
             libc::PROT_READ | libc::PROT_WRITE,
             libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
             -1,
@@ -236,8 +236,15 @@ fn map_page(lock: bool) -> Result<Held, Errno> {
         )
     };
     if ptr == libc::MAP_FAILED {
-        return Err(Errno::last());
+        Err(Errno::last())
+    } else {
+        Ok(ptr)
     }
+}
+
+/// A private anonymous page, locked if `lock`.
+fn map_page(lock: bool) -> Result<Held, Errno> {
+    let ptr = map_anonymous(PAGE)?;
     // SAFETY: `ptr` is the page just mapped.
     if lock && unsafe { libc::mlock(ptr, PAGE) } != 0 {
         let err = Errno::last();
@@ -405,21 +412,8 @@ pub fn acquire(args: &AcquireArgs) -> Result<(), String> {
 /// nothing stopped it.
 pub fn hog(mib: usize) -> Result<(), String> {
     let len = mib.checked_mul(1 << 20).ok_or("size overflows")?;
-    // SAFETY: A fresh private anonymous mapping, written below and never unmapped (the
-    // process exits right after).
-    let ptr = unsafe {
-        libc::mmap(
-            core::ptr::null_mut(),
-            len,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-            -1,
-            0,
-        )
-    };
-    if ptr == libc::MAP_FAILED {
-        return Err(format!("mmap {mib} MiB: {}", Errno::last()));
-    }
+    // Never unmapped: the process exits right after.
+    let ptr = map_anonymous(len).map_err(|e| format!("mmap {mib} MiB: {e}"))?;
     for offset in (0..len).step_by(PAGE) {
         // SAFETY: `offset` is inside the mapping made above.
         unsafe { ptr.cast::<u8>().add(offset).write_volatile(1) };
