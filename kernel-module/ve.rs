@@ -325,7 +325,7 @@ impl VeTable {
             let ve = ves.get(&id).ok_or(ENOENT)?.clone();
             // Forced: the admin's own helper is never refused.
             ve.bc.charge(abi::UB_NUMPROC, 1, Strictness::Force);
-            current.set_ve(id, ve.clone().into_raw().cast_mut().cast());
+            current.set_ve(id, core_ref(ve.clone()));
             ve
         };
         if current.is_pidns_init() {
@@ -476,7 +476,7 @@ pub(crate) fn on_task_fork(child: HookTask, clone_flags: u64) -> i32 {
     if hooks::fork_makes_pidns_init(clone_flags) {
         owned.offer_init(child.get());
     }
-    child.set_ve(owned.id, owned.into_raw().cast_mut().cast());
+    child.set_ve(owned.id, core_ref(owned));
     0
 }
 
@@ -527,6 +527,12 @@ pub(crate) fn on_task_vpid(task: HookTask) -> i32 {
     }
 }
 
+/// Turns a counted reference into the opaque pointer core code stores (a task's `vz_priv`, a
+/// charged object's bc); `ve_from_ref` borrows it back, `Arc::from_raw` gives it back.
+fn core_ref(ve: Arc<Ve>) -> *mut c_void {
+    ve.into_raw().cast_mut().cast()
+}
+
 /// The VE a reference from core code (a task's `vz_priv`, a charged object's bc) points at.
 ///
 /// # Safety
@@ -544,8 +550,7 @@ unsafe fn ve_from_ref<'a>(ve: *mut c_void) -> ArcBorrow<'a, Ve> {
 /// As for `ve_from_ref`.
 pub(crate) unsafe fn bc_get(ve: *mut c_void) -> *mut c_void {
     // SAFETY: By the caller's guarantee.
-    let ve = unsafe { ve_from_ref(ve) };
-    Arc::<Ve>::from(ve).into_raw().cast_mut().cast()
+    core_ref(unsafe { ve_from_ref(ve) }.into())
 }
 
 /// Charges `amount` of `resource` to `ve`; on success `slot` gets a new reference to it.
@@ -559,7 +564,7 @@ pub(crate) unsafe fn charge(slot: &mut *mut c_void, ve: *mut c_void, resource: u
     if !ve.bc.charge(resource, amount, how) {
         return false;
     }
-    *slot = Arc::<Ve>::from(ve).into_raw().cast_mut().cast();
+    *slot = core_ref(ve.into());
     true
 }
 
