@@ -52,6 +52,10 @@ const _: () = {
     assert!(bindings::VZ_UB_NUMFLOCK == abi::UB_NUMFLOCK);
     assert!(bindings::VZ_UB_NUMPTY == abi::UB_NUMPTY);
     assert!(bindings::VZ_UB_NUMSIGINFO == abi::UB_NUMSIGINFO);
+    assert!(bindings::VZ_UB_TCPSNDBUF == abi::UB_TCPSNDBUF);
+    assert!(bindings::VZ_UB_TCPRCVBUF == abi::UB_TCPRCVBUF);
+    assert!(bindings::VZ_UB_OTHERSOCKBUF == abi::UB_OTHERSOCKBUF);
+    assert!(bindings::VZ_UB_DGRAMRCVBUF == abi::UB_DGRAMRCVBUF);
     assert!(bindings::VZ_UB_NUMOTHERSOCK == abi::UB_NUMOTHERSOCK);
     assert!(bindings::VZ_UB_NUMFILE == abi::UB_NUMFILE);
 };

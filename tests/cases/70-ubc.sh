@@ -29,6 +29,45 @@ test_shmpages_is_enforced() {
     umount /tmp/vzshm
 }
 
+# Socket buffers are bytes the kernel reserves as data queues up, in steps of pages or of
+# whole buffers, so "exactly L" becomes: data queues until the barrier refuses it (counted in
+# failcnt), held rises but never past the limit, and every byte is given back.
+# expect_buffer_limit RESOURCE BARRIER SLACK FAILCNT: FAILCNT is "exactly N" or "at least N".
+expect_buffer_limit() {
+    fresh_module
+    vztest create 101
+    report=$(vztest ubtest --slack "$3" 101 "$1" "$2")
+    field() { echo "$report" | awk -v k="$1" '{ for (i = 1; i < NF; i++) if ($i == k) print $(i + 1) }'; }
+    held=$(field held_delta)
+    failcnt=$(field failcnt_delta)
+    [ "$held" -gt 0 ] && [ "$held" -le $(($2 + $3)) ] || fail "$1: held $held, not in 1..$(($2 + $3)): $report"
+    case $4 in
+        exactly*) [ "$failcnt" -eq "${4#exactly }" ] ;;
+        *) [ "$failcnt" -ge "${4#at least }" ] ;;
+    esac || fail "$1: failcnt rose by $failcnt, expected $4: $report"
+    expect_eq "$1 within limit, given back" "$(echo "$report" | sed 's/.*maxheld/maxheld/')" \
+        "maxheld_within_limit yes released_delta 0 exit_held 0"
+}
+
+test_tcpsndbuf_is_enforced() {
+    expect_buffer_limit tcpsndbuf 65536 0 "at least 1"
+    expect_eq "writer refused" "$(field errno)" EAGAIN
+}
+
+test_tcprcvbuf_is_enforced() {
+    expect_buffer_limit tcprcvbuf 16384 0 "at least 1"
+}
+
+test_othersockbuf_is_enforced() {
+    expect_buffer_limit othersockbuf 32768 16384 "exactly 2"
+    expect_eq "writer refused, idle socket refused" "$(field errno) $(field idle_socket)" "EAGAIN ENOBUFS"
+    [ "$(field acquired)" -le 32768 ] || fail "unix writer queued $(field acquired) bytes past a 32768 barrier"
+}
+
+test_dgramrcvbuf_is_enforced() {
+    expect_buffer_limit dgramrcvbuf 16384 0 "at least 1"
+}
+
 # held of RESOURCE in VE $1.
 held_of() { vztest ubget "$1" "$2" | cut -d' ' -f1; }
 failcnt_of() { vztest ubget "$1" "$2" | cut -d' ' -f5; }

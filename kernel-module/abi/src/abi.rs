@@ -302,6 +302,10 @@ pub const UB_NUMTCPSOCK: u32 = 9;
 pub const UB_NUMFLOCK: u32 = 10;
 pub const UB_NUMPTY: u32 = 11;
 pub const UB_NUMSIGINFO: u32 = 12;
+pub const UB_TCPSNDBUF: u32 = 13;
+pub const UB_TCPRCVBUF: u32 = 14;
+pub const UB_OTHERSOCKBUF: u32 = 15;
+pub const UB_DGRAMRCVBUF: u32 = 16;
 pub const UB_NUMOTHERSOCK: u32 = 17;
 pub const UB_NUMFILE: u32 = 19;
 /// "unlimited": OpenVZ's LONG_MAX, printed as 9223372036854775807.

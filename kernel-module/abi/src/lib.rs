@@ -35,6 +35,10 @@ mod tests {
             (UB_NUMFLOCK, "numflock"),
             (UB_NUMPTY, "numpty"),
             (UB_NUMSIGINFO, "numsiginfo"),
+            (UB_TCPSNDBUF, "tcpsndbuf"),
+            (UB_TCPRCVBUF, "tcprcvbuf"),
+            (UB_OTHERSOCKBUF, "othersockbuf"),
+            (UB_DGRAMRCVBUF, "dgramrcvbuf"),
             (UB_NUMOTHERSOCK, "numothersock"),
             (UB_NUMFILE, "numfile"),
         ];

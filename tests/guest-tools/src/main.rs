@@ -5,6 +5,7 @@
 
 mod bench;
 mod fuzz;
+mod sockbuf;
 mod ubc;
 
 use clap::{Parser, Subcommand};

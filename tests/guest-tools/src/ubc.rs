@@ -12,6 +12,7 @@ use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::FileExt;
 use std::os::unix::process::CommandExt;
 use std::process::Command;
+use crate::sockbuf;
 use vz_abi as abi;
 use vzctl::device::Vzctl;
 
@@ -20,10 +21,14 @@ use vzctl::device::Vzctl;
 pub struct UbtestArgs {
     veid: u32,
     /// numproc, numfile, numtcpsock, numothersock, numflock, numpty, numsiginfo, privvmpages,
-    /// lockedpages, or shmpages (pages of a file in the tmpfs mounted at /tmp/vzshm).
+    /// lockedpages, shmpages (pages of a file in the tmpfs mounted at /tmp/vzshm), or a socket
+    /// buffer row (tcpsndbuf, tcprcvbuf, othersockbuf, dgramrcvbuf; see `sockbuf::fill`).
     resource: String,
-    /// How many objects (pages for privvmpages) above what the VE holds the limit allows.
+    /// How many objects (pages, bytes) above what the VE holds the barrier allows.
     count: u64,
+    /// The limit is this much above the barrier (where a send in flight may pass the barrier).
+    #[arg(long, default_value_t = 0)]
+    slack: u64,
 }
 
 /// `acquire` arguments (internal: started by `ubtest`).
@@ -185,9 +190,10 @@ fn drive(
 ) -> Result<String, String> {
     chan.expect("ready")?;
     let before = counter(device, args.veid, resource)?;
-    let limit = before.held + args.count;
+    let barrier = before.held + args.count;
+    let limit = barrier + args.slack;
     device
-        .ub_set(args.veid, resource, limit, limit)
+        .ub_set(args.veid, resource, barrier, limit)
         .map_err(|e| e.to_string())?;
     chan.send("go")?;
     let acquired = chan.expect("acquired")?;
@@ -388,6 +394,17 @@ pub fn acquire(args: &AcquireArgs) -> Result<(), String> {
     }
     chan.send("ready")?;
     chan.expect("go")?;
+    if sockbuf::RESOURCES.contains(&args.resource.as_str()) {
+        let filled = sockbuf::fill(&args.resource)?;
+        chan.send(&filled.report)?;
+        chan.expect("release")?;
+        drop(filled.sockets);
+        // Closed sockets give their buffers back once the kernel has freed them.
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        chan.send("released")?;
+        let _ = chan.recv();
+        return Ok(());
+    }
     let mut held = Vec::new();
     let mut refusal = "none".to_string();
     for index in 0..args.count {
