@@ -29,6 +29,15 @@ test_shmpages_is_enforced() {
     umount /tmp/vzshm
 }
 
+# Other ways to take the same rows: flock() locks, MAP_LOCKED mappings, pages of a SysV shm
+# segment (written through /proc/self/mem, which reports the refused page as EIO where a plain
+# touch would get SIGBUS), and connections accepted by a listener in the VE (a
+# connection the VE cannot hold is never handed to accept()).
+test_flock_locks_count_as_numflock() { expect_limit numflock/flock 12 ENOLCK; }
+test_map_locked_counts_as_lockedpages() { expect_limit lockedpages/maplocked 16 EAGAIN; }
+test_sysv_shm_counts_as_shmpages() { expect_limit shmpages/sysv 24 EIO; }
+test_accepted_connections_count_as_numtcpsock() { expect_limit numtcpsock/accept 6 EAGAIN; }
+
 # Socket buffers are bytes the kernel reserves as data queues up, in steps of pages or of
 # whole buffers, so "exactly L" becomes: data queues until the barrier refuses it (counted in
 # failcnt), held rises but never past the limit, and every byte is given back.
@@ -146,6 +155,8 @@ test_user_beancounters_golden_format_from_the_host() {
     diff /tmp/ubc.golden /tmp/ubc.out || fail "/proc/user_beancounters differs from OpenVZ's layout"
     golden_rows - 100 >/tmp/bc101.golden
     diff /tmp/bc101.golden /proc/bc/101/resources || fail "/proc/bc/101/resources differs"
+    golden_rows - "" >/tmp/bc0.golden
+    diff /tmp/bc0.golden /proc/bc/0/resources || fail "/proc/bc/0/resources differs"
     expect_eq "/proc/bc/resources" "$(cat /proc/bc/resources)" "$(cat /tmp/ubc.golden)"
     vztest destroy 7
     [ ! -e /proc/bc/7 ] || fail "/proc/bc/7 left after destroy"
@@ -219,6 +230,9 @@ test_concurrent_churn_leaves_no_drift() {
     second=$!
     wait $first || fail "first worker failed"
     wait $second || fail "second worker failed"
+    # Closed TCP sockets finish their teardown in the kernel after the workers exit.
+    all_zero() { [ -z "$(vztest ubget 101 all | awk '$2 != 0')" ]; }
+    for _ in $(seq 50); do all_zero && break; sleep 0.1; done
     nonzero=$(vztest ubget 101 all | awk '$2 != 0 { print $1 "=" $2 }')
     expect_eq "held after $seconds s of churn" "$nonzero" ""
     nofail=$(vztest ubget 101 all | awk '$6 != 0 { print $1 "=" $6 }')

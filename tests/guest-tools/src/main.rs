@@ -285,15 +285,26 @@ fn inherit() -> Result<(), String> {
 }
 
 fn sockets() -> Result<(), String> {
+    use std::io::{Read, Write};
     use std::net::{TcpListener, UdpSocket};
     use std::os::unix::net::UnixDatagram;
     let fd_env = |fd: i32| env_id(&format!("/proc/self/fdinfo/{fd}"));
     let tcp = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("tcp: {e}"))?;
     let addr = tcp.local_addr().map_err(|e| format!("tcp: {e}"))?;
-    let _client = std::net::TcpStream::connect(addr).map_err(|e| format!("connect: {e}"))?;
-    let (accepted, _) = tcp.accept().map_err(|e| format!("accept: {e}"))?;
+    let mut client = std::net::TcpStream::connect(addr).map_err(|e| format!("connect: {e}"))?;
+    let (mut accepted, _) = tcp.accept().map_err(|e| format!("accept: {e}"))?;
     let udp = UdpSocket::bind("127.0.0.1:0").map_err(|e| format!("udp: {e}"))?;
-    let (unix, _) = UnixDatagram::pair().map_err(|e| format!("unix: {e}"))?;
+    let (unix, unix_peer) = UnixDatagram::pair().map_err(|e| format!("unix: {e}"))?;
+    // Data through each, so that socket buffers are charged and given back too.
+    let data = [0x5a_u8; 3000];
+    let mut got = [0_u8; 3000];
+    client.write_all(&data).map_err(|e| format!("tcp send: {e}"))?;
+    accepted.read_exact(&mut got).map_err(|e| format!("tcp recv: {e}"))?;
+    let udp_addr = udp.local_addr().map_err(|e| format!("udp: {e}"))?;
+    udp.send_to(&data, udp_addr).map_err(|e| format!("udp send: {e}"))?;
+    udp.recv(&mut got).map_err(|e| format!("udp recv: {e}"))?;
+    unix.send(&data).map_err(|e| format!("unix send: {e}"))?;
+    unix_peer.recv(&mut got).map_err(|e| format!("unix recv: {e}"))?;
     println!(
         "tcp={} accepted={} udp={} unix={}",
         fd_env(tcp.as_raw_fd()),

@@ -3,8 +3,8 @@
 
 use nix::errno::Errno;
 use std::io::Write;
-use std::net::{TcpListener, TcpStream, UdpSocket};
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::net::{UnixDatagram, UnixStream};
 
 /// The four socket buffer rows.
@@ -65,9 +65,16 @@ fn tcp_pair(mss: Option<libc::c_int>) -> Result<(TcpStream, TcpStream), String> 
         })
         .map_err(|e| format!("TCP_MAXSEG: {e}"))?;
     }
+    connect(&client, addr).map_err(|e| format!("connect: {e}"))?;
     let client = TcpStream::from(client);
-    let std::net::SocketAddr::V4(v4) = addr else {
-        return Err("listener is not IPv4".into());
+    let (server, _) = listener.accept().map_err(io("accept"))?;
+    Ok((client, server))
+}
+
+/// Connects the TCP socket `fd` to the IPv4 `addr`, waiting for the handshake.
+pub fn connect(fd: &OwnedFd, addr: SocketAddr) -> Result<(), Errno> {
+    let SocketAddr::V4(v4) = addr else {
+        return Err(Errno::EAFNOSUPPORT);
     };
     let sin = libc::sockaddr_in {
         sin_family: libc::AF_INET as libc::sa_family_t,
@@ -80,14 +87,12 @@ fn tcp_pair(mss: Option<libc::c_int>) -> Result<(TcpStream, TcpStream), String> 
     // SAFETY: Valid fd, and a pointer to a live sockaddr_in of the size passed.
     Errno::result(unsafe {
         libc::connect(
-            fd,
+            fd.as_raw_fd(),
             (&sin as *const libc::sockaddr_in).cast(),
             size_of::<libc::sockaddr_in>() as libc::socklen_t,
         )
     })
-    .map_err(|e| format!("connect: {e}"))?;
-    let (server, _) = listener.accept().map_err(io("accept"))?;
-    Ok((client, server))
+    .map(drop)
 }
 
 /// Queues data on sockets made inside the VE until the kernel refuses more:
