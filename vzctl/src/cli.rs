@@ -1,6 +1,6 @@
 //! Command-line definitions of every tool (clap derive), in one place.
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 
 /// vzctl: create, start, stop and manage virtual environments.
 #[derive(Debug, Parser)]
@@ -15,6 +15,204 @@ pub struct VzctlCli {
     /// Print more (may be repeated).
     #[arg(long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// Do not take the VE's lock (vzmigrate holds it already).
+    #[arg(long, global = true)]
+    pub skiplock: bool,
+    #[command(subcommand)]
+    pub command: Option<VzctlCommand>,
+}
+
+/// vzctl's commands, as OpenVZ named them. CTID is a VE number or a name given with --name.
+#[derive(Debug, Subcommand)]
+pub enum VzctlCommand {
+    /// Create a VE from an OS template.
+    Create(CreateArgs),
+    /// Start a VE.
+    Start {
+        ctid: String,
+        /// Accepted for compatibility: start returns once the VE's init runs.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Stop a VE: halt inside it, then kill what is left after the stop timeout.
+    Stop(StopArgs),
+    /// Stop and start a VE.
+    Restart(StopArgs),
+    /// Print the VE's state in one line.
+    Status { ctid: String },
+    /// Mount the VE's private area at its root.
+    Mount { ctid: String },
+    /// Unmount the VE's root.
+    Umount { ctid: String },
+    /// Remove a stopped VE: its private area, root and config.
+    #[command(alias = "delete")]
+    Destroy { ctid: String },
+    /// Run a command line inside a running VE with /bin/sh (`-` reads it from stdin).
+    Exec {
+        ctid: String,
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+        command: Vec<String>,
+    },
+    /// Run a command inside a running VE; exits with the command's status.
+    Exec2 {
+        ctid: String,
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+        command: Vec<String>,
+    },
+    /// Run a script from the host inside a running VE.
+    Runscript {
+        ctid: String,
+        script: std::path::PathBuf,
+    },
+    /// An interactive shell on a new pty inside a running VE.
+    Enter {
+        ctid: String,
+        /// Run this command instead of a login shell.
+        #[arg(long, num_args = 1.., allow_hyphen_values = true)]
+        exec: Vec<String>,
+    },
+    /// Change a VE's parameters, live where the kernel allows; --save writes them to its
+    /// config.
+    Set(Box<SetArgs>),
+}
+
+/// `vzctl create`.
+#[derive(Debug, clap::Args)]
+pub struct CreateArgs {
+    pub ctid: String,
+    /// Template: /vz/template/cache/NAME.tar.{gz,xz}; DEF_OSTEMPLATE of vz.conf by default.
+    #[arg(long)]
+    pub ostemplate: Option<String>,
+    /// Sample config: /etc/vz/conf/ve-NAME.conf-sample; CONFIGFILE of vz.conf by default.
+    #[arg(long)]
+    pub config: Option<String>,
+    #[arg(long)]
+    pub private: Option<String>,
+    #[arg(long)]
+    pub root: Option<String>,
+    #[arg(long)]
+    pub hostname: Option<String>,
+    #[arg(long)]
+    pub name: Option<String>,
+}
+
+/// `vzctl stop` and `vzctl restart`.
+#[derive(Debug, clap::Args)]
+pub struct StopArgs {
+    pub ctid: String,
+    /// Kill the VE's tasks at once instead of halting it.
+    #[arg(long)]
+    pub fast: bool,
+    /// Seconds to wait for the halt (STOP_TIMEOUT by default, 120).
+    #[arg(long = "stop-timeout")]
+    pub stop_timeout: Option<u32>,
+}
+
+/// `vzctl set`: every parameter is optional; what is given is applied.
+#[derive(Debug, Default, clap::Args)]
+pub struct SetArgs {
+    pub ctid: String,
+    /// Write the changes to the VE's config.
+    #[arg(long)]
+    pub save: bool,
+    #[arg(long)]
+    pub numproc: Option<String>,
+    #[arg(long)]
+    pub numtcpsock: Option<String>,
+    #[arg(long)]
+    pub numothersock: Option<String>,
+    #[arg(long)]
+    pub vmguarpages: Option<String>,
+    #[arg(long, short = 'k')]
+    pub kmemsize: Option<String>,
+    #[arg(long)]
+    pub tcpsndbuf: Option<String>,
+    #[arg(long, short = 'b')]
+    pub tcprcvbuf: Option<String>,
+    #[arg(long)]
+    pub othersockbuf: Option<String>,
+    #[arg(long)]
+    pub dgramrcvbuf: Option<String>,
+    #[arg(long)]
+    pub oomguarpages: Option<String>,
+    #[arg(long, short = 'l')]
+    pub lockedpages: Option<String>,
+    #[arg(long)]
+    pub privvmpages: Option<String>,
+    #[arg(long)]
+    pub shmpages: Option<String>,
+    #[arg(long, short = 'n')]
+    pub numfile: Option<String>,
+    #[arg(long, short = 'f')]
+    pub numflock: Option<String>,
+    #[arg(long, short = 't')]
+    pub numpty: Option<String>,
+    #[arg(long, short = 'i')]
+    pub numsiginfo: Option<String>,
+    #[arg(long, short = 'x')]
+    pub dcachesize: Option<String>,
+    #[arg(long, short = 'e')]
+    pub numiptent: Option<String>,
+    #[arg(long)]
+    pub physpages: Option<String>,
+    #[arg(long)]
+    pub swappages: Option<String>,
+    /// RAM: physpages 0:RAM.
+    #[arg(long)]
+    pub ram: Option<String>,
+    /// Swap: swappages 0:SWAP.
+    #[arg(long)]
+    pub swap: Option<String>,
+    #[arg(long)]
+    pub hostname: Option<String>,
+    #[arg(long)]
+    pub onboot: Option<String>,
+    #[arg(long)]
+    pub name: Option<String>,
+    #[arg(long)]
+    pub description: Option<String>,
+    #[arg(long)]
+    pub cpuunits: Option<String>,
+    #[arg(long)]
+    pub cpulimit: Option<String>,
+    #[arg(long)]
+    pub cpus: Option<String>,
+    #[arg(long)]
+    pub nameserver: Vec<String>,
+    #[arg(long)]
+    pub applyconfig: Option<String>,
+}
+
+impl SetArgs {
+    /// The beancounter options given, as (option name, value).
+    pub fn ubc_values(&self) -> Vec<(&'static str, &str)> {
+        let all = [
+            ("numproc", &self.numproc),
+            ("numtcpsock", &self.numtcpsock),
+            ("numothersock", &self.numothersock),
+            ("vmguarpages", &self.vmguarpages),
+            ("kmemsize", &self.kmemsize),
+            ("tcpsndbuf", &self.tcpsndbuf),
+            ("tcprcvbuf", &self.tcprcvbuf),
+            ("othersockbuf", &self.othersockbuf),
+            ("dgramrcvbuf", &self.dgramrcvbuf),
+            ("oomguarpages", &self.oomguarpages),
+            ("lockedpages", &self.lockedpages),
+            ("privvmpages", &self.privvmpages),
+            ("shmpages", &self.shmpages),
+            ("numfile", &self.numfile),
+            ("numflock", &self.numflock),
+            ("numpty", &self.numpty),
+            ("numsiginfo", &self.numsiginfo),
+            ("dcachesize", &self.dcachesize),
+            ("numiptent", &self.numiptent),
+            ("physpages", &self.physpages),
+            ("swappages", &self.swappages),
+        ];
+        all.into_iter()
+            .filter_map(|(name, value)| value.as_deref().map(|v| (name, v)))
+            .collect()
+    }
 }
 
 /// vzlist: list virtual environments and their usage.

@@ -38,6 +38,93 @@ pub enum VzError {
     /// A feature that the current build does not offer yet.
     #[error("{0} is not available in this release yet")]
     NotImplemented(&'static str),
+    /// The global configuration file is missing.
+    #[error("{}: not found; the global configuration vz.conf is required", .0.display())]
+    VzConfNotFound(PathBuf),
+    /// A configuration file (usually a VE's `CTID.conf`) is missing.
+    #[error("{}: configuration file not found", .0.display())]
+    ConfigNotFound(PathBuf),
+    /// A configuration file has a line that is not a comment, blank or `NAME=value`.
+    #[error("{}:{line}: {reason}: {text}", .path.display())]
+    ConfigSyntax {
+        path: PathBuf,
+        /// The 1-based line number.
+        line: usize,
+        /// The offending line as written.
+        text: String,
+        reason: String,
+    },
+    /// Writing a configuration file failed.
+    #[error("{}: cannot save the configuration: {source}", .path.display())]
+    ConfigSave {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Another live process holds the VE's lock file.
+    #[error("CT {veid}: Locked by: pid {pid}, cmdline {cmdline}")]
+    Locked {
+        veid: u32,
+        pid: i32,
+        cmdline: String,
+    },
+    /// The VE has no private area: it does not exist.
+    #[error("CT {veid}: private area {} does not exist", .private.display())]
+    PrivateNotFound { veid: u32, private: PathBuf },
+    /// `create` found the VE's private area or config already there.
+    #[error("CT {veid}: already exists ({} is present)", .what.display())]
+    AlreadyExists { veid: u32, what: PathBuf },
+    /// No --ostemplate and no DEF_OSTEMPLATE in vz.conf.
+    #[error("CT {0}: no OS template given (--ostemplate) and no DEF_OSTEMPLATE in vz.conf")]
+    TemplateNotSpecified(u32),
+    /// The OS template's tarball is not in the template cache.
+    #[error("OS template {name} not found: no {}/{name}.tar.gz or .tar.xz", .cache.display())]
+    TemplateNotFound { name: String, cache: PathBuf },
+    /// Unpacking the template failed; nothing of the VE was kept.
+    #[error("{}: cannot unpack the OS template: {reason}", .template.display())]
+    TemplateUnpack { template: PathBuf, reason: String },
+    /// The sample config named by --config or CONFIGFILE is missing.
+    #[error("{}: sample config not found", .0.display())]
+    SampleNotFound(PathBuf),
+    #[error("CT {0} is not running")]
+    NotRunning(u32),
+    #[error("CT {veid} is running: {action}")]
+    Running { veid: u32, action: &'static str },
+    #[error("CT {0} is not mounted")]
+    NotMounted(u32),
+    #[error("CT {0} is already mounted")]
+    AlreadyMounted(u32),
+    #[error("unable to mount {0}")]
+    MountFailed(String),
+    #[error("unable to unmount {0}")]
+    UmountFailed(String),
+    /// Starting the VE failed; it was torn down again.
+    #[error("CT {veid}: unable to start: {reason}")]
+    StartFailed { veid: u32, reason: String },
+    #[error("CT {veid}: unable to stop: {reason}")]
+    StopFailed { veid: u32, reason: String },
+    /// A command could not be started inside the VE.
+    #[error("CT {veid}: unable to run the command: {reason}")]
+    ExecFailed { veid: u32, reason: String },
+    /// `vzctl exec`: the command ran and returned non-zero.
+    #[error("CT {veid}: the command exited with status {status}")]
+    CommandFailed { veid: u32, status: i32 },
+    #[error("CT {veid}: bad IP address {value}: {reason}")]
+    BadIp {
+        veid: u32,
+        value: String,
+        reason: String,
+    },
+}
+
+impl VzError {
+    /// A failing system call, named.
+    pub fn system(what: &str, errno: nix::errno::Errno) -> VzError {
+        VzError::System {
+            what: what.to_owned(),
+            source: std::io::Error::from(errno),
+        }
+    }
 }
 
 impl VzError {
@@ -48,21 +135,47 @@ impl VzError {
             VzError::PermissionDenied(_) => 12,
             VzError::System { .. } | VzError::Ioctl { .. } | VzError::NotImplemented(_) => 3,
             VzError::Usage(_) => 20,
-            VzError::InvalidValue(_) => 21,
+            VzError::InvalidValue(_) | VzError::ConfigSyntax { .. } => 21,
+            VzError::VzConfNotFound(_) => 10,
+            VzError::ConfigNotFound(_) => 14,
+            VzError::ConfigSave { .. } => 139,
+            VzError::Locked { .. } => 9,
+            VzError::PrivateNotFound { .. } => 43,
+            VzError::AlreadyExists { .. } => 44,
+            VzError::TemplateNotSpecified(_) => 29,
+            VzError::TemplateNotFound { .. } => 91,
+            VzError::TemplateUnpack { .. } => 48,
+            VzError::SampleNotFound(_) => 82,
+            VzError::NotRunning(_) => 31,
+            VzError::Running { .. } => 32,
+            VzError::NotMounted(_) => 40,
+            VzError::AlreadyMounted(_) => 41,
+            VzError::MountFailed(_) => 50,
+            VzError::UmountFailed(_) => 51,
+            VzError::StartFailed { .. } | VzError::ExecFailed { .. } => 3,
+            VzError::StopFailed { .. } => 33,
+            VzError::CommandFailed { .. } => 8,
+            VzError::BadIp { .. } => 71,
         }
     }
 }
 
 /// Ends a tool's `main`: prints the error as `tool: message` and turns it into the exit code.
 pub fn exit_code_of(tool: &str, result: Result<(), VzError>) -> std::process::ExitCode {
-    match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+    exit_status_of(tool, result.map(|()| 0))
+}
+
+/// As [`exit_code_of`] for commands that pass on a status of their own (`vzctl exec2`).
+pub fn exit_status_of(tool: &str, result: Result<i32, VzError>) -> std::process::ExitCode {
+    let code = match result {
+        Ok(code) => code,
         Err(err) => {
             eprintln!("{tool}: {err}");
-            // Every code in exit_code() is below 256.
-            std::process::ExitCode::from(u8::try_from(err.exit_code()).unwrap_or(u8::MAX))
+            err.exit_code()
         }
-    }
+    };
+    // Every code in exit_code() and every wait status is below 256.
+    std::process::ExitCode::from(u8::try_from(code).unwrap_or(u8::MAX))
 }
 
 #[cfg(test)]
@@ -90,5 +203,51 @@ mod tests {
     #[test]
     fn usage_is_exit_20() {
         assert_eq!(VzError::Usage("x".into()).exit_code(), 20);
+    }
+
+    #[test]
+    fn config_errors_use_openvz_codes() {
+        assert_eq!(
+            VzError::VzConfNotFound("/etc/vz/vz.conf".into()).exit_code(),
+            10
+        );
+        assert_eq!(
+            VzError::ConfigNotFound("/etc/vz/conf/101.conf".into()).exit_code(),
+            14
+        );
+        let save = VzError::ConfigSave {
+            path: "/etc/vz/conf/101.conf".into(),
+            source: std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+        };
+        assert_eq!(save.exit_code(), 139);
+        assert!(save.to_string().contains("/etc/vz/conf/101.conf"));
+    }
+
+    #[test]
+    fn syntax_error_names_file_line_and_text() {
+        let err = VzError::ConfigSyntax {
+            path: "/etc/vz/conf/101.conf".into(),
+            line: 7,
+            text: "A=\"x".into(),
+            reason: "unterminated quote".into(),
+        };
+        assert_eq!(err.exit_code(), 21);
+        assert_eq!(
+            err.to_string(),
+            "/etc/vz/conf/101.conf:7: unterminated quote: A=\"x"
+        );
+    }
+
+    #[test]
+    fn locked_names_the_holder() {
+        let err = VzError::Locked {
+            veid: 101,
+            pid: 42,
+            cmdline: "vzctl start 101".into(),
+        };
+        assert_eq!(err.exit_code(), 9);
+        assert!(err
+            .to_string()
+            .contains("Locked by: pid 42, cmdline vzctl start 101"));
     }
 }

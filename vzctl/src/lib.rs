@@ -1,13 +1,21 @@
 //! The vzctl library: everything the vzctl, vzlist, vzpid and vzmigrate binaries share.
 //!
-//! Privileged operations go through the [`device::ControlDevice`] trait so command logic is
-//! unit-tested without root or a kernel; the real implementation is exercised in the VM suite.
+//! Privileged operations go through the [`device::ControlDevice`] and [`host::Host`] traits so
+//! command logic is unit-tested without root or a kernel; the real implementations are
+//! exercised in the VM suite.
 
 pub mod cli;
 pub mod commands;
+pub mod config;
 pub mod device;
 pub mod error;
+pub mod host;
+pub mod lock;
+pub mod params;
+pub mod paths;
 pub mod procfs;
+pub mod runtime;
+pub mod ve;
 
 /// The tools' release; the module reports the same workspace version.
 pub const TOOLS_VERSION: &str = env!("CARGO_PKG_VERSION");

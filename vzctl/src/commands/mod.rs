@@ -1,4 +1,146 @@
 //! One file per command; each is thin and calls into the library.
 
+pub mod create;
+pub mod destroy;
+pub mod exec;
+pub mod mount;
+pub mod set;
+pub mod start;
+pub mod status;
+pub mod stop;
 pub mod version;
 pub mod vzpid;
+
+use crate::error::VzError;
+use crate::host::Host;
+use crate::lock::VeLock;
+use crate::paths::{Global, Paths};
+use crate::ve::{resolve_ctid, Ve};
+
+/// What every VE command works with.
+pub struct Ctx<'a> {
+    pub paths: &'a Paths,
+    pub global: &'a Global,
+    pub host: &'a dyn Host,
+    /// Print only errors.
+    pub quiet: bool,
+    /// The caller (vzmigrate) holds the VE's lock already.
+    pub skiplock: bool,
+}
+
+impl Ctx<'_> {
+    /// Prints a progress line unless --quiet.
+    pub fn say(&self, line: &str) {
+        if !self.quiet {
+            println!("{line}");
+        }
+    }
+
+    /// The VE named by `ctid`, loaded.
+    pub fn ve(&self, ctid: &str) -> Result<Ve, VzError> {
+        let veid = resolve_ctid(self.paths, ctid)?;
+        Ve::load(self.paths, self.global, veid)
+    }
+
+    /// Takes the VE's lock for `status` (a word such as "starting") unless --skiplock.
+    pub fn lock(&self, veid: u32, status: &str) -> Result<Option<VeLock>, VzError> {
+        if self.skiplock {
+            return Ok(None);
+        }
+        VeLock::acquire(&self.global.lockdir, &self.paths.proc(), veid, status).map(Some)
+    }
+}
+
+/// A fake [`Host`] for the commands' unit tests: records what it was asked to do.
+#[cfg(test)]
+pub mod fake {
+    use crate::error::VzError;
+    use crate::host::{Host, Running, StartPlan};
+    use std::cell::RefCell;
+    use std::path::{Path, PathBuf};
+    use std::time::Duration;
+
+    #[derive(Default)]
+    pub struct FakeHost {
+        pub running: RefCell<Option<Running>>,
+        pub mounted: RefCell<Vec<PathBuf>>,
+        pub calls: RefCell<Vec<String>>,
+        pub fail_unpack: bool,
+        pub exit_status: i32,
+    }
+
+    impl FakeHost {
+        pub fn calls(&self) -> Vec<String> {
+            self.calls.borrow().clone()
+        }
+        fn log(&self, call: String) {
+            self.calls.borrow_mut().push(call);
+        }
+    }
+
+    impl Host for FakeHost {
+        fn running(&self, _veid: u32) -> Result<Option<Running>, VzError> {
+            Ok(*self.running.borrow())
+        }
+        fn is_mounted(&self, root: &Path) -> Result<bool, VzError> {
+            Ok(self.mounted.borrow().iter().any(|m| m == root))
+        }
+        fn mount(&self, private: &Path, root: &Path) -> Result<(), VzError> {
+            self.log(format!("mount {} {}", private.display(), root.display()));
+            self.mounted.borrow_mut().push(root.to_owned());
+            Ok(())
+        }
+        fn umount(&self, root: &Path) -> Result<(), VzError> {
+            self.log(format!("umount {}", root.display()));
+            self.mounted.borrow_mut().retain(|m| m != root);
+            Ok(())
+        }
+        fn unpack(&self, tarball: &Path, into: &Path) -> Result<(), VzError> {
+            self.log(format!("unpack {}", tarball.display()));
+            if self.fail_unpack {
+                std::fs::write(into.join("half-written"), "x").ok();
+                return Err(VzError::TemplateUnpack {
+                    template: tarball.to_owned(),
+                    reason: "broken archive".into(),
+                });
+            }
+            std::fs::create_dir_all(into.join("sbin")).ok();
+            std::fs::write(into.join("sbin/init"), "").ok();
+            Ok(())
+        }
+        fn start(&self, plan: &StartPlan) -> Result<(), VzError> {
+            self.log(format!("start {plan:?}"));
+            *self.running.borrow_mut() = Some(Running {
+                init_pid: 42,
+                nproc: 1,
+            });
+            Ok(())
+        }
+        fn stop(&self, veid: u32, fast: bool, timeout: Duration) -> Result<(), VzError> {
+            self.log(format!(
+                "stop {veid} fast={fast} timeout={}",
+                timeout.as_secs()
+            ));
+            *self.running.borrow_mut() = None;
+            Ok(())
+        }
+        fn run(&self, veid: u32, argv: &[String]) -> Result<i32, VzError> {
+            self.log(format!("run {veid} {argv:?}"));
+            Ok(self.exit_status)
+        }
+        fn set_ubc(
+            &self,
+            veid: u32,
+            resource: u32,
+            barrier: u64,
+            limit: u64,
+        ) -> Result<(), VzError> {
+            self.log(format!("ubc {veid} {resource} {barrier}:{limit}"));
+            Ok(())
+        }
+        fn set_cgroup(&self, veid: u32, file: &str, value: &str) -> Result<(), VzError> {
+            self.log(format!("cgroup {veid} {file}={value}"));
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,307 @@
+//! vzctl create: a new VE's private area from an OS template and its config from a sample.
+//! The private area is unpacked next to its final place and renamed into it, and the config
+//! is written last, so an interrupted or failed create leaves no half-made VE (a directory
+//! left by a killed create is removed by the next one).
+
+use super::Ctx;
+use crate::cli::CreateArgs;
+use crate::config::{expand_veid, ConfigFile};
+use crate::error::VzError;
+use crate::params;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+pub fn run(ctx: &Ctx, args: &CreateArgs) -> Result<(), VzError> {
+    let veid = params::parse_ctid(&args.ctid).map_err(VzError::InvalidValue)?;
+    let _lock = ctx.lock(veid, "creating")?;
+    let mut ve = crate::ve::Ve::load(ctx.paths, ctx.global, veid)?;
+    if ve.conf.is_some() {
+        return Err(VzError::AlreadyExists {
+            veid,
+            what: ve.conf_path,
+        });
+    }
+    let private_pattern = args
+        .private
+        .clone()
+        .unwrap_or_else(|| ctx.global.ve_private_pattern.clone());
+    let root_pattern = args
+        .root
+        .clone()
+        .unwrap_or_else(|| ctx.global.ve_root_pattern.clone());
+    ve.private = ctx.paths.resolve(&expand_veid(&private_pattern, veid));
+    ve.root = ctx.paths.resolve(&expand_veid(&root_pattern, veid));
+    if ve.private.exists() {
+        return Err(VzError::AlreadyExists {
+            veid,
+            what: ve.private,
+        });
+    }
+    // Everything given is checked before anything is made.
+    let hostname = args
+        .hostname
+        .as_deref()
+        .map(params::parse_hostname)
+        .transpose()
+        .map_err(VzError::InvalidValue)?;
+    if let Some(name) = &args.name {
+        check_name(ctx, name)?;
+    }
+    let template_name = args
+        .ostemplate
+        .clone()
+        .or_else(|| ctx.global.def_ostemplate.clone())
+        .ok_or(VzError::TemplateNotSpecified(veid))?;
+    let tarball = find_template(&ctx.global.template_cache(), &template_name)?;
+    let sample_name = args
+        .config
+        .clone()
+        .unwrap_or_else(|| ctx.global.configfile.clone());
+    let sample_path = ctx.paths.sample(&sample_name);
+    let mut conf = match ConfigFile::load(&sample_path) {
+        Err(VzError::ConfigNotFound(path)) => return Err(VzError::SampleNotFound(path)),
+        other => other?,
+    };
+    for (key, value) in [
+        ("OSTEMPLATE", template_name.as_str()),
+        ("ORIGIN_SAMPLE", sample_name.as_str()),
+        ("VE_ROOT", root_pattern.as_str()),
+        ("VE_PRIVATE", private_pattern.as_str()),
+    ] {
+        conf.set(key, value)?;
+    }
+    if let Some(hostname) = &hostname {
+        conf.set("HOSTNAME", hostname)?;
+    }
+    if let Some(name) = &args.name {
+        conf.set("NAME", name)?;
+    }
+
+    ctx.say(&format!(
+        "Creating container private area ({template_name})"
+    ));
+    unpack_private(ctx, &tarball, &ve.private)?;
+    if let Err(err) = finish(ctx, &ve.private, &ve.conf_path, &conf, hostname.as_deref()) {
+        let _ = fs::remove_dir_all(&ve.private);
+        let _ = fs::remove_file(&ve.conf_path);
+        return Err(err);
+    }
+    if let Some(name) = &args.name {
+        link_name(ctx, name, &ve.conf_path)?;
+    }
+    ctx.say("Container private area was created");
+    Ok(())
+}
+
+/// `NAME.tar.gz` or `NAME.tar.xz` in the template cache.
+fn find_template(cache: &Path, name: &str) -> Result<PathBuf, VzError> {
+    let not_found = || VzError::TemplateNotFound {
+        name: name.to_owned(),
+        cache: cache.to_owned(),
+    };
+    if name.is_empty() || name.contains('/') || name.starts_with('.') {
+        return Err(not_found());
+    }
+    ["tar.gz", "tar.xz"]
+        .iter()
+        .map(|ext| cache.join(format!("{name}.{ext}")))
+        .find(|path| path.is_file())
+        .ok_or_else(not_found)
+}
+
+/// Unpacks into `PRIVATE.partial`, then renames it to `private`.
+fn unpack_private(ctx: &Ctx, tarball: &Path, private: &Path) -> Result<(), VzError> {
+    let mut partial = private.as_os_str().to_owned();
+    partial.push(".partial");
+    let partial = PathBuf::from(partial);
+    let io = |what: String| move |source| VzError::System { what, source };
+    if partial.exists() {
+        fs::remove_dir_all(&partial).map_err(io(format!("remove {}", partial.display())))?;
+    }
+    if let Some(parent) = partial.parent() {
+        fs::create_dir_all(parent).map_err(io(format!("create {}", parent.display())))?;
+    }
+    fs::create_dir(&partial).map_err(io(format!("create {}", partial.display())))?;
+    let unpacked = ctx.host.unpack(tarball, &partial).and_then(|()| {
+        fs::rename(&partial, private).map_err(io(format!(
+            "rename {} to {}",
+            partial.display(),
+            private.display()
+        )))
+    });
+    if unpacked.is_err() {
+        let _ = fs::remove_dir_all(&partial);
+    }
+    unpacked
+}
+
+/// Writes the hostname into the VE and its config next to the others.
+fn finish(
+    ctx: &Ctx,
+    private: &Path,
+    conf_path: &Path,
+    conf: &ConfigFile,
+    hostname: Option<&str>,
+) -> Result<(), VzError> {
+    if let Some(hostname) = hostname {
+        super::set::write_hostname_file(private, hostname)?;
+    }
+    let dir = ctx.paths.conf_dir();
+    fs::create_dir_all(&dir).map_err(|source| VzError::System {
+        what: format!("create {}", dir.display()),
+        source,
+    })?;
+    conf.save(conf_path)
+}
+
+/// A name must not look like a CTID and must be free.
+pub(crate) fn check_name(ctx: &Ctx, name: &str) -> Result<(), VzError> {
+    let valid = !name.is_empty()
+        && !name.bytes().all(|b| b.is_ascii_digit())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        && !name.starts_with('.');
+    if !valid {
+        return Err(VzError::InvalidValue(format!(
+            "invalid CT name {name:?}: use letters, digits, '-', '_' and '.', not only digits"
+        )));
+    }
+    if ctx.paths.names_dir().join(name).symlink_metadata().is_ok() {
+        return Err(VzError::InvalidValue(format!(
+            "CT name {name:?} is already in use"
+        )));
+    }
+    Ok(())
+}
+
+/// /etc/vz/names/NAME -> the VE's config, as OpenVZ kept names.
+pub(crate) fn link_name(ctx: &Ctx, name: &str, conf_path: &Path) -> Result<(), VzError> {
+    let dir = ctx.paths.names_dir();
+    let link = dir.join(name);
+    fs::create_dir_all(&dir)
+        .and_then(|()| std::os::unix::fs::symlink(conf_path, &link))
+        .map_err(|source| VzError::System {
+            what: format!("create {}", link.display()),
+            source,
+        })
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::commands::fake::FakeHost;
+    use crate::paths::{Global, Paths};
+
+    /// A scratch host root with vz.conf, a sample and a template.
+    pub(crate) fn scratch(tag: &str) -> Paths {
+        let root = std::env::temp_dir().join(format!("vzctl-{tag}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        let paths = Paths::new(&root);
+        fs::create_dir_all(paths.conf_dir()).unwrap();
+        fs::write(
+            paths.vz_conf(),
+            "LOCKDIR=/vz/lock\nTEMPLATE=/vz/template\nVE_ROOT=/vz/root/$VEID\n\
+             VE_PRIVATE=/vz/private/$VEID\nCONFIGFILE=\"basic\"\nDEF_OSTEMPLATE=\"tiny\"\n",
+        )
+        .unwrap();
+        fs::write(
+            paths.sample("basic"),
+            "# sample\nNUMPROC=\"240:240\"\nCUSTOM_KEY=\"kept\"\n",
+        )
+        .unwrap();
+        let cache = paths.resolve("/vz/template/cache");
+        fs::create_dir_all(&cache).unwrap();
+        fs::write(cache.join("tiny.tar.gz"), "").unwrap();
+        paths
+    }
+
+    fn args(ctid: &str) -> CreateArgs {
+        CreateArgs {
+            ctid: ctid.into(),
+            ostemplate: None,
+            config: None,
+            private: None,
+            root: None,
+            hostname: Some("ct.example.com".into()),
+            name: Some("web".into()),
+        }
+    }
+
+    #[test]
+    fn create_writes_private_area_config_and_name() {
+        let paths = scratch("create");
+        let global = Global::load(&paths).unwrap();
+        let host = FakeHost::default();
+        let ctx = Ctx {
+            paths: &paths,
+            global: &global,
+            host: &host,
+            quiet: true,
+            skiplock: false,
+        };
+        run(&ctx, &args("101")).unwrap();
+        assert!(paths.resolve("/vz/private/101/sbin/init").exists());
+        let conf = ConfigFile::load(&paths.ve_conf(101)).unwrap();
+        assert_eq!(conf.get("OSTEMPLATE"), Some("tiny"));
+        assert_eq!(conf.get("HOSTNAME"), Some("ct.example.com"));
+        assert_eq!(conf.get("CUSTOM_KEY"), Some("kept"));
+        assert_eq!(conf.get("VE_PRIVATE"), Some("/vz/private/$VEID"));
+        assert_eq!(
+            crate::ve::resolve_ctid(&paths, "web").unwrap(),
+            101,
+            "the name resolves to the CTID"
+        );
+        let again = run(&ctx, &args("101")).unwrap_err();
+        assert_eq!(again.exit_code(), 44);
+        let _ = fs::remove_dir_all(paths.root());
+    }
+
+    #[test]
+    fn failed_unpack_leaves_nothing() {
+        let paths = scratch("create-fail");
+        let global = Global::load(&paths).unwrap();
+        let host = FakeHost {
+            fail_unpack: true,
+            ..FakeHost::default()
+        };
+        let ctx = Ctx {
+            paths: &paths,
+            global: &global,
+            host: &host,
+            quiet: true,
+            skiplock: false,
+        };
+        let err = run(&ctx, &args("102")).unwrap_err();
+        assert_eq!(err.exit_code(), 48);
+        assert!(!paths.resolve("/vz/private/102").exists());
+        assert!(!paths.resolve("/vz/private/102.partial").exists());
+        assert!(!paths.ve_conf(102).exists());
+        let _ = fs::remove_dir_all(paths.root());
+    }
+
+    #[test]
+    fn missing_template_and_sample_are_named() {
+        let paths = scratch("create-missing");
+        let global = Global::load(&paths).unwrap();
+        let host = FakeHost::default();
+        let ctx = Ctx {
+            paths: &paths,
+            global: &global,
+            host: &host,
+            quiet: true,
+            skiplock: false,
+        };
+        let mut bad = args("103");
+        bad.ostemplate = Some("nosuch".into());
+        assert_eq!(run(&ctx, &bad).unwrap_err().exit_code(), 91);
+        let mut bad = args("103");
+        bad.config = Some("nosuch".into());
+        assert_eq!(run(&ctx, &bad).unwrap_err().exit_code(), 82);
+        let mut bad = args("103");
+        bad.hostname = Some("-bad-".into());
+        assert_eq!(run(&ctx, &bad).unwrap_err().exit_code(), 21);
+        assert!(host.calls().is_empty(), "nothing was unpacked");
+        let _ = fs::remove_dir_all(paths.root());
+    }
+}

@@ -1,0 +1,75 @@
+//! vzctl start: mount the private area, create the VE in the kernel with its limits and
+//! cgroup, and run its /sbin/init as pid 1 of its own namespaces.
+
+use super::Ctx;
+use crate::error::VzError;
+use crate::host::StartPlan;
+use crate::params;
+use crate::ve::Ve;
+
+pub fn run(ctx: &Ctx, ctid: &str) -> Result<(), VzError> {
+    let ve = ctx.ve(ctid)?;
+    let _lock = ctx.lock(ve.veid, "starting")?;
+    start(ctx, &ve)
+}
+
+/// Starts `ve` (its lock is held).
+pub(crate) fn start(ctx: &Ctx, ve: &Ve) -> Result<(), VzError> {
+    ve.require_exists()?;
+    if ctx.host.running(ve.veid)?.is_some() {
+        return Err(VzError::Running {
+            veid: ve.veid,
+            action: "already running",
+        });
+    }
+    if !ve.private.join("sbin/init").exists() {
+        return Err(VzError::StartFailed {
+            veid: ve.veid,
+            reason: format!("{} has no /sbin/init", ve.private.display()),
+        });
+    }
+    let plan = plan(ve)?;
+    ctx.say("Starting container...");
+    let mounted_here = !ctx.host.is_mounted(&ve.root)?;
+    if mounted_here {
+        ctx.host.mount(&ve.private, &ve.root)?;
+        ctx.say("Container is mounted");
+    }
+    if let Err(err) = ctx.host.start(&plan) {
+        if mounted_here {
+            let _ = ctx.host.umount(&ve.root);
+        }
+        return Err(err);
+    }
+    ctx.say("Container start in progress...");
+    Ok(())
+}
+
+/// What the VE's config asks of its start: every beancounter it sets, its CPU share and
+/// caps, its hostname.
+pub(crate) fn plan(ve: &Ve) -> Result<StartPlan, VzError> {
+    let conf = ve.conf()?;
+    let bad = |key: &str, reason: String| {
+        VzError::InvalidValue(format!("{}: {key}: {reason}", ve.conf_path.display()))
+    };
+    let mut ubc = Vec::new();
+    for param in params::UBC_PARAMS {
+        if let Some(text) = conf.get(param.key).filter(|v| !v.is_empty()) {
+            let (barrier, limit) = params::parse_ubc(param, text).map_err(|e| bad(param.key, e))?;
+            ubc.push((param.resource, barrier, limit));
+        }
+    }
+    let hostname = conf
+        .get("HOSTNAME")
+        .filter(|v| !v.is_empty())
+        .map(params::parse_hostname)
+        .transpose()
+        .map_err(|e| bad("HOSTNAME", e))?;
+    Ok(StartPlan {
+        veid: ve.veid,
+        root: ve.root.clone(),
+        hostname,
+        ubc,
+        cgroup: super::set::cpu_settings(conf).map_err(|e| bad("CPU", e))?,
+    })
+}

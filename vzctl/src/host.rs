@@ -1,0 +1,258 @@
+//! The privileged operations of the VE lifecycle behind one trait, so that the commands'
+//! logic (state checks, config handling, what is applied when) is unit-tested without root.
+//! [`LinuxHost`] is the real implementation, exercised by the VM suite.
+
+use crate::device::Vzctl;
+use crate::error::VzError;
+use crate::runtime;
+use std::cell::OnceCell;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// A VE that has tasks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Running {
+    /// Host pid of its init, 0 if its init is gone but tasks are left.
+    pub init_pid: i32,
+    pub nproc: u32,
+}
+
+/// What starting a VE applies, in order: beancounters (id, barrier, limit), cgroup files
+/// (name, value), then init.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StartPlan {
+    pub veid: u32,
+    pub root: PathBuf,
+    pub hostname: Option<String>,
+    pub ubc: Vec<(u32, u64, u64)>,
+    pub cgroup: Vec<(String, String)>,
+}
+
+/// Privileged operations the commands need.
+pub trait Host {
+    /// The VE's tasks, or None when it has none (stopped).
+    fn running(&self, veid: u32) -> Result<Option<Running>, VzError>;
+    /// Whether `root` is a mount point.
+    fn is_mounted(&self, root: &Path) -> Result<bool, VzError>;
+    fn mount(&self, private: &Path, root: &Path) -> Result<(), VzError>;
+    fn umount(&self, root: &Path) -> Result<(), VzError>;
+    /// Unpacks an OS template (tar.gz or tar.xz) into the existing directory `into`.
+    fn unpack(&self, tarball: &Path, into: &Path) -> Result<(), VzError>;
+    /// Creates the VE in the kernel, applies the plan and starts its init. On failure nothing
+    /// of the VE is left running.
+    fn start(&self, plan: &StartPlan) -> Result<(), VzError>;
+    /// Stops the VE: `halt` inside it, then (after `timeout`, or at once when `fast`) kills
+    /// what is left; then removes it from the kernel.
+    fn stop(&self, veid: u32, fast: bool, timeout: Duration) -> Result<(), VzError>;
+    /// Runs `argv` inside the running VE with the caller's stdio; returns its exit status.
+    fn run(&self, veid: u32, argv: &[String]) -> Result<i32, VzError>;
+    /// Sets one beancounter of a running VE.
+    fn set_ubc(&self, veid: u32, resource: u32, barrier: u64, limit: u64) -> Result<(), VzError>;
+    /// Writes a file of a running VE's cgroup.
+    fn set_cgroup(&self, veid: u32, file: &str, value: &str) -> Result<(), VzError>;
+}
+
+/// The real host: the control device, the cgroup tree and /proc.
+pub struct LinuxHost {
+    device: OnceCell<Vzctl>,
+    cgroup_root: PathBuf,
+    proc_dir: PathBuf,
+}
+
+impl LinuxHost {
+    pub fn new(cgroup_root: PathBuf, proc_dir: PathBuf) -> Self {
+        LinuxHost {
+            device: OnceCell::new(),
+            cgroup_root,
+            proc_dir,
+        }
+    }
+
+    /// The control device, opened on first use (create and destroy never need it).
+    fn device(&self) -> Result<&Vzctl, VzError> {
+        if let Some(device) = self.device.get() {
+            return Ok(device);
+        }
+        let device = Vzctl::open()?;
+        Ok(self.device.get_or_init(|| device))
+    }
+
+    fn cgroup_dir(&self, veid: u32) -> PathBuf {
+        self.cgroup_root.join("vz").join(veid.to_string())
+    }
+
+    /// Kills every task of the VE (its init's pid namespace takes the rest with it), waits
+    /// until none is left, then removes the VE from the kernel and its cgroup.
+    fn tear_down(&self, veid: u32) -> Result<(), VzError> {
+        let device = self.device()?;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while let Some(running) = self.running(veid)? {
+            if running.init_pid > 0 {
+                // SAFETY: kill(2) with a pid and a signal touches no memory.
+                unsafe { libc::kill(running.init_pid, libc::SIGKILL) };
+            } else {
+                self.kill_cgroup(veid);
+            }
+            if Instant::now() > deadline {
+                return Err(VzError::StopFailed {
+                    veid,
+                    reason: format!("{} tasks still alive after SIGKILL", running.nproc),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if device.ve_info(veid).is_ok() {
+            device.ve_destroy(veid)?;
+        }
+        runtime::remove_cgroup(&self.cgroup_root, veid)
+    }
+
+    /// Kills whatever is left in the VE's cgroup (tasks that entered but are outside its
+    /// pid namespace).
+    fn kill_cgroup(&self, veid: u32) {
+        let _ = std::fs::write(self.cgroup_dir(veid).join("cgroup.kill"), "1");
+    }
+}
+
+impl Host for LinuxHost {
+    fn running(&self, veid: u32) -> Result<Option<Running>, VzError> {
+        match self.device()?.ve_info(veid) {
+            Ok(info) if info.nproc > 0 => Ok(Some(Running {
+                init_pid: info.init_pid,
+                nproc: info.nproc,
+            })),
+            Ok(_) => Ok(None),
+            Err(VzError::Ioctl { source, .. }) if source.raw_os_error() == Some(libc::ENOENT) => {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn is_mounted(&self, root: &Path) -> Result<bool, VzError> {
+        let path = self.proc_dir.join("self/mountinfo");
+        let info = std::fs::read_to_string(&path).map_err(|e| VzError::System {
+            what: format!("read {}", path.display()),
+            source: e,
+        })?;
+        Ok(runtime::is_mounted(&info, root))
+    }
+
+    fn mount(&self, private: &Path, root: &Path) -> Result<(), VzError> {
+        runtime::mount_private(private, root)
+    }
+
+    fn umount(&self, root: &Path) -> Result<(), VzError> {
+        runtime::umount_private(root)
+    }
+
+    fn unpack(&self, tarball: &Path, into: &Path) -> Result<(), VzError> {
+        let compression = if tarball.to_string_lossy().ends_with(".xz") {
+            "-J"
+        } else {
+            "-z"
+        };
+        let output = Command::new("tar")
+            .arg(compression)
+            .arg("-xpf")
+            .arg(tarball)
+            .arg("-C")
+            .arg(into)
+            .output()
+            .map_err(|e| VzError::System {
+                what: "run tar".into(),
+                source: e,
+            })?;
+        if !output.status.success() {
+            return Err(VzError::TemplateUnpack {
+                template: tarball.to_owned(),
+                reason: String::from_utf8_lossy(&output.stderr).trim().to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    fn start(&self, plan: &StartPlan) -> Result<(), VzError> {
+        let device = self.device()?;
+        // A VE left in the kernel without tasks (a crashed vzctl) is replaced.
+        if device.ve_info(plan.veid).is_ok() {
+            self.tear_down(plan.veid)?;
+        }
+        device.ve_create(plan.veid)?;
+        let started = (|| {
+            for &(resource, barrier, limit) in &plan.ubc {
+                device.ub_set(plan.veid, resource, barrier, limit)?;
+            }
+            let cgroup = runtime::make_cgroup(&self.cgroup_root, plan.veid)?;
+            for (file, value) in &plan.cgroup {
+                self.set_cgroup(plan.veid, file, value)?;
+            }
+            runtime::start_init(
+                device,
+                &runtime::InitSpec {
+                    veid: plan.veid,
+                    root: &plan.root,
+                    cgroup: &cgroup,
+                    hostname: plan.hostname.as_deref(),
+                },
+            )?;
+            // physpages goes to the memory cgroup of the VE's init, which exists only now.
+            for &(resource, barrier, limit) in &plan.ubc {
+                if resource == vz_abi::UB_PHYSPAGES {
+                    device.ub_set(plan.veid, resource, barrier, limit)?;
+                }
+            }
+            Ok(())
+        })();
+        if started.is_err() {
+            let _ = self.tear_down(plan.veid);
+        }
+        started
+    }
+
+    fn stop(&self, veid: u32, fast: bool, timeout: Duration) -> Result<(), VzError> {
+        if !fast {
+            // As OpenVZ: halt inside; the VE's init then ends and its pid namespace with it.
+            let _ = self.run(veid, &["halt".to_string()]);
+            let deadline = Instant::now() + timeout;
+            while self.running(veid)?.is_some_and(|r| r.init_pid > 0) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        self.tear_down(veid)
+    }
+
+    fn run(&self, veid: u32, argv: &[String]) -> Result<i32, VzError> {
+        let Some(running) = self.running(veid)?.filter(|r| r.init_pid > 0) else {
+            return Err(VzError::NotRunning(veid));
+        };
+        let status = runtime::run_inside(
+            self.device()?,
+            &runtime::Inside {
+                veid,
+                init_pid: running.init_pid,
+                cgroup: &self.cgroup_dir(veid),
+                proc_dir: &self.proc_dir,
+            },
+            argv,
+        )?;
+        Ok(match status {
+            nix::sys::wait::WaitStatus::Exited(_, code) => code,
+            nix::sys::wait::WaitStatus::Signaled(_, signal, _) => 128 + signal as i32,
+            _ => 1,
+        })
+    }
+
+    fn set_ubc(&self, veid: u32, resource: u32, barrier: u64, limit: u64) -> Result<(), VzError> {
+        self.device()?.ub_set(veid, resource, barrier, limit)
+    }
+
+    fn set_cgroup(&self, veid: u32, file: &str, value: &str) -> Result<(), VzError> {
+        let path = self.cgroup_dir(veid).join(file);
+        std::fs::write(&path, value).map_err(|e| VzError::System {
+            what: format!("write {value} to {}", path.display()),
+            source: e,
+        })
+    }
+}
