@@ -1,0 +1,187 @@
+# vzctl: the VE lifecycle as an admin drives it, with the busybox template from
+# /vz/template/cache and the configs in /etc/vz.
+
+TEMPLATE=busybox-1.35-x86_64
+
+# No VE of an earlier case is left: stopped, destroyed, module reloaded.
+fresh_vz() {
+    for conf in /etc/vz/conf/[0-9]*.conf; do
+        [ -e "$conf" ] || continue
+        ctid=$(basename "$conf" .conf)
+        vzctl --quiet stop --fast "$ctid" >/dev/null 2>&1 || true
+        vzctl --quiet destroy "$ctid" >/dev/null 2>&1 || true
+    done
+    rm -f /etc/vz/conf/*.destroyed /vz/lock/*.lck
+    fresh_module
+}
+
+# A VE 101 created from the template, stopped.
+created() {
+    fresh_vz
+    vzctl --quiet create 101 --ostemplate $TEMPLATE --hostname ct101.example >/dev/null
+}
+
+# Exit status of a command, without set -e stopping the case.
+status_of() { "$@" >/tmp/out 2>/tmp/err && echo 0 || echo $?; }
+
+test_create_writes_private_area_and_config() {
+    fresh_vz
+    out=$(vzctl create 101 --ostemplate $TEMPLATE --hostname ct101.example)
+    echo "$out" | grep -q "Container private area was created" || fail "create said: $out"
+    [ -x /vz/private/101/sbin/init ] || fail "no /sbin/init in the private area"
+    conf=/etc/vz/conf/101.conf
+    grep -q '^OSTEMPLATE="busybox-1.35-x86_64"$' $conf || fail "OSTEMPLATE not in $conf"
+    grep -q '^HOSTNAME="ct101.example"$' $conf || fail "HOSTNAME not in $conf"
+    grep -q '^NUMPROC="240:240"$' $conf || fail "the sample's NUMPROC not in $conf"
+    expect_eq "hostname file" "$(cat /vz/private/101/etc/hostname)" ct101.example
+    expect_eq status "$(vzctl status 101)" "CTID 101 exist unmounted down"
+    vzctl destroy 101 >/dev/null
+}
+
+test_start_runs_init_as_pid_1_in_its_own_world() {
+    created
+    vzctl start 101 | grep -q "Container start in progress" || fail "start did not report"
+    expect_eq status "$(vzctl status 101)" "CTID 101 exist mounted running"
+    expect_eq "pid 1 inside" "$(vzctl exec2 101 cat /proc/1/comm)" init
+    expect_eq "hostname inside" "$(vzctl exec2 101 hostname)" ct101.example
+    # Only the VE's own processes are visible.
+    sleep 300 >/dev/null 2>&1 &
+    host_sleep=$!
+    inside=$(vzctl exec2 101 'ls /proc | grep -c "^[0-9]"')
+    [ "$inside" -le 4 ] || fail "$inside processes visible inside"
+    vzctl exec2 101 "test -e /proc/$host_sleep" && fail "host process $host_sleep visible inside"
+    kill $host_sleep
+    # /dev holds only the permitted nodes; /dev/vzctl is absent; /sys is read-only.
+    expect_eq "/dev" "$(vzctl exec2 101 ls /dev | tr '\n' ' ')" "fd full null ptmx pts random shm stderr stdin stdout tty urandom zero "
+    vzctl exec2 101 'touch /sys/x' 2>/dev/null && fail "/sys writable inside"
+    # Capabilities: no module loading, raw I/O or clock setting.
+    bnd=$(vzctl exec2 101 'grep CapBnd /proc/self/status' | awk '{ print $2 }')
+    for cap in 16 17 25; do
+        [ $(( 0x$bnd >> cap & 1 )) = 0 ] || fail "capability $cap kept (CapBnd $bnd)"
+    done
+    out=$(vzctl exec2 101 'date -s 2000-01-01' 2>&1)
+    case "$out" in *"not permitted"*) ;; *) fail "date -s inside said: $out" ;; esac
+    [ "$(date +%Y)" != 2000 ] || fail "the host's clock was set from inside"
+    # No file descriptor of the host leaks in.
+    exec 7</etc/passwd
+    fds=$(vzctl exec2 101 'ls /proc/self/fd | tr "\n" " "')
+    exec 7<&-
+    expect_eq "fds of a command inside" "$fds" "0 1 2 3 "
+    # The VE's tasks carry its id.
+    init_pid=$(vztest info 101 | cut -d' ' -f4)
+    expect_eq "envID of init" "$(sed -n 's/^envID:\t*//p' /proc/$init_pid/status)" 101
+    vzctl stop --fast 101 >/dev/null
+}
+
+test_stop_leaves_nothing_behind() {
+    created
+    vzctl start 101 >/dev/null
+    vzctl exec 101 'sleep 1000 >/dev/null 2>&1 &'
+    out=$(vzctl stop 101)
+    echo "$out" | grep -q "Container was stopped" || fail "stop said: $out"
+    expect_eq status "$(vzctl status 101)" "CTID 101 exist unmounted down"
+    vztest info 101 >/dev/null 2>&1 && fail "VE 101 still in the kernel"
+    grep -q " /vz/root/101 " /proc/self/mountinfo && fail "/vz/root/101 still mounted"
+    [ ! -d /sys/fs/cgroup/vz/101 ] || fail "cgroup of VE 101 left"
+    pgrep -f "sleep 1000" && fail "a task of the VE survived"
+    vzctl destroy 101 >/dev/null
+    expect_eq status "$(vzctl status 101)" "CTID 101 deleted unmounted down"
+    [ ! -e /vz/private/101 ] || fail "private area left"
+    [ -f /etc/vz/conf/101.conf.destroyed ] || fail "config not kept as .destroyed"
+}
+
+test_exec_exit_codes_follow_openvz() {
+    created
+    vzctl start 101 >/dev/null
+    expect_eq "exec2 passes the status on" "$(status_of vzctl exec2 101 'exit 7')" 7
+    expect_eq "exec of a failing command" "$(status_of vzctl exec 101 false)" 8
+    expect_eq "exec of a good command" "$(status_of vzctl exec 101 true)" 0
+    expect_eq "exec - reads stdin" "$(echo 'echo from-stdin' | vzctl exec 101 -)" from-stdin
+    printf 'echo script ran in $(hostname)\nexit 3\n' >/tmp/script.sh
+    expect_eq "runscript output" "$(vzctl runscript 101 /tmp/script.sh)" "script ran in ct101.example"
+    expect_eq "runscript status" "$(status_of vzctl runscript 101 /tmp/script.sh)" 3
+    vzctl stop --fast 101 >/dev/null
+    expect_eq "exec on a stopped VE" "$(status_of vzctl exec 101 true)" 31
+}
+
+test_wrong_states_and_input_get_openvz_codes() {
+    created
+    expect_eq "stop of a stopped VE" "$(status_of vzctl stop 101)" 31
+    vzctl start 101 >/dev/null
+    expect_eq "start of a running VE" "$(status_of vzctl start 101)" 32
+    expect_eq "destroy of a running VE" "$(status_of vzctl destroy 101)" 32
+    [ -d /vz/private/101 ] || fail "destroy of a running VE removed its private area"
+    expect_eq "umount of a running VE" "$(status_of vzctl umount 101)" 32
+    vzctl stop --fast 101 >/dev/null
+    expect_eq "create over an existing VE" "$(status_of vzctl create 101 --ostemplate $TEMPLATE)" 44
+    expect_eq "unknown template" "$(status_of vzctl create 102 --ostemplate nosuch)" 91
+    grep -q "nosuch" /tmp/err || fail "the message does not name the template: $(cat /tmp/err)"
+    [ ! -e /vz/private/102 ] && [ ! -e /etc/vz/conf/102.conf ] || fail "a failed create left files"
+    expect_eq "unknown option" "$(status_of vzctl start 101 --frobnicate)" 20
+    expect_eq "bad CTID" "$(status_of vzctl start 0)" 21
+    expect_eq "bad numproc" "$(status_of vzctl set 101 --numproc 12Q)" 21
+    grep -q "numproc" /tmp/err || fail "the message does not name numproc: $(cat /tmp/err)"
+    expect_eq "start of a missing VE" "$(status_of vzctl start 555)" 14
+    vzctl destroy 101 >/dev/null
+}
+
+test_a_broken_template_leaves_no_half_made_ve() {
+    fresh_vz
+    printf 'not a tarball' >/vz/template/cache/broken.tar.gz
+    expect_eq "create from a broken template" "$(status_of vzctl create 103 --ostemplate broken)" 48
+    rm /vz/template/cache/broken.tar.gz
+    ls -d /vz/private/103* 2>/dev/null && fail "private area left: $(ls -d /vz/private/103*)"
+    [ ! -e /etc/vz/conf/103.conf ] || fail "config left"
+}
+
+test_set_changes_limits_live_and_saves() {
+    created
+    vzctl start 101 >/dev/null
+    vzctl set 101 --numproc 50:60 --privvmpages 256M --save >/dev/null
+    expect_eq "numproc in the kernel" "$(vztest ubget 101 numproc | cut -d' ' -f3,4)" "50 60"
+    expect_eq "privvmpages in the kernel" "$(vztest ubget 101 privvmpages | cut -d' ' -f3,4)" "65536 65536"
+    grep -q '^NUMPROC="50:60"$' /etc/vz/conf/101.conf || fail "NUMPROC not saved"
+    grep -q "numproc.*50 *60" /proc/user_beancounters || fail "not in /proc/user_beancounters"
+    # Unsaved: applied now, gone after a restart.
+    vzctl set 101 --numfile 1000 2>/dev/null
+    expect_eq "numfile live" "$(vztest ubget 101 numfile | cut -d' ' -f3)" 1000
+    vzctl restart 101 >/dev/null
+    expect_eq "numfile after restart" "$(vztest ubget 101 numfile | cut -d' ' -f3)" 9312
+    expect_eq "numproc after restart" "$(vztest ubget 101 numproc | cut -d' ' -f3,4)" "50 60"
+    # A limit below what the VE holds: new forks are refused inside, nothing is killed.
+    vzctl set 101 --numproc 1 >/dev/null 2>&1
+    vzctl exec2 101 'true' >/dev/null 2>&1 || true
+    [ "$(vztest ubget 101 numproc | cut -d' ' -f5)" -ge 1 ] || fail "refused fork not counted"
+    vzctl set 101 --numproc unlimited >/dev/null
+    # Hostname and CPU share apply live.
+    vzctl set 101 --hostname renamed.example --cpuunits 2000 --cpulimit 50 --save >/dev/null
+    expect_eq "hostname" "$(vzctl exec2 101 hostname)" renamed.example
+    expect_eq "cpu.weight" "$(cat /sys/fs/cgroup/vz/101/cpu.weight)" 200
+    expect_eq "cpu.max" "$(cat /sys/fs/cgroup/vz/101/cpu.max)" "50000 100000"
+    vzctl stop --fast 101 >/dev/null
+    vzctl destroy 101 >/dev/null
+}
+
+test_a_locked_ve_is_refused_and_a_stale_lock_removed() {
+    created
+    mkdir -p /vz/lock
+    sleep 300 >/dev/null 2>&1 &
+    holder=$!
+    printf '%s\nstarting\n' $holder >/vz/lock/101.lck
+    expect_eq "start while locked" "$(status_of vzctl start 101)" 9
+    grep -q "Locked by: pid $holder" /tmp/err || fail "no holder in: $(cat /tmp/err)"
+    kill $holder
+    wait $holder 2>/dev/null || true
+    vzctl start 101 >/dev/null 2>/tmp/err || fail "stale lock not removed: $(cat /tmp/err)"
+    vzctl stop --fast 101 >/dev/null
+    [ ! -e /vz/lock/101.lck ] || fail "lock file left after stop"
+    vzctl destroy 101 >/dev/null
+}
+
+test_names_resolve_to_ctids() {
+    fresh_vz
+    vzctl --quiet create 104 --ostemplate $TEMPLATE --name web >/dev/null
+    expect_eq "status by name" "$(vzctl status web)" "CTID 104 exist unmounted down"
+    vzctl destroy web >/dev/null
+    [ ! -e /etc/vz/names/web ] || fail "name link left"
+}
