@@ -4,7 +4,8 @@
 #   make kernel     the patched kernel (DEBUG=1: KASAN, lockdep, Rust assertions)
 #   make module     vz.ko against that kernel
 #   make tools      the userland workspace (release build)
-#   make image      the guest initramfs: busybox, module, tools, test cases
+#   make templates  the busybox OS template for vzctl create (build/templates)
+#   make image      the guest initramfs: busybox, module, tools, templates, test cases
 #   make test       unit tests, then the in-VM suite
 #   make vm SCRIPT=path   run a script as root in a fresh guest; exits with its status
 #   make run        boot to a root shell (a short demo when stdin is not a terminal)
@@ -29,13 +30,14 @@ KDIR := $(BUILD)/linux$(VARIANT)
 MODDIR := $(BUILD)/module$(VARIANT)
 IMAGE := $(BUILD)/initramfs$(VARIANT).cpio.gz
 DISK := $(BUILD)/vz.img
+TEMPLATES := $(BUILD)/templates
 BINDIR := target/release
 HARNESS := $(BINDIR)/vz-harness
 HARNESS_ARGS := --kernel $(KDIR)/arch/x86/boot/bzImage --initrd $(IMAGE) --log-dir $(BUILD)/logs$(VARIANT)
 RELEASE := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 TIMED := scripts/timed.sh
 
-.PHONY: help setup kernel stage-module module tools image disk test unit vm-test vm run bench soak check clean
+.PHONY: help setup kernel stage-module module tools templates image disk test unit vm-test vm run bench soak check clean
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -62,12 +64,22 @@ module: kernel stage-module
 tools:
 	@cargo build --release --workspace --quiet
 
-image: module tools
-	@tests/image/build-initramfs.sh $(IMAGE) $(KDIR) $(MODDIR)/vz.ko $(BINDIR)
+# The script rebuilds only when its inputs changed (hash stamp, as for the kernel).
+templates:
+	@scripts/build-template-busybox.sh $(TEMPLATES)
 
+image: module tools templates
+	@tests/image/build-initramfs.sh $(IMAGE) $(KDIR) $(MODDIR)/vz.ko $(BINDIR) $(TEMPLATES)
+
+# The quota and project features let the guest mount /vz with prjquota (per-VE disk quotas);
+# a disk made without them gets them added in place by tune2fs, keeping its data.
 disk:
 	@if [ ! -f $(DISK) ]; then \
-	  truncate -s 4G $(DISK) && mkfs.ext4 -q -F -L vz $(DISK) && echo "disk: created $(DISK)"; \
+	  truncate -s 4G $(DISK) && \
+	  mkfs.ext4 -q -F -L vz -E root_owner=0:0 -O quota,project $(DISK) && \
+	  echo "disk: created $(DISK)"; \
+	elif ! dumpe2fs -h $(DISK) 2>/dev/null | grep -q '^Filesystem features:.* project'; then \
+	  tune2fs -O quota,project $(DISK) >/dev/null && echo "disk: added quota and project features to $(DISK)"; \
 	fi
 
 unit:
@@ -104,4 +116,4 @@ check: kernel stage-module
 	cargo test --quiet
 
 clean:
-	rm -rf $(BUILD)/module* $(BUILD)/initramfs* $(BUILD)/logs* target
+	rm -rf $(BUILD)/module* $(BUILD)/initramfs* $(BUILD)/logs* $(BUILD)/templates target

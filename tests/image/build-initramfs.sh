@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
 # Builds the guest image: a busybox-static initramfs carrying the vz module, the tools with
-# the shared libraries they need, the guest init and the test cases.
+# the shared libraries they need, their config files, the OS templates, the guest init and the
+# test cases.
 #
-# Usage: build-initramfs.sh OUT.cpio.gz KERNEL_DIR VZ_KO BIN_DIR
+# Usage: build-initramfs.sh OUT.cpio.gz KERNEL_DIR VZ_KO BIN_DIR TEMPLATE_DIR
 set -euo pipefail
 
-out=$1 kdir=$2 module=$3 bindir=$4
+out=$1 kdir=$2 module=$3 bindir=$4 templates=$5
 top=$(cd "$(dirname "$0")/../.." && pwd)
 krel=$(cat "$kdir/include/config/kernel.release")
 stage=$(mktemp -d "${out%/*}/initramfs.XXXXXX")
 trap 'rm -rf "$stage"' EXIT
 
-mkdir -p "$stage"/{bin,sbin,usr/bin,usr/sbin,usr/local/bin,etc,root,proc,sys,dev,tmp,run,vz,tests/cases}
+mkdir -p "$stage"/{bin,sbin,usr/bin,usr/sbin,usr/local/bin,etc/vz/conf,usr/share/vz/templates}
+mkdir -p "$stage"/{root,proc,sys,dev,tmp,run,vz,tests/cases}
 mkdir -p "$stage/lib/modules/$krel/extra"
 
 # Busybox provides the shell and every basic command.
@@ -33,6 +35,12 @@ done
 # The module, with modules.dep so that `modprobe vz` works as on a real host.
 install -m 0644 "$module" "$stage/lib/modules/$krel/extra/vz.ko"
 depmod -b "$stage" "$krel" 2>/dev/null
+
+# The tools' config files at OpenVZ's paths, and the OS templates; the guest init copies the
+# templates to /vz/template/cache, where vzctl create looks.
+install -m 0644 "$top/configs/vz/vz.conf" "$stage/etc/vz/vz.conf"
+install -m 0644 "$top"/configs/vz/ve-*.conf-sample "$stage/etc/vz/conf/"
+install -m 0644 "$templates"/*.tar.gz "$stage/usr/share/vz/templates/"
 
 install -m 0755 "$top/tests/guest/init" "$stage/init"
 install -m 0755 "$top/tests/guest/run-cases.sh" "$stage/tests/run-cases.sh"

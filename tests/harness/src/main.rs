@@ -10,7 +10,7 @@ use qemu::{Accel, Guest, GuestSpec, ReadError};
 use std::fs::{self, File};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
+use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
 #[derive(Parser)]
@@ -40,13 +40,14 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Mode {
-    /// Run every in-guest case and print `N passed, N failed`.
+    /// Run every in-guest case and print `N passed, N failed`; /vz is a fresh scratch disk.
     Test {
         /// Seconds the whole suite may take once the guest is up.
         #[arg(long, default_value_t = 1800)]
         timeout: u64,
     },
-    /// Run a shell script as root in a fresh guest; exit with its status.
+    /// Run a shell script as root in a fresh guest (/vz a fresh scratch disk); exit with its
+    /// status.
     Vm {
         /// The script to run.
         #[arg(long)]
@@ -73,6 +74,10 @@ enum Mode {
 /// Named timeouts, so every wait in the harness says which limit it hit.
 const KVM_PROBE: Duration = Duration::from_secs(5);
 const POWEROFF_GRACE: Duration = Duration::from_secs(30);
+
+/// Size of the scratch disk `test` and `vm` guests get at /vz. The file is sparse: only what
+/// mkfs and the guest write takes space.
+const SCRATCH_DISK_BYTES: u64 = 4 << 30;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -108,9 +113,11 @@ fn run(cli: Cli) -> Result<u8, String> {
         icount: false,
     };
     let boot = Duration::from_secs(cli.boot_timeout);
+    let cmdline = |mode: &str| format!("vzguest.mode={mode}");
     match cli.mode {
         Mode::Test { timeout } => {
-            spec.cmdline = "vzguest.mode=test".into();
+            spec.disk = Some(scratch_disk(&cli.log_dir)?);
+            spec.cmdline = cmdline("test");
             run_suite(&spec, &cli.log_dir, boot, Duration::from_secs(timeout))
         }
         Mode::Vm {
@@ -119,9 +126,10 @@ fn run(cli: Cli) -> Result<u8, String> {
             icount,
         } => {
             spec.icount = icount;
+            spec.disk = Some(scratch_disk(&cli.log_dir)?);
             let text = fs::read(&script).map_err(|e| format!("read {}: {e}", script.display()))?;
             spec.initrd = with_payload(&cli.initrd, &cli.log_dir, &text)?;
-            spec.cmdline = "vzguest.mode=vm".into();
+            spec.cmdline = cmdline("vm");
             run_streaming(
                 &spec,
                 &cli.log_dir,
@@ -133,13 +141,13 @@ fn run(cli: Cli) -> Result<u8, String> {
         Mode::Run { disk, timeout } => {
             spec.disk = Some(disk);
             if std::io::stdin().is_terminal() {
-                spec.cmdline = "vzguest.mode=run vzguest.interactive=1".into();
+                spec.cmdline = cmdline("run vzguest.interactive=1");
                 let mut cmd = spec.command(true);
                 qemu::kill_with_parent(&mut cmd);
                 let status = cmd.status().map_err(|e| format!("start QEMU: {e}"))?;
                 Ok(status.code().unwrap_or(1).clamp(0, 255) as u8)
             } else {
-                spec.cmdline = "vzguest.mode=run".into();
+                spec.cmdline = cmdline("run");
                 run_streaming(
                     &spec,
                     &cli.log_dir,
@@ -172,6 +180,42 @@ fn choose_accel(cli: &Cli) -> Result<Accel, String> {
             "unknown accelerator '{other}' (use tcg, kvm or auto)"
         )),
     }
+}
+
+/// A fresh ext4 disk for one run: `/vz` in the guest is then a real disk filesystem as on a
+/// host, yet every run starts empty. The quota and project features let the guest mount it
+/// with `prjquota`, which per-VE disk quotas need.
+fn scratch_disk(log_dir: &Path) -> Result<PathBuf, String> {
+    let path = log_dir.join("scratch.img");
+    // Recreated rather than truncated in place, so no block of an earlier run survives.
+    let _ = fs::remove_file(&path);
+    File::create(&path)
+        .and_then(|file| file.set_len(SCRATCH_DISK_BYTES))
+        .map_err(|e| format!("create {}: {e}", path.display()))?;
+    let mut mkfs = Command::new("mkfs.ext4");
+    mkfs.args([
+        "-q",
+        "-F",
+        "-L",
+        "vz",
+        "-E",
+        "root_owner=0:0",
+        "-O",
+        "quota,project",
+    ]);
+    let output = mkfs
+        .arg(&path)
+        .output()
+        .map_err(|e| format!("run mkfs.ext4 (e2fsprogs, installed by make setup): {e}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "mkfs.ext4 {} failed ({}): {}",
+            path.display(),
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        ));
+    }
+    Ok(path)
 }
 
 /// The image plus a payload archive holding `/payload/script.sh`.
