@@ -185,3 +185,39 @@ test_names_resolve_to_ctids() {
     vzctl destroy web >/dev/null
     [ ! -e /etc/vz/names/web ] || fail "name link left"
 }
+
+# The host's own address: a real host has one on its NIC; the test guest has no NIC.
+host_address() {
+    ip link show host0 >/dev/null 2>&1 && return
+    ip link add host0 type dummy
+    ip addr add 198.51.100.1/32 dev host0
+    ip link set host0 up
+}
+
+test_ipadd_routes_the_ve_and_the_host_reaches_its_service() {
+    created
+    host_address
+    vzctl set 101 --ipadd 10.1.1.101 --save >/dev/null
+    grep -q '^IP_ADDRESS="10.1.1.101"$' /etc/vz/conf/101.conf || fail "IP_ADDRESS not saved"
+    vzctl start 101 >/dev/null
+    vzctl exec2 101 'ip -4 addr show venet0' | grep -q "10.1.1.101/32" || fail "no address on venet0"
+    # A service inside, reached from the host at the VE's address.
+    vzctl exec 101 'httpd -p 80 -h /var/www'
+    got=$(vztest http-get 10.1.1.101:80 /) || fail "host cannot reach the VE's httpd"
+    expect_eq "page served from the VE" "$got" "$(cat /vz/private/101/var/www/index.html)"
+    # The VE reaches the host.
+    vzctl exec2 101 'ping -c 1 -W 3 198.51.100.1' >/dev/null || fail "the VE cannot reach the host"
+    # Addresses change live.
+    vzctl set 101 --ipadd 10.1.1.102 --save >/dev/null
+    vztest http-get 10.1.1.102:80 / >/dev/null || fail "added address not reachable"
+    vzctl set 101 --ipdel 10.1.1.101 --save >/dev/null
+    vztest http-get 10.1.1.101:80 / >/dev/null 2>&1 && fail "deleted address still answers"
+    grep -q '^IP_ADDRESS="10.1.1.102"$' /etc/vz/conf/101.conf || fail "IP_ADDRESS not updated"
+    # An address another VE has is refused.
+    expect_eq "address in use" "$(status_of vzctl create 102 --ostemplate $TEMPLATE --ipadd 10.1.1.102)" 78
+    expect_eq "bad address" "$(status_of vzctl set 101 --ipadd 10.1.1.300)" 71
+    vzctl stop --fast 101 >/dev/null
+    ip link show venet101 >/dev/null 2>&1 && fail "venet101 left after stop"
+    ip route | grep -q 10.1.1.102 && fail "route left after stop"
+    vzctl destroy 101 >/dev/null
+}

@@ -90,6 +90,9 @@ pub struct CreateArgs {
     pub private: Option<String>,
     #[arg(long)]
     pub root: Option<String>,
+    /// An IPv4 address for the VE (may be repeated).
+    #[arg(long)]
+    pub ipadd: Vec<String>,
     #[arg(long)]
     pub hostname: Option<String>,
     #[arg(long)]
@@ -181,6 +184,12 @@ pub struct SetArgs {
     pub nameserver: Vec<String>,
     #[arg(long)]
     pub applyconfig: Option<String>,
+    /// Add an IPv4 address (may be repeated).
+    #[arg(long)]
+    pub ipadd: Vec<String>,
+    /// Remove an address, or `all` (may be repeated).
+    #[arg(long)]
+    pub ipdel: Vec<String>,
 }
 
 impl SetArgs {

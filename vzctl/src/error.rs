@@ -115,6 +115,8 @@ pub enum VzError {
         value: String,
         reason: String,
     },
+    #[error("CT {veid}: IP address {ip} is already in use by CT {owner}")]
+    IpInUse { veid: u32, ip: String, owner: u32 },
 }
 
 impl VzError {
@@ -156,6 +158,7 @@ impl VzError {
             VzError::StopFailed { .. } => 33,
             VzError::CommandFailed { .. } => 8,
             VzError::BadIp { .. } => 71,
+            VzError::IpInUse { .. } => 78,
         }
     }
 }

@@ -4,8 +4,10 @@
 
 use crate::device::Vzctl;
 use crate::error::VzError;
+use crate::net;
 use crate::runtime;
 use std::cell::OnceCell;
+use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -27,6 +29,8 @@ pub struct StartPlan {
     pub hostname: Option<String>,
     pub ubc: Vec<(u32, u64, u64)>,
     pub cgroup: Vec<(String, String)>,
+    /// IP_ADDRESS: routed to the VE once its init runs.
+    pub addresses: Vec<Ipv4Addr>,
 }
 
 /// Privileged operations the commands need.
@@ -51,6 +55,8 @@ pub trait Host {
     fn set_ubc(&self, veid: u32, resource: u32, barrier: u64, limit: u64) -> Result<(), VzError>;
     /// Writes a file of a running VE's cgroup.
     fn set_cgroup(&self, veid: u32, file: &str, value: &str) -> Result<(), VzError>;
+    /// Adds (or removes) an address of a running VE: on its venet0 and as a host route.
+    fn set_address(&self, veid: u32, ip: Ipv4Addr, add: bool) -> Result<(), VzError>;
 }
 
 /// The real host: the control device, the cgroup tree and /proc.
@@ -106,6 +112,38 @@ impl LinuxHost {
             device.ve_destroy(veid)?;
         }
         runtime::remove_cgroup(&self.cgroup_root, veid)
+    }
+
+    fn init_pid(&self, veid: u32) -> Result<i32, VzError> {
+        self.running(veid)?
+            .map(|r| r.init_pid)
+            .filter(|&pid| pid > 0)
+            .ok_or(VzError::NotRunning(veid))
+    }
+
+    /// Gives the VE its venet0 (the VE end of a new veth pair) and routes `addresses` to it.
+    fn connect(&self, veid: u32, addresses: &[Ipv4Addr]) -> Result<(), VzError> {
+        let (host, peer) = (net::host_link(veid), net::peer_link(veid));
+        net::create_pair(&host, &peer)?;
+        self.device()?.netdev(veid, vz_abi::NETDEV_ADD, &peer)?;
+        let init_pid = self.init_pid(veid)?;
+        runtime::in_netns(&self.proc_dir, init_pid, || {
+            net::rename(&peer, net::VE_LINK)?;
+            net::set_up("lo")?;
+            net::set_up(net::VE_LINK)?;
+            for &ip in addresses {
+                net::address(net::VE_LINK, ip, true)?;
+            }
+            net::route(net::VE_LINK, None, true)
+        })?;
+        net::set_up(&host)?;
+        // The host answers ARP on the VE's link for what it can reach, and forwards for it.
+        net::sysctl(&self.proc_dir, &format!("conf/{host}/proxy_arp"), "1")?;
+        net::sysctl(&self.proc_dir, "ip_forward", "1")?;
+        for &ip in addresses {
+            net::route(&host, Some(ip), true)?;
+        }
+        Ok(())
     }
 
     /// Kills whatever is left in the VE's cgroup (tasks that entered but are outside its
@@ -203,6 +241,9 @@ impl Host for LinuxHost {
                     device.ub_set(plan.veid, resource, barrier, limit)?;
                 }
             }
+            if !plan.addresses.is_empty() {
+                self.connect(plan.veid, &plan.addresses)?;
+            }
             Ok(())
         })();
         if started.is_err() {
@@ -246,6 +287,23 @@ impl Host for LinuxHost {
 
     fn set_ubc(&self, veid: u32, resource: u32, barrier: u64, limit: u64) -> Result<(), VzError> {
         self.device()?.ub_set(veid, resource, barrier, limit)
+    }
+
+    fn set_address(&self, veid: u32, ip: Ipv4Addr, add: bool) -> Result<(), VzError> {
+        let init_pid = self.init_pid(veid)?;
+        let host = net::host_link(veid);
+        let has_link = self.proc_dir.join("sys/net/ipv4/conf").join(&host).exists();
+        if !has_link {
+            return if add {
+                self.connect(veid, &[ip])
+            } else {
+                Ok(())
+            };
+        }
+        runtime::in_netns(&self.proc_dir, init_pid, || {
+            net::address(net::VE_LINK, ip, add)
+        })?;
+        net::route(&host, Some(ip), add)
     }
 
     fn set_cgroup(&self, veid: u32, file: &str, value: &str) -> Result<(), VzError> {

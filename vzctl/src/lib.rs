@@ -11,6 +11,7 @@ pub mod device;
 pub mod error;
 pub mod host;
 pub mod lock;
+pub mod net;
 pub mod params;
 pub mod paths;
 pub mod procfs;

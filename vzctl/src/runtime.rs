@@ -476,6 +476,53 @@ fn wait_for(child: Pid) -> Result<WaitStatus, VzError> {
     }
 }
 
+/// Runs `work` in a child that has joined the network namespace of the VE whose init is
+/// `init_pid` (so that netlink sockets it opens talk to the VE's stack).
+pub fn in_netns(
+    proc_dir: &Path,
+    init_pid: i32,
+    work: impl FnOnce() -> Result<(), VzError>,
+) -> Result<(), VzError> {
+    let path = proc_dir.join(format!("{init_pid}/ns/net"));
+    let ns = File::open(&path).map_err(|source| VzError::System {
+        what: format!("open {}", path.display()),
+        source,
+    })?;
+    let (report_r, report_w) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| VzError::system("pipe", e))?;
+    // SAFETY: vzctl is single-threaded; the child makes system calls and exits.
+    match unsafe { fork() }.map_err(|e| VzError::system("fork", e))? {
+        ForkResult::Child => {
+            drop(report_r);
+            let result = setns(ns.as_fd(), CloneFlags::CLONE_NEWNET)
+                .map_err(|e| VzError::system("setns net", e))
+                .and_then(|()| work());
+            let code = match result {
+                Ok(()) => 0,
+                Err(err) => {
+                    let _ = File::from(report_w).write_all(err.to_string().as_bytes());
+                    1
+                }
+            };
+            // SAFETY: Ends the child without running the parent's exit handlers.
+            unsafe { libc::_exit(code) }
+        }
+        ForkResult::Parent { child } => {
+            drop(report_w);
+            let status = wait_for(child)?;
+            let mut report = String::new();
+            let _ = File::from(report_r).read_to_string(&mut report);
+            match status {
+                WaitStatus::Exited(_, 0) => Ok(()),
+                _ => Err(VzError::System {
+                    what: "in the VE's network namespace".into(),
+                    source: std::io::Error::other(report),
+                }),
+            }
+        }
+    }
+}
+
 /// The VE's cgroup under the vz parent group (created with the memory, cpu and pids
 /// controllers enabled for its children).
 pub fn make_cgroup(cgroup_root: &Path, veid: u32) -> Result<PathBuf, VzError> {

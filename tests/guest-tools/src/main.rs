@@ -110,6 +110,12 @@ enum Cmd {
     Ubtest(ubc::UbtestArgs),
     /// Map and touch MIB MiB of memory; print `survived` if not stopped.
     Hog { mib: usize },
+    /// GET http://ADDR/PATH (IPv4 address and port, no name lookup: the guest's static
+    /// busybox crashes resolving) and print the body; fails after 5 s without an answer.
+    HttpGet {
+        addr: std::net::SocketAddrV4,
+        path: String,
+    },
     /// Inside a VE: the object-taking side of `ubtest` (internal).
     #[command(hide = true)]
     Acquire(ubc::AcquireArgs),
@@ -298,13 +304,20 @@ fn sockets() -> Result<(), String> {
     // Data through each, so that socket buffers are charged and given back too.
     let data = [0x5a_u8; 3000];
     let mut got = [0_u8; 3000];
-    client.write_all(&data).map_err(|e| format!("tcp send: {e}"))?;
-    accepted.read_exact(&mut got).map_err(|e| format!("tcp recv: {e}"))?;
+    client
+        .write_all(&data)
+        .map_err(|e| format!("tcp send: {e}"))?;
+    accepted
+        .read_exact(&mut got)
+        .map_err(|e| format!("tcp recv: {e}"))?;
     let udp_addr = udp.local_addr().map_err(|e| format!("udp: {e}"))?;
-    udp.send_to(&data, udp_addr).map_err(|e| format!("udp send: {e}"))?;
+    udp.send_to(&data, udp_addr)
+        .map_err(|e| format!("udp send: {e}"))?;
     udp.recv(&mut got).map_err(|e| format!("udp recv: {e}"))?;
     unix.send(&data).map_err(|e| format!("unix send: {e}"))?;
-    unix_peer.recv(&mut got).map_err(|e| format!("unix recv: {e}"))?;
+    unix_peer
+        .recv(&mut got)
+        .map_err(|e| format!("unix recv: {e}"))?;
     println!(
         "tcp={} accepted={} udp={} unix={}",
         fd_env(tcp.as_raw_fd()),
@@ -312,6 +325,31 @@ fn sockets() -> Result<(), String> {
         fd_env(udp.as_raw_fd()),
         fd_env(unix.as_raw_fd())
     );
+    Ok(())
+}
+
+fn http_get(addr: std::net::SocketAddrV4, path: &str) -> Result<(), String> {
+    use std::io::{Read, Write};
+    let timeout = std::time::Duration::from_secs(5);
+    let mut stream = std::net::TcpStream::connect_timeout(&addr.into(), timeout)
+        .map_err(|e| format!("connect {addr}: {e}"))?;
+    stream
+        .set_read_timeout(Some(timeout))
+        .map_err(|e| e.to_string())?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {}\r\n\r\n", addr.ip())
+        .map_err(|e| format!("send: {e}"))?;
+    let mut reply = String::new();
+    stream
+        .read_to_string(&mut reply)
+        .map_err(|e| format!("receive: {e}"))?;
+    let (head, body) = reply.split_once("\r\n\r\n").ok_or("no HTTP header")?;
+    if !head.starts_with("HTTP/1.") || !head.contains(" 200 ") {
+        return Err(format!(
+            "answer: {}",
+            head.lines().next().unwrap_or_default()
+        ));
+    }
+    print!("{body}");
     Ok(())
 }
 
@@ -398,6 +436,7 @@ fn run(command: Cmd) -> Result<(), String> {
         Cmd::Ubtest(args) => ubc::ubtest(&args)?,
         Cmd::Acquire(args) => ubc::acquire(&args)?,
         Cmd::Hog { mib } => ubc::hog(mib)?,
+        Cmd::HttpGet { addr, path } => http_get(addr, &path)?,
     }
     Ok(())
 }

@@ -35,7 +35,10 @@ fn write_until_refused(out: &mut impl Write, chunk: usize) -> (u64, String) {
 }
 
 fn errno_name(err: &std::io::Error) -> String {
-    format!("{:?}", Errno::from_raw(err.raw_os_error().unwrap_or(libc::EIO)))
+    format!(
+        "{:?}",
+        Errno::from_raw(err.raw_os_error().unwrap_or(libc::EIO))
+    )
 }
 
 fn io(what: &str) -> impl Fn(std::io::Error) -> String + '_ {

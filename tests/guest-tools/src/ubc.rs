@@ -2,6 +2,7 @@
 //! resource's barrier and limit to what the VE holds plus COUNT, lets `acquire` take objects
 //! until the kernel refuses one, and reports what the counters did at each step.
 
+use crate::sockbuf;
 use nix::errno::Errno;
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::waitpid;
@@ -13,7 +14,6 @@ use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::FileExt;
 use std::os::unix::process::CommandExt;
 use std::process::Command;
-use crate::sockbuf;
 use vz_abi as abi;
 use vzctl::device::Vzctl;
 
@@ -291,7 +291,11 @@ impl Workspace {
         let mut work = Workspace::default();
         match resource {
             "numflock" | "numflock/flock" | "shmpages" => {
-                let dir = if resource == "shmpages" { SHM_DIR } else { "/tmp" };
+                let dir = if resource == "shmpages" {
+                    SHM_DIR
+                } else {
+                    "/tmp"
+                };
                 let path = format!("{dir}/vztest-{}", std::process::id());
                 let file = OpenOptions::new()
                     .read(true)
@@ -318,7 +322,10 @@ impl Workspace {
                 if addr as isize == -1 {
                     let err = Errno::last();
                     // Dropping it removes the segment; shmdt(NULL) fails harmlessly.
-                    drop(SysvSegment { id, addr: core::ptr::null_mut() });
+                    drop(SysvSegment {
+                        id,
+                        addr: core::ptr::null_mut(),
+                    });
                     return Err(format!("shmat: {err}"));
                 }
                 work.segment = Some(SysvSegment { id, addr });
@@ -465,10 +472,12 @@ fn acquire_one(resource: &str, index: u64, work: &mut Workspace) -> Result<Held,
         "numflock/flock" => {
             // Each open of the file is its own flock() owner; shared locks never conflict.
             let file = work.file.as_ref().ok_or(Errno::EBADF)?;
-            let again = File::open(format!("/proc/self/fd/{}", file.as_raw_fd()))
-                .map_err(io_errno)?;
+            let again =
+                File::open(format!("/proc/self/fd/{}", file.as_raw_fd())).map_err(io_errno)?;
             // SAFETY: Valid fd.
-            Errno::result(unsafe { libc::flock(again.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) })?;
+            Errno::result(unsafe {
+                libc::flock(again.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB)
+            })?;
             Ok(Held::Fd(again.into()))
         }
         "numsiginfo" => {
@@ -493,9 +502,15 @@ fn acquire_one(resource: &str, index: u64, work: &mut Workspace) -> Result<Held,
             // would SIGBUS.
             let segment = work.segment.as_ref().ok_or(Errno::EBADF)?;
             let offset = usize::try_from(index).map_err(|_| Errno::EINVAL)? * PAGE;
-            let addr = (segment.addr as usize).checked_add(offset).ok_or(Errno::EINVAL)?;
-            let mem = OpenOptions::new().write(true).open("/proc/self/mem").map_err(io_errno)?;
-            mem.write_all_at(&[0x5a; PAGE], addr as u64).map_err(io_errno)?;
+            let addr = (segment.addr as usize)
+                .checked_add(offset)
+                .ok_or(Errno::EINVAL)?;
+            let mem = OpenOptions::new()
+                .write(true)
+                .open("/proc/self/mem")
+                .map_err(io_errno)?;
+            mem.write_all_at(&[0x5a; PAGE], addr as u64)
+                .map_err(io_errno)?;
             Ok(Held::Nothing)
         }
         _ => Err(Errno::EINVAL),

@@ -47,6 +47,13 @@ pub fn run(ctx: &Ctx, args: &CreateArgs) -> Result<(), VzError> {
     if let Some(name) = &args.name {
         check_name(ctx, name)?;
     }
+    let addresses =
+        crate::net::parse_addresses(&args.ipadd.join(" ")).map_err(|reason| VzError::BadIp {
+            veid,
+            value: args.ipadd.join(" "),
+            reason,
+        })?;
+    super::set::check_addresses_free(ctx, veid, &addresses)?;
     let template_name = args
         .ostemplate
         .clone()
@@ -76,6 +83,9 @@ pub fn run(ctx: &Ctx, args: &CreateArgs) -> Result<(), VzError> {
     if let Some(name) = &args.name {
         conf.set("NAME", name)?;
     }
+    if !addresses.is_empty() {
+        conf.set("IP_ADDRESS", &join_addresses(&addresses))?;
+    }
 
     ctx.say(&format!(
         "Creating container private area ({template_name})"
@@ -91,6 +101,15 @@ pub fn run(ctx: &Ctx, args: &CreateArgs) -> Result<(), VzError> {
     }
     ctx.say("Container private area was created");
     Ok(())
+}
+
+/// IP_ADDRESS's form: addresses separated by spaces.
+pub(crate) fn join_addresses(addresses: &[std::net::Ipv4Addr]) -> String {
+    addresses
+        .iter()
+        .map(|ip| ip.to_string())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// `NAME.tar.gz` or `NAME.tar.xz` in the template cache.
@@ -223,6 +242,7 @@ pub(crate) mod tests {
             config: None,
             private: None,
             root: None,
+            ipadd: Vec::new(),
             hostname: Some("ct.example.com".into()),
             name: Some("web".into()),
         }

@@ -142,5 +142,12 @@ pub mod fake {
             self.log(format!("cgroup {veid} {file}={value}"));
             Ok(())
         }
+        fn set_address(&self, veid: u32, ip: std::net::Ipv4Addr, add: bool) -> Result<(), VzError> {
+            self.log(format!(
+                "address {veid} {ip} {}",
+                if add { "add" } else { "del" }
+            ));
+            Ok(())
+        }
     }
 }

@@ -121,6 +121,35 @@ pub fn run(ctx: &Ctx, args: &SetArgs) -> Result<(), VzError> {
     if !nameservers.is_empty() {
         conf.set("NAMESERVER", &nameservers.join(" "))?;
     }
+    let old_addresses = crate::net::parse_addresses(conf.get("IP_ADDRESS").unwrap_or_default())
+        .map_err(|e| {
+            VzError::InvalidValue(format!("{}: IP_ADDRESS: {e}", ve.conf_path.display()))
+        })?;
+    let bad_ip = |value: &str, reason: String| VzError::BadIp {
+        veid: ve.veid,
+        value: value.to_owned(),
+        reason,
+    };
+    let mut addresses = old_addresses.clone();
+    for text in &args.ipdel {
+        if text == "all" {
+            addresses.clear();
+        } else {
+            let ip = crate::net::parse_addresses(text).map_err(|e| bad_ip(text, e))?;
+            addresses.retain(|a| !ip.contains(a));
+        }
+    }
+    for text in &args.ipadd {
+        for ip in crate::net::parse_addresses(text).map_err(|e| bad_ip(text, e))? {
+            if !addresses.contains(&ip) {
+                addresses.push(ip);
+            }
+        }
+    }
+    check_addresses_free(ctx, ve.veid, &addresses)?;
+    if addresses != old_addresses {
+        conf.set("IP_ADDRESS", &super::create::join_addresses(&addresses))?;
+    }
     let cgroup = cpu_settings(&conf).map_err(|e| invalid("cpu", e))?;
     let cpu_changed = args.cpuunits.is_some() || args.cpulimit.is_some() || args.cpus.is_some();
     if ubc.is_empty() && conf == *ve.conf()? && args.applyconfig.is_none() {
@@ -154,6 +183,12 @@ pub fn run(ctx: &Ctx, args: &SetArgs) -> Result<(), VzError> {
                 ctx.host.set_cgroup(ve.veid, file, value)?;
             }
         }
+        for ip in old_addresses.iter().filter(|ip| !addresses.contains(ip)) {
+            ctx.host.set_address(ve.veid, *ip, false)?;
+        }
+        for ip in addresses.iter().filter(|ip| !old_addresses.contains(ip)) {
+            ctx.host.set_address(ve.veid, *ip, true)?;
+        }
         if let Some(hostname) = &hostname {
             let status = ctx
                 .host
@@ -180,6 +215,46 @@ pub fn run(ctx: &Ctx, args: &SetArgs) -> Result<(), VzError> {
         eprintln!(
             "WARNING: Settings were not saved and will be reset to original values on next start (use --save flag)"
         );
+    }
+    Ok(())
+}
+
+/// Fails with OpenVZ's "IP address already in use" when another VE's config has one of
+/// `addresses`.
+pub(crate) fn check_addresses_free(
+    ctx: &Ctx,
+    veid: u32,
+    addresses: &[std::net::Ipv4Addr],
+) -> Result<(), VzError> {
+    if addresses.is_empty() {
+        return Ok(());
+    }
+    let dir = ctx.paths.conf_dir();
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(owner) = name
+            .to_str()
+            .and_then(|n| n.strip_suffix(".conf"))
+            .and_then(|n| n.parse::<u32>().ok())
+            .filter(|&owner| owner != veid)
+        else {
+            continue;
+        };
+        let Ok(conf) = ConfigFile::load(&entry.path()) else {
+            continue;
+        };
+        let theirs = crate::net::parse_addresses(conf.get("IP_ADDRESS").unwrap_or_default())
+            .unwrap_or_default();
+        if let Some(ip) = addresses.iter().find(|ip| theirs.contains(ip)) {
+            return Err(VzError::IpInUse {
+                veid,
+                ip: ip.to_string(),
+                owner,
+            });
+        }
     }
     Ok(())
 }

@@ -29,6 +29,7 @@ pub(crate) fn start(ctx: &Ctx, ve: &Ve) -> Result<(), VzError> {
         });
     }
     let plan = plan(ve)?;
+    super::set::check_addresses_free(ctx, ve.veid, &plan.addresses)?;
     ctx.say("Starting container...");
     let mounted_here = !ctx.host.is_mounted(&ve.root)?;
     if mounted_here {
@@ -65,11 +66,14 @@ pub(crate) fn plan(ve: &Ve) -> Result<StartPlan, VzError> {
         .map(params::parse_hostname)
         .transpose()
         .map_err(|e| bad("HOSTNAME", e))?;
+    let addresses = crate::net::parse_addresses(conf.get("IP_ADDRESS").unwrap_or_default())
+        .map_err(|e| bad("IP_ADDRESS", e))?;
     Ok(StartPlan {
         veid: ve.veid,
         root: ve.root.clone(),
         hostname,
         ubc,
         cgroup: super::set::cpu_settings(conf).map_err(|e| bad("CPU", e))?,
+        addresses,
     })
 }

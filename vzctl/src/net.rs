@@ -1,0 +1,409 @@
+//! Routed (venet-style) networking: each running VE with addresses gets a veth pair, the
+//! host end `venet<CTID>` and the VE end `venet0`. The VE's addresses sit on its venet0 as
+//! /32s with a default route out of it; the host routes each address to `venet<CTID>` and
+//! answers ARP there for everything else it can reach (proxy ARP), so the VE reaches the host,
+//! other VEs and whatever the host forwards to, and is reached at its own addresses. The pair
+//! disappears with the VE's network namespace.
+//!
+//! Links, addresses and routes are made with rtnetlink messages built here (no `ip` binary
+//! is needed on the host or inside the VE).
+
+use crate::error::VzError;
+use std::net::Ipv4Addr;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+const NLMSG_HDRLEN: usize = 16;
+const NLMSG_ERROR: u16 = 2;
+const NLM_F_REQUEST: u16 = 0x1;
+const NLM_F_ACK: u16 = 0x4;
+const NLM_F_EXCL: u16 = 0x200;
+const NLM_F_CREATE: u16 = 0x400;
+const RTM_NEWLINK: u16 = 16;
+const RTM_NEWADDR: u16 = 20;
+const RTM_DELADDR: u16 = 21;
+const RTM_NEWROUTE: u16 = 24;
+const RTM_DELROUTE: u16 = 25;
+const IFLA_IFNAME: u16 = 3;
+const IFLA_LINKINFO: u16 = 18;
+const IFLA_INFO_KIND: u16 = 1;
+const IFLA_INFO_DATA: u16 = 2;
+const VETH_INFO_PEER: u16 = 1;
+const IFA_ADDRESS: u16 = 1;
+const IFA_LOCAL: u16 = 2;
+const RTA_DST: u16 = 1;
+const RTA_OIF: u16 = 4;
+const NLA_F_NESTED: u16 = 0x8000;
+const IFF_UP: u32 = 0x1;
+const RT_TABLE_MAIN: u8 = 254;
+const RTPROT_BOOT: u8 = 3;
+const RT_SCOPE_LINK: u8 = 253;
+const RTN_UNICAST: u8 = 1;
+/// sizeof(struct ifinfomsg), sizeof(struct ifaddrmsg), sizeof(struct rtmsg).
+const IFINFOMSG_LEN: usize = 16;
+
+/// The host end of a VE's pair.
+pub fn host_link(veid: u32) -> String {
+    format!("venet{veid}")
+}
+
+/// The VE end's name while it is still on the host.
+pub fn peer_link(veid: u32) -> String {
+    format!("vzp{veid}")
+}
+
+/// The VE end inside the VE.
+pub const VE_LINK: &str = "venet0";
+
+/// One netlink message under construction: header, fixed part, attributes.
+struct Message {
+    buf: Vec<u8>,
+}
+
+fn align4(len: usize) -> usize {
+    (len + 3) & !3
+}
+
+impl Message {
+    fn new(kind: u16, flags: u16) -> Message {
+        let mut buf = vec![0u8; NLMSG_HDRLEN];
+        buf[4..6].copy_from_slice(&kind.to_ne_bytes());
+        buf[6..8].copy_from_slice(&(flags | NLM_F_REQUEST | NLM_F_ACK).to_ne_bytes());
+        Message { buf }
+    }
+
+    fn bytes(&mut self, data: &[u8]) {
+        self.buf.extend_from_slice(data);
+        self.buf.resize(align4(self.buf.len()), 0);
+    }
+
+    /// struct ifinfomsg: family, pad, type, index, flags, change.
+    fn ifinfo(&mut self, index: i32, flags: u32, change: u32) {
+        let mut fixed = [0u8; IFINFOMSG_LEN];
+        fixed[4..8].copy_from_slice(&index.to_ne_bytes());
+        fixed[8..12].copy_from_slice(&flags.to_ne_bytes());
+        fixed[12..16].copy_from_slice(&change.to_ne_bytes());
+        self.bytes(&fixed);
+    }
+
+    /// struct ifaddrmsg for an IPv4 /32 on `index`.
+    fn ifaddr(&mut self, index: i32) {
+        let mut fixed = [0u8; 8];
+        fixed[0] = libc::AF_INET as u8;
+        fixed[1] = 32;
+        fixed[4..8].copy_from_slice(&index.to_ne_bytes());
+        self.bytes(&fixed);
+    }
+
+    /// struct rtmsg for a link-scope IPv4 route of prefix length `dst_len`.
+    fn route(&mut self, dst_len: u8) {
+        self.bytes(&[
+            libc::AF_INET as u8,
+            dst_len,
+            0,
+            0,
+            RT_TABLE_MAIN,
+            RTPROT_BOOT,
+            RT_SCOPE_LINK,
+            RTN_UNICAST,
+            0,
+            0,
+            0,
+            0,
+        ]);
+    }
+
+    fn attr(&mut self, kind: u16, payload: &[u8]) {
+        let len = 4 + payload.len();
+        self.buf.extend_from_slice(&(len as u16).to_ne_bytes());
+        self.buf.extend_from_slice(&kind.to_ne_bytes());
+        self.bytes(payload);
+    }
+
+    fn attr_str(&mut self, kind: u16, text: &str) {
+        let mut payload = text.as_bytes().to_vec();
+        payload.push(0);
+        self.attr(kind, &payload);
+    }
+
+    /// Starts a nested attribute; `end_nested` fills in its length.
+    fn begin_nested(&mut self, kind: u16) -> usize {
+        let at = self.buf.len();
+        self.buf.extend_from_slice(&[0, 0]);
+        self.buf
+            .extend_from_slice(&(kind | NLA_F_NESTED).to_ne_bytes());
+        at
+    }
+
+    fn end_nested(&mut self, at: usize) {
+        let len = (self.buf.len() - at) as u16;
+        self.buf[at..at + 2].copy_from_slice(&len.to_ne_bytes());
+    }
+
+    fn finish(mut self, seq: u32) -> Vec<u8> {
+        let len = self.buf.len() as u32;
+        self.buf[0..4].copy_from_slice(&len.to_ne_bytes());
+        self.buf[8..12].copy_from_slice(&seq.to_ne_bytes());
+        self.buf
+    }
+}
+
+/// A NETLINK_ROUTE socket of the caller's network namespace.
+struct Rtnl {
+    fd: OwnedFd,
+    seq: u32,
+}
+
+impl Rtnl {
+    fn open() -> Result<Rtnl, VzError> {
+        // SAFETY: socket(2) with constant arguments; the fd is owned right after.
+        let fd = unsafe {
+            libc::socket(
+                libc::AF_NETLINK,
+                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+                libc::NETLINK_ROUTE,
+            )
+        };
+        if fd < 0 {
+            return Err(VzError::System {
+                what: "netlink socket".into(),
+                source: std::io::Error::last_os_error(),
+            });
+        }
+        // SAFETY: `fd` was just returned by socket() and nothing else owns it.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        Ok(Rtnl { fd, seq: 0 })
+    }
+
+    /// Sends `msg` and waits for its acknowledgement; `what` names the request in errors.
+    fn request(&mut self, msg: Message, what: &str) -> Result<(), VzError> {
+        self.seq += 1;
+        let bytes = msg.finish(self.seq);
+        // SAFETY: Sends the bytes of a live buffer on our socket.
+        let sent =
+            unsafe { libc::send(self.fd.as_raw_fd(), bytes.as_ptr().cast(), bytes.len(), 0) };
+        if sent < 0 {
+            return Err(VzError::System {
+                what: format!("netlink: {what}"),
+                source: std::io::Error::last_os_error(),
+            });
+        }
+        let mut reply = [0u8; 4096];
+        loop {
+            // SAFETY: Receives into a live buffer of the length passed.
+            let got = unsafe {
+                libc::recv(
+                    self.fd.as_raw_fd(),
+                    reply.as_mut_ptr().cast(),
+                    reply.len(),
+                    0,
+                )
+            };
+            let got = usize::try_from(got).map_err(|_| VzError::System {
+                what: format!("netlink: {what}"),
+                source: std::io::Error::last_os_error(),
+            })?;
+            if let Some(errno) = ack_errno(reply.get(..got).unwrap_or_default(), self.seq) {
+                return if errno == 0 {
+                    Ok(())
+                } else {
+                    Err(VzError::System {
+                        what: format!("netlink: {what}"),
+                        source: std::io::Error::from_raw_os_error(errno),
+                    })
+                };
+            }
+        }
+    }
+}
+
+/// The errno of the acknowledgement for `seq` in a received datagram, if it holds one.
+fn ack_errno(datagram: &[u8], seq: u32) -> Option<i32> {
+    let mut at = 0;
+    while at + NLMSG_HDRLEN <= datagram.len() {
+        let word = |i: usize| {
+            datagram
+                .get(at + i..at + i + 4)
+                .and_then(|b| b.try_into().ok())
+                .map(u32::from_ne_bytes)
+        };
+        let len = word(0)? as usize;
+        let kind = u16::from_ne_bytes(datagram.get(at + 4..at + 6)?.try_into().ok()?);
+        if kind == NLMSG_ERROR && word(8)? == seq {
+            return Some(-(word(NLMSG_HDRLEN)? as i32));
+        }
+        if len < NLMSG_HDRLEN {
+            return None;
+        }
+        at += align4(len);
+    }
+    None
+}
+
+fn index_of(name: &str) -> Result<i32, VzError> {
+    let cname = std::ffi::CString::new(name)
+        .map_err(|_| VzError::InvalidValue(format!("bad link name {name:?}")))?;
+    // SAFETY: A NUL-terminated name that lives across the call.
+    let index = unsafe { libc::if_nametoindex(cname.as_ptr()) };
+    if index == 0 {
+        return Err(VzError::System {
+            what: format!("network link {name}"),
+            source: std::io::Error::last_os_error(),
+        });
+    }
+    i32::try_from(index).map_err(|_| VzError::InvalidValue(format!("link {name}: index")))
+}
+
+fn veth_message(host: &str, peer: &str) -> Message {
+    let mut msg = Message::new(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
+    msg.ifinfo(0, 0, 0);
+    msg.attr_str(IFLA_IFNAME, host);
+    let info = msg.begin_nested(IFLA_LINKINFO);
+    msg.attr_str(IFLA_INFO_KIND, "veth");
+    let data = msg.begin_nested(IFLA_INFO_DATA);
+    let peer_at = msg.begin_nested(VETH_INFO_PEER);
+    msg.ifinfo(0, 0, 0);
+    msg.attr_str(IFLA_IFNAME, peer);
+    msg.end_nested(peer_at);
+    msg.end_nested(data);
+    msg.end_nested(info);
+    msg
+}
+
+/// Creates the veth pair `host` - `peer` in the caller's network namespace.
+pub fn create_pair(host: &str, peer: &str) -> Result<(), VzError> {
+    Rtnl::open()?.request(
+        veth_message(host, peer),
+        &format!("create veth {host}/{peer}"),
+    )
+}
+
+/// Renames link `from` to `to` (it must be down).
+pub fn rename(from: &str, to: &str) -> Result<(), VzError> {
+    let mut msg = Message::new(RTM_NEWLINK, 0);
+    msg.ifinfo(index_of(from)?, 0, 0);
+    msg.attr_str(IFLA_IFNAME, to);
+    Rtnl::open()?.request(msg, &format!("rename {from} to {to}"))
+}
+
+/// Brings link `name` up.
+pub fn set_up(name: &str) -> Result<(), VzError> {
+    let mut msg = Message::new(RTM_NEWLINK, 0);
+    msg.ifinfo(index_of(name)?, IFF_UP, IFF_UP);
+    Rtnl::open()?.request(msg, &format!("set {name} up"))
+}
+
+/// Adds (or with `add` false removes) `ip`/32 on link `name`.
+pub fn address(name: &str, ip: Ipv4Addr, add: bool) -> Result<(), VzError> {
+    let (kind, flags) = if add {
+        (RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL)
+    } else {
+        (RTM_DELADDR, 0)
+    };
+    let mut msg = Message::new(kind, flags);
+    msg.ifaddr(index_of(name)?);
+    msg.attr(IFA_LOCAL, &ip.octets());
+    msg.attr(IFA_ADDRESS, &ip.octets());
+    Rtnl::open()?.request(msg, &format!("address {ip} on {name}"))
+}
+
+/// Adds (or removes) a link-scope route to `dst` (None: the default route) out of `name`.
+pub fn route(name: &str, dst: Option<Ipv4Addr>, add: bool) -> Result<(), VzError> {
+    let (kind, flags) = if add {
+        (RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL)
+    } else {
+        (RTM_DELROUTE, 0)
+    };
+    let mut msg = Message::new(kind, flags);
+    msg.route(if dst.is_some() { 32 } else { 0 });
+    if let Some(dst) = dst {
+        msg.attr(RTA_DST, &dst.octets());
+    }
+    msg.attr(RTA_OIF, &index_of(name)?.to_ne_bytes());
+    let target = dst.map_or("default".to_string(), |d| d.to_string());
+    Rtnl::open()?.request(msg, &format!("route {target} via {name}"))
+}
+
+/// Sets an IPv4 sysctl of the caller's network namespace (`conf/LINK/proxy_arp`,
+/// `ip_forward`).
+pub fn sysctl(proc_dir: &std::path::Path, key: &str, value: &str) -> Result<(), VzError> {
+    let path = proc_dir.join("sys/net/ipv4").join(key);
+    std::fs::write(&path, value).map_err(|source| VzError::System {
+        what: format!("write {value} to {}", path.display()),
+        source,
+    })
+}
+
+/// IP_ADDRESS of a config: addresses separated by spaces.
+pub fn parse_addresses(text: &str) -> Result<Vec<Ipv4Addr>, String> {
+    text.split_whitespace()
+        .map(|word| {
+            crate::params::parse_ipv4_with_mask(word).and_then(|(ip, mask)| match mask {
+                None | Some(32) => Ok(ip),
+                Some(_) => Err(format!("{word}: a VE address is a single /32 address")),
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn veth_request_nests_the_peer() {
+        let bytes = veth_message("venet101", "vzp101").finish(7);
+        assert_eq!(
+            u32::from_ne_bytes(bytes[0..4].try_into().unwrap()) as usize,
+            bytes.len()
+        );
+        assert_eq!(
+            u16::from_ne_bytes(bytes[4..6].try_into().unwrap()),
+            RTM_NEWLINK
+        );
+        assert_eq!(u32::from_ne_bytes(bytes[8..12].try_into().unwrap()), 7);
+        assert_eq!(bytes.len() % 4, 0);
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(
+            text.contains("venet101\0") && text.contains("veth\0") && text.contains("vzp101\0")
+        );
+        // IFLA_LINKINFO's length covers everything after it.
+        let at = NLMSG_HDRLEN + IFINFOMSG_LEN + align4(4 + "venet101\0".len());
+        assert_eq!(
+            u16::from_ne_bytes(bytes[at + 2..at + 4].try_into().unwrap()),
+            IFLA_LINKINFO | NLA_F_NESTED
+        );
+        assert_eq!(
+            u16::from_ne_bytes(bytes[at..at + 2].try_into().unwrap()) as usize,
+            bytes.len() - at
+        );
+    }
+
+    #[test]
+    fn acks_are_matched_by_sequence() {
+        let mut ack = vec![0u8; 36];
+        ack[0..4].copy_from_slice(&36u32.to_ne_bytes());
+        ack[4..6].copy_from_slice(&NLMSG_ERROR.to_ne_bytes());
+        ack[8..12].copy_from_slice(&3u32.to_ne_bytes());
+        ack[16..20].copy_from_slice(&(-17i32).to_ne_bytes());
+        assert_eq!(ack_errno(&ack, 3), Some(17));
+        assert_eq!(ack_errno(&ack, 4), None);
+        assert_eq!(ack_errno(&ack[..10], 3), None);
+    }
+
+    #[test]
+    fn addresses_are_single_ipv4() {
+        assert_eq!(
+            parse_addresses("10.0.0.1 10.0.0.2/32").unwrap(),
+            [Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2)]
+        );
+        assert!(parse_addresses("10.0.0.0/24").is_err());
+        assert!(parse_addresses("10.0.0.300").is_err());
+        assert!(parse_addresses("").unwrap().is_empty());
+    }
+
+    #[test]
+    fn link_names_fit_ifnamsiz() {
+        assert!(host_link(2_147_483_644).len() < 16);
+        assert!(peer_link(2_147_483_644).len() < 16);
+    }
+}
