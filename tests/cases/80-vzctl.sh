@@ -221,3 +221,15 @@ test_ipadd_routes_the_ve_and_the_host_reaches_its_service() {
     ip route | grep -q 10.1.1.102 && fail "route left after stop"
     vzctl destroy 101 >/dev/null
 }
+
+test_enter_gives_a_shell_on_a_pty_inside() {
+    created
+    vzctl start 101 >/dev/null
+    out=$(printf 'tty; hostname; echo marker-$((6*7))\n' | vzctl enter 101 2>/tmp/err)
+    echo "$out" | grep -q "^/dev/pts/0" || fail "not on a pty of the VE: $out"
+    echo "$out" | grep -q "^ct101.example" || fail "not inside VE 101: $out"
+    echo "$out" | grep -q "^marker-42" || fail "commands did not run: $out"
+    grep -q "entered into CT 101" /tmp/err || fail "no 'entered into CT 101': $(cat /tmp/err)"
+    vzctl exec2 101 ps | grep -q "sh -l" && fail "the login shell is still running inside"
+    expect_eq "enter of a stopped VE" "$(vzctl stop --fast 101 >/dev/null; status_of vzctl enter 101 </dev/null)" 31
+}

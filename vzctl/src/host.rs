@@ -51,6 +51,9 @@ pub trait Host {
     fn stop(&self, veid: u32, fast: bool, timeout: Duration) -> Result<(), VzError>;
     /// Runs `argv` inside the running VE with the caller's stdio; returns its exit status.
     fn run(&self, veid: u32, argv: &[String]) -> Result<i32, VzError>;
+    /// Runs `argv` inside the running VE on a new pty, relaying the caller's terminal;
+    /// returns its exit status.
+    fn enter(&self, veid: u32, argv: &[String]) -> Result<i32, VzError>;
     /// Sets one beancounter of a running VE.
     fn set_ubc(&self, veid: u32, resource: u32, barrier: u64, limit: u64) -> Result<(), VzError>;
     /// Writes a file of a running VE's cgroup.
@@ -283,6 +286,20 @@ impl Host for LinuxHost {
             nix::sys::wait::WaitStatus::Signaled(_, signal, _) => 128 + signal as i32,
             _ => 1,
         })
+    }
+
+    fn enter(&self, veid: u32, argv: &[String]) -> Result<i32, VzError> {
+        let init_pid = self.init_pid(veid)?;
+        runtime::enter_pty(
+            self.device()?,
+            &runtime::Inside {
+                veid,
+                init_pid,
+                cgroup: &self.cgroup_dir(veid),
+                proc_dir: &self.proc_dir,
+            },
+            argv,
+        )
     }
 
     fn set_ubc(&self, veid: u32, resource: u32, barrier: u64, limit: u64) -> Result<(), VzError> {

@@ -467,6 +467,211 @@ fn enter_and_exec(
     }
 }
 
+/// `vzctl enter`: runs `argv` inside the VE on a new pty of the VE's devpts, as the session
+/// leader with the pty as its controlling terminal, and relays between the caller's stdin and
+/// stdout and the pty until the command ends. When stdin is a terminal it is put in raw mode
+/// for the session and the pty gets its window size.
+pub fn enter_pty(device: &Vzctl, at: &Inside, argv: &[String]) -> Result<i32, VzError> {
+    use nix::sys::termios::{self, SetArg};
+    let ns_files = open_namespaces(at)?;
+    let args = argv
+        .iter()
+        .map(|a| CString::new(a.as_bytes()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| VzError::InvalidValue("a command argument contains a NUL byte".into()))?;
+    let stdin = std::io::stdin();
+    let saved = termios::tcgetattr(&stdin).ok();
+    let mut winsize: libc::winsize = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    if let Some(saved) = &saved {
+        // SAFETY: TIOCGWINSZ fills a winsize that lives across the call.
+        unsafe { libc::ioctl(0, libc::TIOCGWINSZ, &mut winsize) };
+        let mut raw = saved.clone();
+        termios::cfmakeraw(&mut raw);
+        termios::tcsetattr(&stdin, SetArg::TCSANOW, &raw).map_err(|e| VzError::system("tcsetattr", e))?;
+    }
+    let (report_r, report_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(|e| VzError::system("pipe", e))?;
+    // SAFETY: vzctl is single-threaded; the child joins the VE, relays and exits.
+    let forked = unsafe { fork() }.map_err(|e| VzError::system("fork", e));
+    let result = match forked {
+        Ok(ForkResult::Child) => {
+            drop(report_r);
+            let code = match relay_inside(device, at, &ns_files, &args, &winsize) {
+                Ok(code) => code,
+                Err(msg) => {
+                    let _ = File::from(report_w).write_all(msg.as_bytes());
+                    1
+                }
+            };
+            // SAFETY: Ends the child without running the parent's exit handlers.
+            unsafe { libc::_exit(code) }
+        }
+        Ok(ForkResult::Parent { child }) => {
+            drop(report_w);
+            drop(ns_files);
+            let status = wait_for(child);
+            let mut report = String::new();
+            let _ = File::from(report_r).read_to_string(&mut report);
+            match status {
+                Ok(_) if !report.is_empty() => Err(VzError::ExecFailed {
+                    veid: at.veid,
+                    reason: report,
+                }),
+                Ok(WaitStatus::Exited(_, code)) => Ok(code),
+                Ok(other) => Err(VzError::ExecFailed {
+                    veid: at.veid,
+                    reason: format!("the session ended with {other:?}"),
+                }),
+                Err(e) => Err(e),
+            }
+        }
+        Err(e) => Err(e),
+    };
+    if let Some(saved) = &saved {
+        let _ = termios::tcsetattr(&stdin, SetArg::TCSANOW, saved);
+    }
+    result
+}
+
+/// The relaying child of [`enter_pty`]: joins the VE, opens a pty there, starts the command
+/// on it and copies bytes both ways; returns the command's exit status.
+fn relay_inside(
+    device: &Vzctl,
+    at: &Inside,
+    ns_files: &[(File, CloneFlags)],
+    argv: &[CString],
+    winsize: &libc::winsize,
+) -> Result<i32, String> {
+    use nix::fcntl::OFlag;
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use nix::pty::{grantpt, posix_openpt, ptsname_r, unlockpt};
+    join_cgroup(at.cgroup)?;
+    device.ve_enter(at.veid).map_err(|e| e.to_string())?;
+    for (file, flag) in ns_files {
+        setns(file.as_fd(), *flag).map_err(sys(format!("setns {flag:?}")))?;
+    }
+    drop_capabilities()?;
+    let master = posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
+        .map_err(sys("open /dev/ptmx in the VE"))?;
+    grantpt(&master).map_err(sys("grantpt"))?;
+    unlockpt(&master).map_err(sys("unlockpt"))?;
+    let slave_path = ptsname_r(&master).map_err(sys("ptsname"))?;
+    if winsize.ws_row > 0 {
+        // SAFETY: TIOCSWINSZ reads a winsize that lives across the call.
+        unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, winsize) };
+    }
+    // SAFETY: Single-threaded; the child becomes the command.
+    let child = match unsafe { fork() }.map_err(sys("fork"))? {
+        ForkResult::Child => {
+            let err = (|| -> Result<std::convert::Infallible, String> {
+                setsid().map_err(sys("setsid"))?;
+                let slave = OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .open(&slave_path)
+                    .map_err(|e| format!("{slave_path}: {e}"))?;
+                // SAFETY: Makes the just-opened pty our controlling terminal.
+                if unsafe { libc::ioctl(slave.as_raw_fd(), libc::TIOCSCTTY, 0) } < 0 {
+                    return Err(format!("TIOCSCTTY: {}", Errno::last().desc()));
+                }
+                for fd in 0..3 {
+                    // SAFETY: dup2 onto a standard descriptor; `slave` stays open across it.
+                    if unsafe { libc::dup2(slave.as_raw_fd(), fd) } < 0 {
+                        return Err(format!("dup2: {}", Errno::last().desc()));
+                    }
+                }
+                close_inherited_fds()?;
+                let term = std::env::var("TERM").unwrap_or_else(|_| "linux".into());
+                let env = [
+                    CString::new("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+                        .map_err(|e| e.to_string())?,
+                    CString::new("HOME=/root").map_err(|e| e.to_string())?,
+                    CString::new(format!("TERM={term}")).map_err(|_| "TERM has a NUL byte")?,
+                ];
+                let program = argv.first().ok_or("no command")?;
+                nix::unistd::execvpe(program, argv, &env)
+                    .map_err(|e| format!("{}: {}", program.to_string_lossy(), e.desc()))
+            })();
+            let err = match err {
+                Ok(never) => match never {},
+                Err(e) => e,
+            };
+            let _ = std::io::stderr().write_all(format!("vzctl enter: {err}\r\n").as_bytes());
+            // SAFETY: Ends the would-be command.
+            unsafe { libc::_exit(1) }
+        }
+        ForkResult::Parent { child } => child,
+    };
+    let mut stdin_open = true;
+    let mut buf = [0u8; 4096];
+    loop {
+        let stdin_fd = std::io::stdin();
+        let mut fds = vec![PollFd::new(master.as_fd(), PollFlags::POLLIN)];
+        if stdin_open {
+            fds.push(PollFd::new(stdin_fd.as_fd(), PollFlags::POLLIN));
+        }
+        // Once input has ended, the command gets an end-of-file character every 200 ms (as
+        // a user pressing ^D): one sent before the shell reads its terminal can be lost when
+        // it switches the terminal to its own line editing.
+        let timeout = if stdin_open {
+            PollTimeout::NONE
+        } else {
+            PollTimeout::from(200u16)
+        };
+        match poll(&mut fds, timeout) {
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(format!("poll: {}", e.desc())),
+            Ok(0) => {
+                let _ = nix::unistd::write(&master, &[4]);
+                continue;
+            }
+            Ok(_) => {}
+        }
+        let ready = |i: usize| {
+            fds.get(i)
+                .and_then(|f| f.revents())
+                .is_some_and(|r| !r.is_empty())
+        };
+        let (master_ready, stdin_ready) = (ready(0), ready(1));
+        if master_ready {
+            match nix::unistd::read(master.as_raw_fd(), &mut buf) {
+                Ok(0) | Err(Errno::EIO) => break,
+                Ok(n) => {
+                    let mut out = std::io::stdout();
+                    let _ = out.write_all(buf.get(..n).unwrap_or_default());
+                    let _ = out.flush();
+                }
+                Err(Errno::EINTR) => {}
+                Err(e) => return Err(format!("read the pty: {}", e.desc())),
+            }
+        }
+        if stdin_ready {
+            match nix::unistd::read(0, &mut buf) {
+                // End of input: an end-of-file character, as a user typing ^D.
+                Ok(0) | Err(Errno::EIO) => {
+                    stdin_open = false;
+                    let _ = nix::unistd::write(&master, &[4]);
+                }
+                Ok(n) => {
+                    let _ = nix::unistd::write(&master, buf.get(..n).unwrap_or_default());
+                }
+                Err(Errno::EINTR) => {}
+                Err(e) => return Err(format!("read stdin: {}", e.desc())),
+            }
+        }
+    }
+    Ok(match waitpid(child, None) {
+        Ok(WaitStatus::Exited(_, code)) => code,
+        Ok(WaitStatus::Signaled(_, sig, _)) => 128 + sig as i32,
+        _ => 1,
+    })
+}
+
 fn wait_for(child: Pid) -> Result<WaitStatus, VzError> {
     loop {
         match waitpid(child, None) {

@@ -48,7 +48,7 @@ fn run() -> Result<i32, VzError> {
         VzctlCommand::Runscript { ctid, script } => {
             return commands::exec::runscript(&ctx, &ctid, &script)
         }
-        VzctlCommand::Enter { .. } => return Err(VzError::NotImplemented("vzctl enter")),
+        VzctlCommand::Enter { ctid, exec } => commands::exec::enter(&ctx, &ctid, &exec)?,
         VzctlCommand::Set(args) => commands::set::run(&ctx, &args)?,
     }
     Ok(0)

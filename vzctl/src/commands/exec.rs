@@ -1,6 +1,7 @@
-//! vzctl exec, exec2 and runscript: commands inside a running VE. exec runs its arguments as
-//! one /bin/sh command line (`-`: a shell reading stdin) and exits 8 when it fails; exec2
-//! exits with the command's status; runscript runs a script from the host.
+//! vzctl exec, exec2, runscript and enter: commands inside a running VE. exec runs its
+//! arguments as one /bin/sh command line (`-`: a shell reading stdin) and exits 8 when it
+//! fails; exec2 exits with the command's status; runscript runs a script from the host;
+//! enter opens a shell on a new pty inside.
 
 use super::Ctx;
 use crate::error::VzError;
@@ -44,6 +45,24 @@ pub fn runscript(ctx: &Ctx, ctid: &str, script: &Path) -> Result<i32, VzError> {
     })?;
     let argv = ["/bin/sh".to_string(), "-c".into(), text];
     run_in(ctx, ctid, &argv).map(|(_, status)| status)
+}
+
+/// An interactive shell (or `--exec` command) on a pty inside the VE.
+pub fn enter(ctx: &Ctx, ctid: &str, exec: &[String]) -> Result<(), VzError> {
+    let ve = ctx.ve(ctid)?;
+    ve.require_exists()?;
+    if ctx.host.running(ve.veid)?.is_none() {
+        return Err(VzError::NotRunning(ve.veid));
+    }
+    let argv = if exec.is_empty() {
+        vec!["/bin/sh".to_string(), "-l".into()]
+    } else {
+        vec!["/bin/sh".to_string(), "-c".into(), exec.join(" ")]
+    };
+    eprintln!("entered into CT {}", ve.veid);
+    ctx.host.enter(ve.veid, &argv)?;
+    eprintln!("exited from CT {}", ve.veid);
+    Ok(())
 }
 
 #[cfg(test)]

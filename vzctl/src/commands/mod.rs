@@ -128,6 +128,10 @@ pub mod fake {
             self.log(format!("run {veid} {argv:?}"));
             Ok(self.exit_status)
         }
+        fn enter(&self, veid: u32, argv: &[String]) -> Result<i32, VzError> {
+            self.log(format!("enter {veid} {argv:?}"));
+            Ok(self.exit_status)
+        }
         fn set_ubc(
             &self,
             veid: u32,
