@@ -233,3 +233,24 @@ test_enter_gives_a_shell_on_a_pty_inside() {
     vzctl exec2 101 ps | grep -q "sh -l" && fail "the login shell is still running inside"
     expect_eq "enter of a stopped VE" "$(vzctl stop --fast 101 >/dev/null; status_of vzctl enter 101 </dev/null)" 31
 }
+
+# /etc/init.d/vz (also behind vz.service and the guest's run mode) starts the ONBOOT VEs at
+# boot, highest BOOTORDER first, and stops every VE at shutdown.
+test_onboot_ves_start_with_the_host_and_stop_with_it() {
+    fresh_vz
+    for ctid in 101 102 103; do
+        vzctl --quiet create $ctid --ostemplate $TEMPLATE >/dev/null
+    done
+    vzctl set 101 --onboot yes --save >/dev/null
+    vzctl set 103 --onboot yes --bootorder 5 --save >/dev/null
+    order=$(/etc/init.d/vz start | grep "^Starting CT" | tr '\n' ' ')
+    expect_eq "boot order" "$order" "Starting CT 103 Starting CT 101 "
+    expect_eq "101" "$(vzctl status 101)" "CTID 101 exist mounted running"
+    expect_eq "102 stays down" "$(vzctl status 102)" "CTID 102 exist unmounted down"
+    expect_eq "103" "$(vzctl status 103)" "CTID 103 exist mounted running"
+    /etc/init.d/vz stop >/dev/null
+    for ctid in 101 103; do
+        expect_eq "$ctid after shutdown" "$(vzctl status $ctid)" "CTID $ctid exist unmounted down"
+    done
+    fresh_vz
+}

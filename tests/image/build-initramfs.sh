@@ -40,6 +40,9 @@ depmod -b "$stage" "$krel" 2>/dev/null
 # templates to /vz/template/cache, where vzctl create looks.
 install -m 0644 "$top/configs/vz/vz.conf" "$stage/etc/vz/vz.conf"
 install -m 0644 "$top"/configs/vz/ve-*.conf-sample "$stage/etc/vz/conf/"
+mkdir -p "$stage/etc/init.d" "$stage/lib/systemd/system"
+install -m 0755 "$top/configs/vz/vz.init" "$stage/etc/init.d/vz"
+install -m 0644 "$top/configs/vz/vz.service" "$stage/lib/systemd/system/vz.service"
 install -m 0644 "$templates"/*.tar.gz "$stage/usr/share/vz/templates/"
 
 install -m 0755 "$top/tests/guest/init" "$stage/init"

@@ -74,6 +74,12 @@ pub enum VzctlCommand {
     /// Change a VE's parameters, live where the kernel allows; --save writes them to its
     /// config.
     Set(Box<SetArgs>),
+    /// The host boots: start the VEs marked ONBOOT (for /etc/init.d/vz and vz.service).
+    #[command(hide = true)]
+    Boot,
+    /// The host shuts down: stop every running VE.
+    #[command(hide = true)]
+    Shutdown,
 }
 
 /// `vzctl create`.
@@ -170,6 +176,9 @@ pub struct SetArgs {
     pub hostname: Option<String>,
     #[arg(long)]
     pub onboot: Option<String>,
+    /// Start order at boot: higher first.
+    #[arg(long)]
+    pub bootorder: Option<String>,
     #[arg(long)]
     pub name: Option<String>,
     #[arg(long)]

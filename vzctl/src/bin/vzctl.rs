@@ -50,6 +50,8 @@ fn run() -> Result<i32, VzError> {
         }
         VzctlCommand::Enter { ctid, exec } => commands::exec::enter(&ctx, &ctid, &exec)?,
         VzctlCommand::Set(args) => commands::set::run(&ctx, &args)?,
+        VzctlCommand::Boot => commands::boot::boot(&ctx)?,
+        VzctlCommand::Shutdown => commands::boot::shutdown(&ctx)?,
     }
     Ok(0)
 }

@@ -1,5 +1,6 @@
 //! One file per command; each is thin and calls into the library.
 
+pub mod boot;
 pub mod create;
 pub mod destroy;
 pub mod exec;

@@ -80,6 +80,12 @@ pub fn run(ctx: &Ctx, args: &SetArgs) -> Result<(), VzError> {
         let on = params::parse_yes_no(text).map_err(|e| invalid("onboot", e))?;
         conf.set("ONBOOT", if on { "yes" } else { "no" })?;
     }
+    if let Some(text) = &args.bootorder {
+        let order: u32 = text
+            .parse()
+            .map_err(|_| invalid("bootorder", format!("{text:?} is not a number")))?;
+        conf.set("BOOTORDER", &order.to_string())?;
+    }
     let old_name = conf.get("NAME").map(str::to_owned);
     if let Some(name) = &args.name {
         if old_name.as_deref() != Some(name.as_str()) {
