@@ -492,10 +492,11 @@ pub fn enter_pty(device: &Vzctl, at: &Inside, argv: &[String]) -> Result<i32, Vz
         unsafe { libc::ioctl(0, libc::TIOCGWINSZ, &mut winsize) };
         let mut raw = saved.clone();
         termios::cfmakeraw(&mut raw);
-        termios::tcsetattr(&stdin, SetArg::TCSANOW, &raw).map_err(|e| VzError::system("tcsetattr", e))?;
+        termios::tcsetattr(&stdin, SetArg::TCSANOW, &raw)
+            .map_err(|e| VzError::system("tcsetattr", e))?;
     }
-    let (report_r, report_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
-        .map_err(|e| VzError::system("pipe", e))?;
+    let (report_r, report_w) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| VzError::system("pipe", e))?;
     // SAFETY: vzctl is single-threaded; the child joins the VE, relays and exits.
     let forked = unsafe { fork() }.map_err(|e| VzError::system("fork", e));
     let result = match forked {
@@ -588,8 +589,10 @@ fn relay_inside(
                 close_inherited_fds()?;
                 let term = std::env::var("TERM").unwrap_or_else(|_| "linux".into());
                 let env = [
-                    CString::new("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
-                        .map_err(|e| e.to_string())?,
+                    CString::new(
+                        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                    )
+                    .map_err(|e| e.to_string())?,
                     CString::new("HOME=/root").map_err(|e| e.to_string())?,
                     CString::new(format!("TERM={term}")).map_err(|_| "TERM has a NUL byte")?,
                 ];
