@@ -254,3 +254,28 @@ test_onboot_ves_start_with_the_host_and_stop_with_it() {
     done
     fresh_vz
 }
+
+# --devnodes gives a host /dev node (made in the VE's /dev), --devices a rule for a node
+# made by hand inside; none takes access away again. Both apply live and at start.
+test_devices_and_devnodes_grant_host_devices() {
+    created
+    vzctl start 101 >/dev/null
+    vzctl exec2 101 'mknod /tmp/l0 b 7 0' 2>/dev/null && fail "mknod of a block device allowed"
+    vzctl set 101 --devnodes loop0:rw --save >/dev/null
+    vzctl exec2 101 'ls -l /dev/loop0' | grep -q "^b" || fail "no /dev/loop0 inside"
+    vzctl exec2 101 'dd if=/dev/loop0 of=/dev/null count=0 2>/dev/null' || fail "granted loop0 cannot be opened"
+    grep -q '^DEVNODES="loop0:rw"$' /etc/vz/conf/101.conf || fail "DEVNODES not saved"
+    vzctl set 101 --devices b:7:1:r --save >/dev/null
+    vzctl exec2 101 'mknod /tmp/l1 b 7 1 && dd if=/tmp/l1 of=/dev/null count=0 2>/dev/null' ||
+        fail "read of b:7:1 not granted"
+    vzctl exec2 101 'dd if=/dev/zero of=/tmp/l1 count=0 2>/dev/null' && fail "write of b:7:1 granted"
+    vzctl set 101 --devnodes loop0:none >/dev/null
+    vzctl exec2 101 'dd if=/dev/loop0 of=/dev/null count=0 2>/dev/null' && fail "loop0 still open to the VE"
+    # At start the saved rules and nodes come back.
+    vzctl restart 101 >/dev/null
+    vzctl exec2 101 'dd if=/dev/loop0 of=/dev/null count=0 2>/dev/null' || fail "DEVNODES not applied at start"
+    expect_eq "bad rule" "$(status_of vzctl set 101 --devices x:1:2:rw)" 21
+    expect_eq "not a device" "$(status_of vzctl set 101 --devnodes ../etc/passwd:rw)" 21
+    vzctl stop --fast 101 >/dev/null
+    vzctl destroy 101 >/dev/null
+}

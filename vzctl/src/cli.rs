@@ -199,6 +199,12 @@ pub struct SetArgs {
     /// Remove an address, or `all` (may be repeated).
     #[arg(long)]
     pub ipdel: Vec<String>,
+    /// A device rule: b|c:major:minor|all:[r][w][q]|none (may be repeated).
+    #[arg(long)]
+    pub devices: Vec<String>,
+    /// A host /dev node for the VE, made in its /dev: name:[r][w][q]|none (may be repeated).
+    #[arg(long)]
+    pub devnodes: Vec<String>,
 }
 
 impl SetArgs {

@@ -3,6 +3,7 @@
 //! [`LinuxHost`] is the real implementation, exercised by the VM suite.
 
 use crate::device::Vzctl;
+use crate::devices::Rule;
 use crate::error::VzError;
 use crate::net;
 use crate::runtime;
@@ -31,6 +32,9 @@ pub struct StartPlan {
     pub cgroup: Vec<(String, String)>,
     /// IP_ADDRESS: routed to the VE once its init runs.
     pub addresses: Vec<Ipv4Addr>,
+    /// DEVICES and DEVNODES rules; the DEVNODES nodes are made in the VE's /dev.
+    pub devices: Vec<Rule>,
+    pub nodes: Vec<(String, Rule)>,
 }
 
 /// Privileged operations the commands need.
@@ -58,6 +62,8 @@ pub trait Host {
     fn set_ubc(&self, veid: u32, resource: u32, barrier: u64, limit: u64) -> Result<(), VzError>;
     /// Writes a file of a running VE's cgroup.
     fn set_cgroup(&self, veid: u32, file: &str, value: &str) -> Result<(), VzError>;
+    /// Sets a device rule of a running VE and, with `node`, makes that node in its /dev.
+    fn set_device(&self, veid: u32, rule: &Rule, node: Option<&str>) -> Result<(), VzError>;
     /// Adds (or removes) an address of a running VE: on its venet0 and as a host route.
     fn set_address(&self, veid: u32, ip: Ipv4Addr, add: bool) -> Result<(), VzError>;
 }
@@ -130,7 +136,7 @@ impl LinuxHost {
         net::create_pair(&host, &peer)?;
         self.device()?.netdev(veid, vz_abi::NETDEV_ADD, &peer)?;
         let init_pid = self.init_pid(veid)?;
-        runtime::in_netns(&self.proc_dir, init_pid, || {
+        runtime::in_namespace(&self.proc_dir, init_pid, runtime::Namespace::Net, || {
             net::rename(&peer, net::VE_LINK)?;
             net::set_up("lo")?;
             net::set_up(net::VE_LINK)?;
@@ -222,6 +228,9 @@ impl Host for LinuxHost {
         }
         device.ve_create(plan.veid)?;
         let started = (|| {
+            for rule in plan.devices.iter().chain(plan.nodes.iter().map(|(_, r)| r)) {
+                device.set_devperm(rule.for_ve(plan.veid))?;
+            }
             for &(resource, barrier, limit) in &plan.ubc {
                 device.ub_set(plan.veid, resource, barrier, limit)?;
             }
@@ -236,6 +245,7 @@ impl Host for LinuxHost {
                     root: &plan.root,
                     cgroup: &cgroup,
                     hostname: plan.hostname.as_deref(),
+                    nodes: &plan.nodes,
                 },
             )?;
             // physpages goes to the memory cgroup of the VE's init, which exists only now.
@@ -306,6 +316,22 @@ impl Host for LinuxHost {
         self.device()?.ub_set(veid, resource, barrier, limit)
     }
 
+    fn set_device(&self, veid: u32, rule: &Rule, node: Option<&str>) -> Result<(), VzError> {
+        self.device()?.set_devperm(rule.for_ve(veid))?;
+        if let Some(name) = node {
+            let init_pid = self.init_pid(veid)?;
+            runtime::in_namespace(&self.proc_dir, init_pid, runtime::Namespace::Mount, || {
+                runtime::make_node(std::path::Path::new("/dev"), name, rule).map_err(|e| {
+                    VzError::System {
+                        what: format!("CT {veid}"),
+                        source: std::io::Error::other(e),
+                    }
+                })
+            })?;
+        }
+        Ok(())
+    }
+
     fn set_address(&self, veid: u32, ip: Ipv4Addr, add: bool) -> Result<(), VzError> {
         let init_pid = self.init_pid(veid)?;
         let host = net::host_link(veid);
@@ -317,7 +343,7 @@ impl Host for LinuxHost {
                 Ok(())
             };
         }
-        runtime::in_netns(&self.proc_dir, init_pid, || {
+        runtime::in_namespace(&self.proc_dir, init_pid, runtime::Namespace::Net, || {
             net::address(net::VE_LINK, ip, add)
         })?;
         net::route(&host, Some(ip), add)

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod device;
+pub mod devices;
 pub mod error;
 pub mod host;
 pub mod lock;
@@ -15,6 +16,7 @@ pub mod net;
 pub mod params;
 pub mod paths;
 pub mod procfs;
+pub mod quota;
 pub mod runtime;
 pub mod ve;
 

@@ -11,6 +11,7 @@
 //! exec happened.
 
 use crate::device::Vzctl;
+use crate::devices::Rule;
 use crate::error::VzError;
 use nix::errno::Errno;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
@@ -57,6 +58,8 @@ const DEV_NODES: [(&str, u64, u64); 6] = [
 /// What a VE's init needs to start.
 pub struct InitSpec<'a> {
     pub veid: u32,
+    /// DEVNODES: nodes made in the VE's /dev besides the standard ones.
+    pub nodes: &'a [(String, Rule)],
     /// VE_ROOT, where the private area is already mounted.
     pub root: &'a Path,
     /// The VE's cgroup directory (created by the caller).
@@ -158,7 +161,7 @@ fn become_init(spec: &InitSpec) -> Result<std::convert::Infallible, String> {
     .map_err(sys("make mounts private"))?;
     let root = spec.root;
     mount_proc_sys(root)?;
-    make_dev(root)?;
+    make_dev(root, spec.nodes)?;
     chdir(root).map_err(sys(format!("chdir {}", root.display())))?;
     // Pivot onto the VE's root with the old root stacked on it, then detach the old root.
     pivot_root(".", ".").map_err(sys("pivot_root"))?;
@@ -200,7 +203,7 @@ fn mount_proc_sys(root: &Path) -> Result<(), String> {
 }
 
 /// A fresh /dev: the permitted nodes, a new devpts instance, /dev/shm and the usual links.
-fn make_dev(root: &Path) -> Result<(), String> {
+fn make_dev(root: &Path, nodes: &[(String, Rule)]) -> Result<(), String> {
     let dev = root.join("dev");
     fs::create_dir_all(&dev).map_err(|e| format!("{}: {e}", dev.display()))?;
     mount(
@@ -244,6 +247,9 @@ fn make_dev(root: &Path) -> Result<(), String> {
         Some("mode=1777"),
     )
     .map_err(sys("mount /dev/shm"))?;
+    for (name, rule) in nodes {
+        make_node(&dev, name, rule)?;
+    }
     for (link, target) in [
         ("ptmx", "pts/ptmx"),
         ("fd", "/proc/self/fd"),
@@ -255,6 +261,27 @@ fn make_dev(root: &Path) -> Result<(), String> {
             .map_err(|e| format!("/dev/{link}: {e}"))?;
     }
     Ok(())
+}
+
+/// Makes device node `dev/name` (parent directories too) for `rule`, replacing what was there.
+pub fn make_node(dev: &Path, name: &str, rule: &Rule) -> Result<(), String> {
+    let path = dev.join(name);
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+    }
+    let _ = fs::remove_file(&path);
+    let kind = if rule.kind == vz_abi::DEV_BLOCK {
+        SFlag::S_IFBLK
+    } else {
+        SFlag::S_IFCHR
+    };
+    mknod(
+        &path,
+        kind,
+        Mode::from_bits_truncate(0o600),
+        makedev(rule.major.into(), rule.minor.into()),
+    )
+    .map_err(sys(format!("mknod /dev/{name}")))
 }
 
 /// The kernel's capability header and data (capget(2)/capset(2), version 3: two 32-bit words).
@@ -684,14 +711,27 @@ fn wait_for(child: Pid) -> Result<WaitStatus, VzError> {
     }
 }
 
-/// Runs `work` in a child that has joined the network namespace of the VE whose init is
-/// `init_pid` (so that netlink sockets it opens talk to the VE's stack).
-pub fn in_netns(
+/// Which of the VE's namespaces [`in_namespace`] joins.
+pub enum Namespace {
+    /// Its network stack: netlink sockets opened then talk to it.
+    Net,
+    /// Its mounts: paths then resolve inside the VE's root.
+    Mount,
+}
+
+/// Runs `work` in a child that has joined one namespace of the VE whose init is `init_pid`.
+/// The child stays a host task: it is not charged to the VE nor bound by its device rules.
+pub fn in_namespace(
     proc_dir: &Path,
     init_pid: i32,
+    which: Namespace,
     work: impl FnOnce() -> Result<(), VzError>,
 ) -> Result<(), VzError> {
-    let path = proc_dir.join(format!("{init_pid}/ns/net"));
+    let (name, flag) = match which {
+        Namespace::Net => ("net", CloneFlags::CLONE_NEWNET),
+        Namespace::Mount => ("mnt", CloneFlags::CLONE_NEWNS),
+    };
+    let path = proc_dir.join(format!("{init_pid}/ns/{name}"));
     let ns = File::open(&path).map_err(|source| VzError::System {
         what: format!("open {}", path.display()),
         source,
@@ -702,8 +742,8 @@ pub fn in_netns(
     match unsafe { fork() }.map_err(|e| VzError::system("fork", e))? {
         ForkResult::Child => {
             drop(report_r);
-            let result = setns(ns.as_fd(), CloneFlags::CLONE_NEWNET)
-                .map_err(|e| VzError::system("setns net", e))
+            let result = setns(ns.as_fd(), flag)
+                .map_err(|e| VzError::system("setns", e))
                 .and_then(|()| work());
             let code = match result {
                 Ok(()) => 0,
@@ -723,7 +763,7 @@ pub fn in_netns(
             match status {
                 WaitStatus::Exited(_, 0) => Ok(()),
                 _ => Err(VzError::System {
-                    what: "in the VE's network namespace".into(),
+                    what: format!("in the VE's {name} namespace"),
                     source: std::io::Error::other(report),
                 }),
             }

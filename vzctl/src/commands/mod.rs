@@ -129,6 +129,15 @@ pub mod fake {
             self.log(format!("run {veid} {argv:?}"));
             Ok(self.exit_status)
         }
+        fn set_device(
+            &self,
+            veid: u32,
+            rule: &crate::devices::Rule,
+            node: Option<&str>,
+        ) -> Result<(), VzError> {
+            self.log(format!("device {veid} {rule:?} {node:?}"));
+            Ok(())
+        }
         fn enter(&self, veid: u32, argv: &[String]) -> Result<i32, VzError> {
             self.log(format!("enter {veid} {argv:?}"));
             Ok(self.exit_status)

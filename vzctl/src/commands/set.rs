@@ -156,6 +156,20 @@ pub fn run(ctx: &Ctx, args: &SetArgs) -> Result<(), VzError> {
     if addresses != old_addresses {
         conf.set("IP_ADDRESS", &super::create::join_addresses(&addresses))?;
     }
+    let mut device_rules = Vec::new();
+    for text in &args.devices {
+        let rule = crate::devices::parse_device(text).map_err(|e| invalid("devices", e))?;
+        device_rules.push((rule, None));
+        set_device_word(&mut conf, "DEVICES", text)?;
+    }
+    for text in &args.devnodes {
+        let (name, rule) = crate::devices::parse_devnode(Path::new("/dev"), text)
+            .map_err(|e| invalid("devnodes", e))?;
+        // A node with no access is not made.
+        let node = (rule.perms != 0).then_some(name);
+        device_rules.push((rule, node));
+        set_device_word(&mut conf, "DEVNODES", text)?;
+    }
     let cgroup = cpu_settings(&conf).map_err(|e| invalid("cpu", e))?;
     let cpu_changed = args.cpuunits.is_some() || args.cpulimit.is_some() || args.cpus.is_some();
     if ubc.is_empty() && conf == *ve.conf()? && args.applyconfig.is_none() {
@@ -188,6 +202,9 @@ pub fn run(ctx: &Ctx, args: &SetArgs) -> Result<(), VzError> {
             for (file, value) in &cgroup {
                 ctx.host.set_cgroup(ve.veid, file, value)?;
             }
+        }
+        for (rule, node) in &device_rules {
+            ctx.host.set_device(ve.veid, rule, node.as_deref())?;
         }
         for ip in old_addresses.iter().filter(|ip| !addresses.contains(ip)) {
             ctx.host.set_address(ve.veid, *ip, false)?;
@@ -223,6 +240,18 @@ pub fn run(ctx: &Ctx, args: &SetArgs) -> Result<(), VzError> {
         );
     }
     Ok(())
+}
+
+/// Adds `word` (`device:perms`) to the list in `key`, replacing the word for the same device.
+fn set_device_word(conf: &mut ConfigFile, key: &str, word: &str) -> Result<(), VzError> {
+    let device = |w: &str| w.rsplit_once(':').map_or(w, |(d, _)| d).to_owned();
+    let mut words: Vec<String> = crate::devices::words(conf.get(key))
+        .into_iter()
+        .filter(|w| device(w) != device(word))
+        .map(str::to_owned)
+        .collect();
+    words.push(word.to_owned());
+    conf.set(key, &words.join(" "))
 }
 
 /// Fails with OpenVZ's "IP address already in use" when another VE's config has one of
