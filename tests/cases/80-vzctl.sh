@@ -279,3 +279,23 @@ test_devices_and_devnodes_grant_host_devices() {
     vzctl stop --fast 101 >/dev/null
     vzctl destroy 101 >/dev/null
 }
+
+# --diskspace and --diskinodes are ext4 project quotas on /vz: every file of the private area
+# is in project CTID; writes past the hard limit fail inside, live changes apply at once.
+test_diskspace_and_diskinodes_are_enforced() {
+    created
+    vzctl start 101 >/dev/null
+    vzctl set 101 --diskspace 20M:20M --diskinodes 100000:100000 --save >/dev/null
+    grep -q '^DISKSPACE="20480:20480"$' /etc/vz/conf/101.conf || fail "DISKSPACE not saved"
+    out=$(vzctl exec2 101 'dd if=/dev/zero of=/big bs=1M count=40 2>&1; rm -f /big')
+    case "$out" in *"quota exceeded"*|*"Disk quota"*) ;; *) fail "40 MB written under a 20 MB quota: $out" ;; esac
+    vzctl set 101 --diskspace 200M >/dev/null
+    vzctl exec2 101 'dd if=/dev/zero of=/big bs=1M count=40 2>/dev/null && rm /big' ||
+        fail "raised quota not applied live"
+    vzctl set 101 --diskinodes 10:10 >/dev/null
+    vzctl exec2 101 'for i in $(seq 20); do touch /tmp/f$i || exit 1; done' 2>/dev/null &&
+        fail "20 files created past a 10-inode quota"
+    expect_eq "bad diskspace" "$(status_of vzctl set 101 --diskspace 10Q)" 21
+    vzctl stop --fast 101 >/dev/null
+    vzctl destroy 101 >/dev/null
+}

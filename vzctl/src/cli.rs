@@ -199,6 +199,12 @@ pub struct SetArgs {
     /// Remove an address, or `all` (may be repeated).
     #[arg(long)]
     pub ipdel: Vec<String>,
+    /// Disk space, soft[:hard], in KB unless a K/M/G/T suffix is given.
+    #[arg(long)]
+    pub diskspace: Option<String>,
+    /// Inodes, soft[:hard].
+    #[arg(long)]
+    pub diskinodes: Option<String>,
     /// A device rule: b|c:major:minor|all:[r][w][q]|none (may be repeated).
     #[arg(long)]
     pub devices: Vec<String>,
@@ -240,12 +246,67 @@ impl SetArgs {
 }
 
 /// vzlist: list virtual environments and their usage.
-#[derive(Debug, Parser)]
-#[command(name = "vzlist", disable_version_flag = true)]
+// `-h` is the hostname filter, as in OpenVZ; help is `--help` only. A repeated option
+// overrides the earlier one (getopt's rule).
+#[derive(Debug, Default, Parser)]
+#[command(
+    name = "vzlist",
+    disable_version_flag = true,
+    disable_help_flag = true,
+    args_override_self = true,
+    override_usage = "vzlist [-a|-S] [-n] [-H] [-t] [-j] [-o field[,field...] | -1] [-s [-]field]\n              \
+                      [-h pattern] [-N pattern] [-d pattern] [CTID ...]\n       \
+                      vzlist -L|--list"
+)]
 pub struct VzlistCli {
     /// Print the tools' version and, when the module is loaded, its ABI version.
     #[arg(long)]
     pub version: bool,
+    /// Print help.
+    #[arg(long, action = clap::ArgAction::Help)]
+    pub help: Option<bool>,
+    /// List all VEs, running or not.
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// List only the VEs that are not running (stopped, mounted or suspended).
+    #[arg(short = 'S', long)]
+    pub stopped: bool,
+    /// Show names instead of CTIDs (columns smart_name,numproc,status,ip,hostname).
+    #[arg(short = 'n', long)]
+    pub name: bool,
+    /// Do not print the column headers.
+    #[arg(short = 'H', long = "no-header")]
+    pub no_header: bool,
+    /// Do not trim long values.
+    #[arg(short = 't', long = "no-trim")]
+    pub no_trim: bool,
+    /// Print JSON: every field, or those of -o (without suffixes).
+    #[arg(short = 'j', long)]
+    pub json: bool,
+    /// Print these fields (see -L).
+    #[arg(short = 'o', long, value_name = "field[,field...]")]
+    pub output: Option<String>,
+    /// The same as -H -o ctid.
+    #[arg(short = '1')]
+    pub one: bool,
+    /// Sort by this field; `-field` sorts in reverse.
+    #[arg(short = 's', long, value_name = "[-]field", allow_hyphen_values = true)]
+    pub sort: Option<String>,
+    /// Only the VEs whose hostname matches this shell pattern.
+    #[arg(short = 'h', long, value_name = "pattern")]
+    pub hostname: Option<String>,
+    /// Only the VEs whose name matches this shell pattern.
+    #[arg(short = 'N', long = "name_filter", value_name = "pattern")]
+    pub name_filter: Option<String>,
+    /// Only the VEs whose description matches this shell pattern.
+    #[arg(short = 'd', long, value_name = "pattern")]
+    pub description: Option<String>,
+    /// Print the field names and their column headers.
+    #[arg(short = 'L', long)]
+    pub list: bool,
+    /// Only these VEs (numbers or names), in any state.
+    #[arg(value_name = "CTID")]
+    pub ctids: Vec<String>,
 }
 
 /// vzpid: map host PIDs to their VE and their PID inside it.

@@ -117,6 +117,9 @@ pub enum VzError {
     },
     #[error("CT {veid}: IP address {ip} is already in use by CT {owner}")]
     IpInUse { veid: u32, ip: String, owner: u32 },
+    /// The VE's disk quota could not be set up.
+    #[error("CT {veid}: disk quota: {reason}")]
+    QuotaFailed { veid: u32, reason: String },
 }
 
 impl VzError {
@@ -159,6 +162,7 @@ impl VzError {
             VzError::CommandFailed { .. } => 8,
             VzError::BadIp { .. } => 71,
             VzError::IpInUse { .. } => 78,
+            VzError::QuotaFailed { .. } => 60,
         }
     }
 }

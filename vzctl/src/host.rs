@@ -6,6 +6,7 @@ use crate::device::Vzctl;
 use crate::devices::Rule;
 use crate::error::VzError;
 use crate::net;
+use crate::quota::{self, DiskLimits};
 use crate::runtime;
 use std::cell::OnceCell;
 use std::net::Ipv4Addr;
@@ -62,6 +63,15 @@ pub trait Host {
     fn set_ubc(&self, veid: u32, resource: u32, barrier: u64, limit: u64) -> Result<(), VzError>;
     /// Writes a file of a running VE's cgroup.
     fn set_cgroup(&self, veid: u32, file: &str, value: &str) -> Result<(), VzError>;
+    /// Sets the VE's disk limits (its project quota); with `assign`, first puts every file of
+    /// the private area in the VE's project.
+    fn disk_quota(
+        &self,
+        veid: u32,
+        private: &Path,
+        limits: &DiskLimits,
+        assign: bool,
+    ) -> Result<(), VzError>;
     /// Sets a device rule of a running VE and, with `node`, makes that node in its /dev.
     fn set_device(&self, veid: u32, rule: &Rule, node: Option<&str>) -> Result<(), VzError>;
     /// Adds (or removes) an address of a running VE: on its venet0 and as a host route.
@@ -314,6 +324,34 @@ impl Host for LinuxHost {
 
     fn set_ubc(&self, veid: u32, resource: u32, barrier: u64, limit: u64) -> Result<(), VzError> {
         self.device()?.ub_set(veid, resource, barrier, limit)
+    }
+
+    fn disk_quota(
+        &self,
+        veid: u32,
+        private: &Path,
+        limits: &DiskLimits,
+        assign: bool,
+    ) -> Result<(), VzError> {
+        let path = self.proc_dir.join("self/mountinfo");
+        let info = std::fs::read_to_string(&path).map_err(|e| VzError::System {
+            what: format!("read {}", path.display()),
+            source: e,
+        })?;
+        let failed = |reason: String| VzError::QuotaFailed { veid, reason };
+        let mount = quota::mount_of(private, &info)
+            .ok_or_else(|| failed(format!("no filesystem holds {}", private.display())))?;
+        if !mount.prjquota() {
+            return Err(failed(format!(
+                "{} is not mounted with prjquota (an ext4 made with -O quota,project), or set \
+                 DISK_QUOTA=no in vz.conf",
+                mount.mount_point.display()
+            )));
+        }
+        if assign {
+            quota::assign_project(private, veid).map_err(|e| failed(e.to_string()))?;
+        }
+        quota::set_limits(&mount.source, veid, limits).map_err(|e| failed(e.to_string()))
     }
 
     fn set_device(&self, veid: u32, rule: &Rule, node: Option<&str>) -> Result<(), VzError> {

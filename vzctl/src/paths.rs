@@ -92,6 +92,8 @@ pub struct Global {
     pub def_ostemplate: Option<String>,
     /// `STOP_TIMEOUT` in seconds (default 120).
     pub stop_timeout: u32,
+    /// `DISK_QUOTA`: whether DISKSPACE and DISKINODES are enforced (default yes).
+    pub disk_quota: bool,
 }
 
 impl Global {
@@ -124,6 +126,7 @@ impl Global {
             configfile: value("CONFIGFILE").unwrap_or("basic").to_owned(),
             def_ostemplate: value("DEF_OSTEMPLATE").map(str::to_owned),
             stop_timeout,
+            disk_quota: value("DISK_QUOTA") != Some("no"),
         })
     }
 

@@ -25,13 +25,14 @@ use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-/// Capabilities no VE task keeps: module loading, raw I/O, process accounting, setting
-/// clocks, kernel audit and MAC policy, the kernel log, wake alarms and suspend blocking, BPF
+/// Capabilities no VE task keeps: module loading, raw I/O, process accounting, overriding
+/// resource limits (disk quota above all), setting clocks, kernel audit and MAC policy, the kernel log, wake alarms and suspend blocking, BPF
 /// and perf. Devices are kept away by the module's device rules, not by capabilities.
-const DROPPED_CAPS: [u32; 13] = [
+const DROPPED_CAPS: [u32; 14] = [
     16, // CAP_SYS_MODULE
     17, // CAP_SYS_RAWIO
     20, // CAP_SYS_PACCT
+    24, // CAP_SYS_RESOURCE: it would exempt the VE from its disk quota
     25, // CAP_SYS_TIME
     30, // CAP_AUDIT_CONTROL
     32, // CAP_MAC_OVERRIDE

@@ -8,6 +8,7 @@ use crate::paths::{Global, Paths};
 use std::path::PathBuf;
 
 /// A VE's id, config (if it has one) and areas.
+#[derive(Clone)]
 pub struct Ve {
     pub veid: u32,
     pub conf_path: PathBuf,
@@ -109,6 +110,52 @@ impl Ve {
             });
         }
         Ok(())
+    }
+
+    /// DISKSPACE (KB) and DISKINODES of the config, if either is set (the other is then
+    /// unlimited).
+    pub fn disk_limits(&self) -> Result<Option<crate::quota::DiskLimits>, VzError> {
+        let conf = self.conf()?;
+        let get = |key: &str| conf.get(key).filter(|v| !v.is_empty());
+        let bad = |key: &str, e: String| {
+            VzError::InvalidValue(format!("{}: {key}: {e}", self.conf_path.display()))
+        };
+        let (space, inodes) = (get("DISKSPACE"), get("DISKINODES"));
+        if space.is_none() && inodes.is_none() {
+            return Ok(None);
+        }
+        let (space_soft_kb, space_hard_kb) = space
+            .map(params::parse_disk)
+            .transpose()
+            .map_err(|e| bad("DISKSPACE", e))?
+            .unwrap_or((0, 0));
+        let (inodes_soft, inodes_hard) = inodes
+            .map(params::parse_inodes)
+            .transpose()
+            .map_err(|e| bad("DISKINODES", e))?
+            .unwrap_or((0, 0));
+        Ok(Some(crate::quota::DiskLimits {
+            space_soft_kb,
+            space_hard_kb,
+            inodes_soft,
+            inodes_hard,
+        }))
+    }
+
+    /// Applies the config's disk limits when vz.conf enforces them (`assign`: first put the
+    /// private area's files in the VE's project, as after create).
+    pub fn apply_disk_limits(
+        &self,
+        host: &dyn Host,
+        global: &Global,
+        assign: bool,
+    ) -> Result<(), VzError> {
+        match self.disk_limits()? {
+            Some(limits) if global.disk_quota => {
+                host.disk_quota(self.veid, &self.private, &limits, assign)
+            }
+            _ => Ok(()),
+        }
     }
 
     pub fn state(&self, host: &dyn Host) -> Result<State, VzError> {

@@ -1,4 +1,4 @@
-//! The vzlist binary: parse, run, map errors to OpenVZ exit codes.
+//! The vzlist binary: parse, list, and exit 1 on any error as OpenVZ's vzlist does.
 
 use std::process::ExitCode;
 use vzctl::cli::{self, VzlistCli};
@@ -6,16 +6,27 @@ use vzctl::commands;
 use vzctl::device::Vzctl;
 use vzctl::error::VzError;
 
-fn run() -> Result<(), VzError> {
-    let Some(cli) = cli::parse::<VzlistCli, _, _>(std::env::args_os())? else {
-        return Ok(());
+fn main() -> ExitCode {
+    let cli = match cli::parse::<VzlistCli, _, _>(std::env::args_os()) {
+        Ok(Some(cli)) => cli,
+        // --help was printed.
+        Ok(None) => return ExitCode::SUCCESS,
+        Err(err) => return fail(&err),
     };
     if cli.version {
-        return commands::version::run("vzlist", &mut std::io::stdout(), Vzctl::open);
+        // As the other tools: exit code 5 when the module is not loaded.
+        let printed = commands::version::run("vzlist", &mut std::io::stdout(), Vzctl::open);
+        return vzctl::error::exit_code_of("vzlist", printed);
     }
-    Err(VzError::NotImplemented("listing VEs"))
+    match commands::vzlist::run(&cli, &mut std::io::stdout().lock(), &mut std::io::stderr()) {
+        // 1 when the CTIDs asked for do not exist.
+        Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+        Err(err) => fail(&err),
+    }
 }
 
-fn main() -> ExitCode {
-    vzctl::error::exit_code_of("vzlist", run())
+/// Prints the error; OpenVZ's vzlist exits 1 on every error.
+fn fail(err: &VzError) -> ExitCode {
+    eprintln!("vzlist: {}", err.to_string().trim_end());
+    ExitCode::from(1)
 }

@@ -91,7 +91,10 @@ pub fn run(ctx: &Ctx, args: &CreateArgs) -> Result<(), VzError> {
         "Creating container private area ({template_name})"
     ));
     unpack_private(ctx, &tarball, &ve.private)?;
-    if let Err(err) = finish(ctx, &ve.private, &ve.conf_path, &conf, hostname.as_deref()) {
+    ve.conf = Some(conf.clone());
+    let finished = finish(ctx, &ve.private, &ve.conf_path, &conf, hostname.as_deref())
+        .and_then(|()| ve.apply_disk_limits(ctx.host, ctx.global, true));
+    if let Err(err) = finished {
         let _ = fs::remove_dir_all(&ve.private);
         let _ = fs::remove_file(&ve.conf_path);
         return Err(err);

@@ -10,6 +10,7 @@ pub mod start;
 pub mod status;
 pub mod stop;
 pub mod version;
+pub mod vzlist;
 pub mod vzpid;
 
 use crate::error::VzError;
@@ -128,6 +129,19 @@ pub mod fake {
         fn run(&self, veid: u32, argv: &[String]) -> Result<i32, VzError> {
             self.log(format!("run {veid} {argv:?}"));
             Ok(self.exit_status)
+        }
+        fn disk_quota(
+            &self,
+            veid: u32,
+            _private: &Path,
+            limits: &crate::quota::DiskLimits,
+            _assign: bool,
+        ) -> Result<(), VzError> {
+            self.log(format!(
+                "quota {veid} {}:{} {}:{}",
+                limits.space_soft_kb, limits.space_hard_kb, limits.inodes_soft, limits.inodes_hard
+            ));
+            Ok(())
         }
         fn set_device(
             &self,

@@ -156,6 +156,14 @@ pub fn run(ctx: &Ctx, args: &SetArgs) -> Result<(), VzError> {
     if addresses != old_addresses {
         conf.set("IP_ADDRESS", &super::create::join_addresses(&addresses))?;
     }
+    if let Some(text) = &args.diskspace {
+        let (soft, hard) = params::parse_disk(text).map_err(|e| invalid("diskspace", e))?;
+        conf.set("DISKSPACE", &format!("{soft}:{hard}"))?;
+    }
+    if let Some(text) = &args.diskinodes {
+        let (soft, hard) = params::parse_inodes(text).map_err(|e| invalid("diskinodes", e))?;
+        conf.set("DISKINODES", &format!("{soft}:{hard}"))?;
+    }
     let mut device_rules = Vec::new();
     for text in &args.devices {
         let rule = crate::devices::parse_device(text).map_err(|e| invalid("devices", e))?;
@@ -190,6 +198,15 @@ pub fn run(ctx: &Ctx, args: &SetArgs) -> Result<(), VzError> {
         .collect();
     if !servers.is_empty() {
         write_resolv_conf(&ve.private, &servers)?;
+    }
+
+    // Disk limits hold whether or not the VE runs.
+    if args.diskspace.is_some() || args.diskinodes.is_some() {
+        let updated = crate::ve::Ve {
+            conf: Some(conf.clone()),
+            ..ve.clone()
+        };
+        updated.apply_disk_limits(ctx.host, ctx.global, false)?;
     }
 
     // Live where the VE runs.

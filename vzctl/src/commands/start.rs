@@ -30,6 +30,7 @@ pub(crate) fn start(ctx: &Ctx, ve: &Ve) -> Result<(), VzError> {
     }
     let plan = plan(ve)?;
     super::set::check_addresses_free(ctx, ve.veid, &plan.addresses)?;
+    ve.apply_disk_limits(ctx.host, ctx.global, false)?;
     ctx.say("Starting container...");
     let mounted_here = !ctx.host.is_mounted(&ve.root)?;
     if mounted_here {
