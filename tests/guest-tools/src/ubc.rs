@@ -528,7 +528,9 @@ fn io_errno(err: std::io::Error) -> Errno {
     Errno::from_raw(err.raw_os_error().unwrap_or(libc::EIO))
 }
 
-fn release(held: Vec<Held>, resource: &str, work: Workspace) {
+/// Gives back what `acquire_one` took. The listener stays open: it is part of the baseline
+/// (it goes with the process).
+fn release(held: Vec<Held>, resource: &str, work: &mut Workspace) {
     for item in held {
         match item {
             Held::Fd(fd) => drop(fd),
@@ -544,10 +546,10 @@ fn release(held: Vec<Held>, resource: &str, work: Workspace) {
         }
     }
     // Emptying the file gives its pages back; closing it drops every lock on it.
-    if let Some(file) = &work.file {
+    if let Some(file) = work.file.take() {
         let _ = file.set_len(0);
     }
-    drop(work);
+    drop(work.segment.take());
     if resource == "numsiginfo" {
         // Ignoring a signal discards its pending instances, blocked or not.
         // SAFETY: Installs SIG_IGN for a real-time signal; no handler code runs.
@@ -571,9 +573,9 @@ pub fn acquire(args: &AcquireArgs) -> Result<(), String> {
         let filled = sockbuf::fill(&args.resource)?;
         chan.send(&filled.report)?;
         chan.expect("release")?;
+        // Closed sockets give their buffers back once the kernel has freed them: `ubtest`
+        // waits for that.
         drop(filled.sockets);
-        // Closed sockets give their buffers back once the kernel has freed them.
-        std::thread::sleep(std::time::Duration::from_millis(200));
         chan.send("released")?;
         let _ = chan.recv();
         return Ok(());
@@ -591,7 +593,7 @@ pub fn acquire(args: &AcquireArgs) -> Result<(), String> {
     }
     chan.send(&format!("acquired {} errno {refusal}", held.len()))?;
     chan.expect("release")?;
-    release(held, &args.resource, work);
+    release(held, &args.resource, &mut work);
     chan.send("released")?;
     // Wait for ubtest to close the pipe, so the VE's counters stay put while it reads them.
     let _ = chan.recv();
