@@ -3,26 +3,12 @@
 
 TEMPLATE=busybox-1.35-x86_64
 
-# No VE of an earlier case is left: stopped, destroyed, module reloaded.
-fresh_vz() {
-    for conf in /etc/vz/conf/[0-9]*.conf; do
-        [ -e "$conf" ] || continue
-        ctid=$(basename "$conf" .conf)
-        vzctl --quiet stop --fast "$ctid" >/dev/null 2>&1 || true
-        vzctl --quiet destroy "$ctid" >/dev/null 2>&1 || true
-    done
-    rm -f /etc/vz/conf/*.destroyed /vz/lock/*.lck
-    fresh_module
-}
-
 # A VE 101 created from the template, stopped.
 created() {
     fresh_vz
     vzctl --quiet create 101 --ostemplate $TEMPLATE --hostname ct101.example >/dev/null
 }
 
-# Exit status of a command, without set -e stopping the case.
-status_of() { "$@" >/tmp/out 2>/tmp/err && echo 0 || echo $?; }
 
 test_create_writes_private_area_and_config() {
     fresh_vz

@@ -6,14 +6,7 @@ HEADER="      CTID      NPROC STATUS    IP_ADDR         HOSTNAME"
 
 # No VE of an earlier case is left; VE 101 (a.example) runs, VE 102 (b.example) is stopped.
 two_ves() {
-    for conf in /etc/vz/conf/[0-9]*.conf; do
-        [ -e "$conf" ] || continue
-        ctid=$(basename "$conf" .conf)
-        vzctl --quiet stop --fast "$ctid" >/dev/null 2>&1 || true
-        vzctl --quiet destroy "$ctid" >/dev/null 2>&1 || true
-    done
-    rm -f /etc/vz/conf/*.destroyed /vz/lock/*.lck
-    fresh_module
+    fresh_vz
     vzctl --quiet create 101 --ostemplate $TEMPLATE --hostname a.example >/dev/null
     vzctl --quiet create 102 --ostemplate $TEMPLATE --hostname b.example >/dev/null
     vzctl --quiet start 101 >/dev/null
@@ -26,8 +19,6 @@ remove_ves() {
     vzctl --quiet destroy 102 >/dev/null
 }
 
-# Exit status of a command, without set -e stopping the case; its output in /tmp/out, /tmp/err.
-status_of() { "$@" >/tmp/out 2>/tmp/err && echo 0 || echo $?; }
 
 # The CTIDs and states vzlist prints with the options given, on one line.
 states() { vzlist -H -o ctid,status "$@" | awk '{ printf "%s%s %s", (NR > 1 ? " " : ""), $1, $2 }'; }

@@ -87,3 +87,19 @@ start_ve_with_init() {
     wait_for "VE $1 tasks" sh -c "[ \"\$(vztest info $1 | cut -d' ' -f3)\" = 3 ]"
     init=$(ve_field "$1" 4)
 }
+
+# No VE left by vzctl: every configured VE stopped and destroyed, locks removed, the module
+# reloaded.
+fresh_vz() {
+    for conf in /etc/vz/conf/[0-9]*.conf; do
+        [ -e "$conf" ] || continue
+        ctid=$(basename "$conf" .conf)
+        vzctl --quiet stop --fast "$ctid" >/dev/null 2>&1 || true
+        vzctl --quiet destroy "$ctid" >/dev/null 2>&1 || true
+    done
+    rm -f /etc/vz/conf/*.destroyed /vz/lock/*.lck
+    fresh_module
+}
+
+# Exit status of a command, without set -e stopping the case; its output in /tmp/out, /tmp/err.
+status_of() { "$@" >/tmp/out 2>/tmp/err && echo 0 || echo $?; }

@@ -103,6 +103,15 @@ impl LinuxHost {
         Ok(self.device.get_or_init(|| device))
     }
 
+    /// The caller's /proc/self/mountinfo.
+    fn mountinfo(&self) -> Result<String, VzError> {
+        let path = self.proc_dir.join("self/mountinfo");
+        std::fs::read_to_string(&path).map_err(|e| VzError::System {
+            what: format!("read {}", path.display()),
+            source: e,
+        })
+    }
+
     fn cgroup_dir(&self, veid: u32) -> PathBuf {
         self.cgroup_root.join("vz").join(veid.to_string())
     }
@@ -188,12 +197,7 @@ impl Host for LinuxHost {
     }
 
     fn is_mounted(&self, root: &Path) -> Result<bool, VzError> {
-        let path = self.proc_dir.join("self/mountinfo");
-        let info = std::fs::read_to_string(&path).map_err(|e| VzError::System {
-            what: format!("read {}", path.display()),
-            source: e,
-        })?;
-        Ok(runtime::is_mounted(&info, root))
+        Ok(runtime::is_mounted(&self.mountinfo()?, root))
     }
 
     fn mount(&self, private: &Path, root: &Path) -> Result<(), VzError> {
@@ -333,11 +337,7 @@ impl Host for LinuxHost {
         limits: &DiskLimits,
         assign: bool,
     ) -> Result<(), VzError> {
-        let path = self.proc_dir.join("self/mountinfo");
-        let info = std::fs::read_to_string(&path).map_err(|e| VzError::System {
-            what: format!("read {}", path.display()),
-            source: e,
-        })?;
+        let info = self.mountinfo()?;
         let failed = |reason: String| VzError::QuotaFailed { veid, reason };
         let mount = quota::mount_of(private, &info)
             .ok_or_else(|| failed(format!("no filesystem holds {}", private.display())))?;

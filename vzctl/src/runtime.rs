@@ -185,36 +185,29 @@ fn become_init(spec: &InitSpec) -> Result<std::convert::Infallible, String> {
     execve(&init, &[&init], &env).map_err(sys("exec /sbin/init in the VE"))
 }
 
+/// Mounts a new `fstype` instance at `target`, made first if missing.
+fn mount_new(target: &Path, fstype: &str, flags: MsFlags, data: &str) -> Result<(), String> {
+    fs::create_dir_all(target).map_err(|e| format!("{}: {e}", target.display()))?;
+    let data = (!data.is_empty()).then_some(data);
+    mount(Some(fstype), target, Some(fstype), flags, data)
+        .map_err(sys(format!("mount {fstype} on {}", target.display())))
+}
+
 fn mount_proc_sys(root: &Path) -> Result<(), String> {
     let nosuid = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
-    let proc_dir = root.join("proc");
-    fs::create_dir_all(&proc_dir).map_err(|e| format!("{}: {e}", proc_dir.display()))?;
-    mount(Some("proc"), &proc_dir, Some("proc"), nosuid, None::<&str>)
-        .map_err(sys("mount /proc"))?;
-    let sys_dir = root.join("sys");
-    fs::create_dir_all(&sys_dir).map_err(|e| format!("{}: {e}", sys_dir.display()))?;
-    mount(
-        Some("sysfs"),
-        &sys_dir,
-        Some("sysfs"),
-        nosuid | MsFlags::MS_RDONLY,
-        None::<&str>,
-    )
-    .map_err(sys("mount /sys read-only"))
+    mount_new(&root.join("proc"), "proc", nosuid, "")?;
+    mount_new(&root.join("sys"), "sysfs", nosuid | MsFlags::MS_RDONLY, "")
 }
 
 /// A fresh /dev: the permitted nodes, a new devpts instance, /dev/shm and the usual links.
 fn make_dev(root: &Path, nodes: &[(String, Rule)]) -> Result<(), String> {
     let dev = root.join("dev");
-    fs::create_dir_all(&dev).map_err(|e| format!("{}: {e}", dev.display()))?;
-    mount(
-        Some("tmpfs"),
+    mount_new(
         &dev,
-        Some("tmpfs"),
+        "tmpfs",
         MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
-        Some("mode=755,size=512k"),
-    )
-    .map_err(sys("mount /dev"))?;
+        "mode=755,size=512k",
+    )?;
     for (name, major, minor) in DEV_NODES {
         let path = dev.join(name);
         mknod(
@@ -228,26 +221,18 @@ fn make_dev(root: &Path, nodes: &[(String, Rule)]) -> Result<(), String> {
         fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o666))
             .map_err(|e| format!("/dev/{name}: {e}"))?;
     }
-    let pts = dev.join("pts");
-    fs::create_dir(&pts).map_err(|e| format!("/dev/pts: {e}"))?;
-    mount(
-        Some("devpts"),
-        &pts,
-        Some("devpts"),
+    mount_new(
+        &dev.join("pts"),
+        "devpts",
         MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
-        Some("newinstance,ptmxmode=0666,mode=0620,gid=5"),
-    )
-    .map_err(sys("mount /dev/pts"))?;
-    let shm = dev.join("shm");
-    fs::create_dir(&shm).map_err(|e| format!("/dev/shm: {e}"))?;
-    mount(
-        Some("tmpfs"),
-        &shm,
-        Some("tmpfs"),
+        "newinstance,ptmxmode=0666,mode=0620,gid=5",
+    )?;
+    mount_new(
+        &dev.join("shm"),
+        "tmpfs",
         MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
-        Some("mode=1777"),
-    )
-    .map_err(sys("mount /dev/shm"))?;
+        "mode=1777",
+    )?;
     for (name, rule) in nodes {
         make_node(&dev, name, rule)?;
     }

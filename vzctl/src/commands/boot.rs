@@ -109,13 +109,7 @@ mod tests {
         }
         let global = Global::load(&paths).unwrap();
         let host = FakeHost::default();
-        let ctx = Ctx {
-            paths: &paths,
-            global: &global,
-            host: &host,
-            quiet: true,
-            skiplock: false,
-        };
+        let ctx = crate::commands::fake::ctx(&paths, &global, &host);
         assert_eq!(boot_order(&ctx).unwrap(), [103, 101, 104]);
         let _ = std::fs::remove_dir_all(paths.root());
     }

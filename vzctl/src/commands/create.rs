@@ -256,13 +256,7 @@ pub(crate) mod tests {
         let paths = scratch("create");
         let global = Global::load(&paths).unwrap();
         let host = FakeHost::default();
-        let ctx = Ctx {
-            paths: &paths,
-            global: &global,
-            host: &host,
-            quiet: true,
-            skiplock: false,
-        };
+        let ctx = crate::commands::fake::ctx(&paths, &global, &host);
         run(&ctx, &args("101")).unwrap();
         assert!(paths.resolve("/vz/private/101/sbin/init").exists());
         let conf = ConfigFile::load(&paths.ve_conf(101)).unwrap();
@@ -288,13 +282,7 @@ pub(crate) mod tests {
             fail_unpack: true,
             ..FakeHost::default()
         };
-        let ctx = Ctx {
-            paths: &paths,
-            global: &global,
-            host: &host,
-            quiet: true,
-            skiplock: false,
-        };
+        let ctx = crate::commands::fake::ctx(&paths, &global, &host);
         let err = run(&ctx, &args("102")).unwrap_err();
         assert_eq!(err.exit_code(), 48);
         assert!(!paths.resolve("/vz/private/102").exists());
@@ -308,13 +296,7 @@ pub(crate) mod tests {
         let paths = scratch("create-missing");
         let global = Global::load(&paths).unwrap();
         let host = FakeHost::default();
-        let ctx = Ctx {
-            paths: &paths,
-            global: &global,
-            host: &host,
-            quiet: true,
-            skiplock: false,
-        };
+        let ctx = crate::commands::fake::ctx(&paths, &global, &host);
         let mut bad = args("103");
         bad.ostemplate = Some("nosuch".into());
         assert_eq!(run(&ctx, &bad).unwrap_err().exit_code(), 91);

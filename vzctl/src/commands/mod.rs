@@ -71,6 +71,21 @@ pub mod fake {
         pub exit_status: i32,
     }
 
+    /// A command context over `host`, quiet.
+    pub fn ctx<'a>(
+        paths: &'a crate::paths::Paths,
+        global: &'a crate::paths::Global,
+        host: &'a FakeHost,
+    ) -> super::Ctx<'a> {
+        super::Ctx {
+            paths,
+            global,
+            host,
+            quiet: true,
+            skiplock: false,
+        }
+    }
+
     impl FakeHost {
         pub fn calls(&self) -> Vec<String> {
             self.calls.borrow().clone()

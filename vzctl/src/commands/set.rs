@@ -449,13 +449,7 @@ mod tests {
             init_pid: 9,
             nproc: 3,
         });
-        let ctx = Ctx {
-            paths: &paths,
-            global: &global,
-            host: &host,
-            quiet: true,
-            skiplock: false,
-        };
+        let ctx = crate::commands::fake::ctx(&paths, &global, &host);
         let mut args = set_args("101");
         args.numproc = Some("100:120".into());
         args.privvmpages = Some("256M".into());
