@@ -4,7 +4,7 @@
 #   make kernel     the patched kernel (DEBUG=1: KASAN, lockdep, Rust assertions)
 #   make module     vz.ko against that kernel
 #   make tools      the userland workspace (release build)
-#   make templates  the busybox OS template for vzctl create (build/templates)
+#   make templates  the OS templates for vzctl create (busybox, Debian 12) and their guest disk
 #   make image      the guest initramfs: busybox, module, tools, templates, test cases
 #   make test       unit tests, then the in-VM suite
 #   make vm SCRIPT=path   run a script as root in a fresh guest; exits with its status
@@ -31,9 +31,11 @@ MODDIR := $(BUILD)/module$(VARIANT)
 IMAGE := $(BUILD)/initramfs$(VARIANT).cpio.gz
 DISK := $(BUILD)/vz.img
 TEMPLATES := $(BUILD)/templates
+TEMPLATES_DISK := $(BUILD)/templates.img
 BINDIR := target/release
 HARNESS := $(BINDIR)/vz-harness
-HARNESS_ARGS := --kernel $(KDIR)/arch/x86/boot/bzImage --initrd $(IMAGE) --log-dir $(BUILD)/logs$(VARIANT)
+HARNESS_ARGS := --kernel $(KDIR)/arch/x86/boot/bzImage --initrd $(IMAGE) --templates-disk $(TEMPLATES_DISK) \
+	--log-dir $(BUILD)/logs$(VARIANT)
 RELEASE := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 TIMED := scripts/timed.sh
 
@@ -64,9 +66,19 @@ module: kernel stage-module
 tools:
 	@cargo build --release --workspace --quiet
 
-# The script rebuilds only when its inputs changed (hash stamp, as for the kernel).
+# The scripts rebuild only when their inputs changed (hash stamps, as for the kernel). The
+# templates reach the guest on a read-only ext4 disk (the Debian one is too big for the
+# initramfs), remade when a template is newer than it: the templates' size plus a quarter.
 templates:
 	@scripts/build-template-busybox.sh $(TEMPLATES)
+	@scripts/build-template-debian.sh $(TEMPLATES)
+	@if [ ! -f $(TEMPLATES_DISK) ] || [ -n "$$(find $(TEMPLATES) -name '*.tar.*' -newer $(TEMPLATES_DISK))" ]; then \
+	  kb=$$(( $$(du -sk $(TEMPLATES) | cut -f1) * 5 / 4 + 1024 )) && \
+	  rm -f $(TEMPLATES_DISK).$$$$ && truncate -s $${kb}K $(TEMPLATES_DISK).$$$$ && \
+	  mkfs.ext4 -q -F -L vz-templates -m 0 -O ^has_journal -d $(TEMPLATES) $(TEMPLATES_DISK).$$$$ && \
+	  mv $(TEMPLATES_DISK).$$$$ $(TEMPLATES_DISK) && \
+	  echo "templates: $(TEMPLATES_DISK) ($$kb kB)"; \
+	fi
 
 image: module tools templates
 	@tests/image/build-initramfs.sh $(IMAGE) $(KDIR) $(MODDIR)/vz.ko $(BINDIR) $(TEMPLATES)
@@ -116,4 +128,4 @@ check: kernel stage-module
 	cargo test --quiet
 
 clean:
-	rm -rf $(BUILD)/module* $(BUILD)/initramfs* $(BUILD)/logs* $(BUILD)/templates target
+	rm -rf $(BUILD)/module* $(BUILD)/initramfs* $(BUILD)/logs* $(BUILD)/templates $(TEMPLATES_DISK) target

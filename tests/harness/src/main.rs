@@ -22,6 +22,10 @@ struct Cli {
     /// The guest image (initramfs) with the module, the tools and the test cases.
     #[arg(long)]
     initrd: PathBuf,
+    /// The OS templates' disk image (ext4, `make templates`), attached read-only in every
+    /// mode; the guest copies its templates to /vz/template/cache.
+    #[arg(long)]
+    templates_disk: Option<PathBuf>,
     /// Where serial logs and guest dmesg are kept.
     #[arg(long, default_value = "build/logs")]
     log_dir: PathBuf,
@@ -91,7 +95,10 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<u8, String> {
-    for path in [&cli.kernel, &cli.initrd] {
+    for path in [&cli.kernel, &cli.initrd]
+        .into_iter()
+        .chain(cli.templates_disk.as_ref())
+    {
         if !path.exists() {
             return Err(format!(
                 "{} does not exist (run make image)",
@@ -110,6 +117,7 @@ fn run(cli: Cli) -> Result<u8, String> {
         cpus: 2,
         cmdline: String::new(),
         disk: None,
+        templates_disk: cli.templates_disk.clone(),
         icount: false,
     };
     let boot = Duration::from_secs(cli.boot_timeout);

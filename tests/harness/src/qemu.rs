@@ -26,6 +26,8 @@ pub struct GuestSpec {
     pub cmdline: String,
     /// A raw disk image attached as /dev/vda.
     pub disk: Option<PathBuf>,
+    /// The OS templates' disk image (raw ext4), attached read-only after `disk`: /dev/vdb.
+    pub templates_disk: Option<PathBuf>,
     /// Guest time counts executed instructions (TCG only): timings inside the guest then
     /// measure work, not how busy the host is.
     pub icount: bool,
@@ -65,9 +67,16 @@ impl GuestSpec {
         if self.icount && self.accel == Accel::Tcg {
             cmd.args(["-icount", "shift=0,sleep=off"]);
         }
+        // Virtio disks are named in the order they are given: the data disk first.
         if let Some(disk) = &self.disk {
             cmd.arg("-drive")
                 .arg(format!("file={},if=virtio,format=raw", disk.display()));
+        }
+        if let Some(disk) = &self.templates_disk {
+            cmd.arg("-drive").arg(format!(
+                "file={},if=virtio,format=raw,readonly=on",
+                disk.display()
+            ));
         }
         if interactive {
             cmd.arg("-nographic");
@@ -189,6 +198,7 @@ pub fn kvm_works(kernel: &Path, initrd: &Path, timeout: Duration) -> bool {
         cpus: 1,
         cmdline: "vzguest.mode=probe".into(),
         disk: None,
+        templates_disk: None,
         icount: false,
     };
     let Ok(mut guest) = Guest::start(&spec) else {
