@@ -48,6 +48,10 @@ test_start_runs_init_as_pid_1_in_its_own_world() {
     out=$(vzctl exec2 101 'date -s 2000-01-01' 2>&1)
     case "$out" in *"not permitted"*) ;; *) fail "date -s inside said: $out" ;; esac
     [ "$(date +%Y)" != 2000 ] || fail "the host's clock was set from inside"
+    # The host's /vz (the VE root's filesystem) cannot be remounted from inside.
+    vzctl exec2 101 'mount -o remount,ro /' 2>/dev/null && fail "VE remounted its root's filesystem"
+    touch /vz/.host-writable || fail "the host's /vz became read-only"
+    rm -f /vz/.host-writable
     # No file descriptor of the host leaks in.
     exec 7</etc/passwd
     fds=$(vzctl exec2 101 'ls /proc/self/fd | tr "\n" " "')
