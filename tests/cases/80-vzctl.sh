@@ -52,6 +52,10 @@ test_start_runs_init_as_pid_1_in_its_own_world() {
     vzctl exec2 101 'mount -o remount,ro /' 2>/dev/null && fail "VE remounted its root's filesystem"
     touch /vz/.host-writable || fail "the host's /vz became read-only"
     rm -f /vz/.host-writable
+    # Host-wide sysctls and the kernel log are the host's; the VE's own network ones are its.
+    vzctl exec2 101 'echo 3 > /proc/sys/vm/drop_caches' 2>/dev/null && fail "VE wrote a global sysctl"
+    vzctl exec2 101 'echo 1 > /proc/sys/net/ipv4/ip_forward' || fail "VE cannot set its own net sysctl"
+    vzctl exec2 101 'dmesg' >/dev/null 2>&1 && fail "VE reads the host's kernel log"
     # No file descriptor of the host leaks in.
     exec 7</etc/passwd
     fds=$(vzctl exec2 101 'ls /proc/self/fd | tr "\n" " "')

@@ -240,6 +240,12 @@ impl Host for LinuxHost {
         if device.ve_info(plan.veid).is_ok() {
             self.tear_down(plan.veid)?;
         }
+        // The kernel log is the host's: without CAP_SYSLOG a VE then cannot read it.
+        let restrict = self.proc_dir.join("sys/kernel/dmesg_restrict");
+        std::fs::write(&restrict, "1").map_err(|source| VzError::System {
+            what: format!("write 1 to {}", restrict.display()),
+            source,
+        })?;
         device.ve_create(plan.veid)?;
         let started = (|| {
             for rule in plan.devices.iter().chain(plan.nodes.iter().map(|(_, r)| r)) {
