@@ -293,3 +293,36 @@ test_diskspace_and_diskinodes_are_enforced() {
     vzctl stop --fast 101 >/dev/null
     vzctl destroy 101 >/dev/null
 }
+
+# mount and umount on their own; the remaining set options; two vzctl at once on one VE.
+test_mount_umount_and_the_other_set_options() {
+    created
+    vzctl mount 101 >/dev/null
+    expect_eq status "$(vzctl status 101)" "CTID 101 exist mounted down"
+    [ -x /vz/root/101/sbin/init ] || fail "private area not visible at the root"
+    expect_eq "mount twice" "$(status_of vzctl mount 101)" 41
+    vzctl umount 101 >/dev/null
+    expect_eq "umount twice" "$(status_of vzctl umount 101)" 40
+    printf 'NUMFILE="2048:2048"\nHOSTNAME="from-sample"\nCPUUNITS="500"\n' >/etc/vz/conf/ve-small.conf-sample
+    vzctl set 101 --ram 64M --swap 128M --cpus 1 --nameserver 192.0.2.53 --description "web shop" \
+        --applyconfig small --save >/dev/null
+    conf=/etc/vz/conf/101.conf
+    for line in 'PHYSPAGES="0:16384"' 'SWAPPAGES="0:32768"' 'CPUS="1"' 'NAMESERVER="192.0.2.53"' \
+        'DESCRIPTION="web shop"' 'NUMFILE="2048:2048"' 'CPUUNITS="500"' 'HOSTNAME="ct101.example"'; do
+        grep -qx "$line" $conf || fail "$line not in $conf"
+    done
+    expect_eq "resolv.conf" "$(cat /vz/private/101/etc/resolv.conf)" "nameserver 192.0.2.53"
+    vzctl start 101 >/dev/null
+    expect_eq "cpu.max for one CPU" "$(cat /sys/fs/cgroup/vz/101/cpu.max)" "100000 100000"
+    expect_eq "memory.max from --ram" "$(cat /sys/fs/cgroup/vz/101/memory.max)" 67108864
+    expect_eq "numfile from the sample" "$(vztest ubget 101 numfile | cut -d' ' -f3)" 2048
+    # Two vzctl at once: one stops the VE, the other is refused (locked, or already stopped).
+    vzctl stop 101 >/dev/null 2>&1 &
+    first=$!
+    second=$(status_of vzctl stop 101)
+    wait $first || true
+    case "$second" in 0|9|31) ;; *) fail "a second stop exited $second" ;; esac
+    expect_eq "status after both" "$(vzctl status 101)" "CTID 101 exist unmounted down"
+    vzctl destroy 101 >/dev/null
+    rm -f /etc/vz/conf/ve-small.conf-sample
+}
