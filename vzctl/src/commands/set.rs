@@ -250,7 +250,7 @@ pub fn run(ctx: &Ctx, args: &SetArgs) -> Result<(), VzError> {
             }
             super::create::link_name(ctx, name, &ve.conf_path)?;
         }
-        ctx.say("Saved parameters for CT");
+        ctx.say(&format!("Saved parameters for CT {}", ve.veid));
     } else if !running {
         eprintln!(
             "WARNING: Settings were not saved and will be reset to original values on next start (use --save flag)"
