@@ -214,17 +214,37 @@ impl Host for LinuxHost {
         } else {
             "-z"
         };
-        let output = Command::new("tar")
-            .arg(compression)
+        let parent = std::process::id();
+        let mut tar = Command::new("tar");
+        tar.arg(compression)
             .arg("-xpf")
             .arg(tarball)
             .arg("-C")
-            .arg(into)
-            .output()
-            .map_err(|e| VzError::System {
-                what: "run tar".into(),
-                source: e,
-            })?;
+            .arg(into);
+        // SAFETY: The closure only makes async-signal-safe calls (prctl, getppid) between
+        // fork and exec.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut tar, move || {
+                // tar dies with vzctl: a killed create leaves nothing writing into the
+                // partial area.
+                if libc::prctl(
+                    libc::PR_SET_PDEATHSIG,
+                    libc::SIGKILL as libc::c_ulong,
+                    0,
+                    0,
+                    0,
+                ) != 0
+                    || libc::getppid() as u32 != parent
+                {
+                    return Err(std::io::Error::from(std::io::ErrorKind::Interrupted));
+                }
+                Ok(())
+            });
+        }
+        let output = tar.output().map_err(|e| VzError::System {
+            what: "run tar".into(),
+            source: e,
+        })?;
         if !output.status.success() {
             return Err(VzError::TemplateUnpack {
                 template: tarball.to_owned(),
