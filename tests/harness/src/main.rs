@@ -47,7 +47,7 @@ enum Mode {
     /// Run every in-guest case and print `N passed, N failed`; /vz is a fresh scratch disk.
     Test {
         /// Seconds the whole suite may take once the guest is up.
-        #[arg(long, default_value_t = 1800)]
+        #[arg(long, default_value_t = 2700)]
         timeout: u64,
     },
     /// Run a shell script as root in a fresh guest (/vz a fresh scratch disk); exit with its
@@ -57,7 +57,7 @@ enum Mode {
         #[arg(long)]
         script: PathBuf,
         /// Seconds the script may take.
-        #[arg(long, default_value_t = 1800)]
+        #[arg(long, default_value_t = 2700)]
         timeout: u64,
         /// Make guest time count instructions (for benchmarks under TCG).
         #[arg(long)]
