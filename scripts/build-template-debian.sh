@@ -3,11 +3,16 @@
 # debootstrap minbase of bookworm with sysvinit as /sbin/init and lighttpd serving
 # /var/www/html, prepared to boot as a container: no gettys, no boot scripts that touch
 # hardware or the host's filesystems, lo-only network config (vzctl gives the VE its venet0),
-# no apt caches. A stamp keyed by a hash of this script skips the build when it did not change.
+# no apt caches. The archive is kept in the machine-wide cache (scripts/cache.sh) keyed by a
+# hash of this script, and copied to OUTDIR: a clone on a machine that built it before does
+# not download Debian again. (The mirror's packages are not part of the key: the cached
+# template stays as it was built until this script changes or the cache is cleared.)
 #
 # Usage: build-template-debian.sh OUTDIR   (as root: debootstrap chroots and makes device nodes)
 set -euo pipefail
 
+top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/scripts/cache.sh"
 out=$(realpath -m "$1")
 suite=bookworm
 mirror=http://deb.debian.org/debian
@@ -21,9 +26,14 @@ if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$inputs_hash" ] && [ -f "$tarball" 
   echo "templates: up to date ($tarball)"
   exit 0
 fi
+
+# build DIR: debootstrap, prepare and pack the template into DIR/$name.tar.xz. A subshell, so
+# that its cleanup trap is its own.
+build() (
 [ "$(id -u)" = 0 ] || { echo "templates: $name needs root (debootstrap)" >&2; exit 1; }
 command -v debootstrap >/dev/null || { echo "templates: no debootstrap (run make setup)" >&2; exit 1; }
 
+dest=$1
 mkdir -p "$out"
 work=$(mktemp -d "$out/$name.XXXXXX")
 root="$work/root"
@@ -142,7 +152,13 @@ rm -rf "${root:?}"/dev/*
 # Nothing of the build may still run or be mounted in the tree.
 grep -q " $root/" /proc/mounts && { echo "templates: something is still mounted in $root" >&2; exit 1; }
 
-tar --numeric-owner --sort=name -C "$root" -cf - . | xz -6 -T0 > "$tarball.tmp"
+tar --numeric-owner --sort=name -C "$root" -cf - . | xz -6 -T0 > "$dest/$name.tar.xz"
+echo "templates: $name.tar.xz ($(du -k "$dest/$name.tar.xz" | cut -f1) kB, unpacked $(du -sk "$root" | cut -f1) kB, built in $(( $(date +%s) - started )) s)"
+)
+
+entry=$(cache_get_or_build "template-debian" "$inputs_hash" build "$name.tar.xz")
+mkdir -p "$out"
+cp "$entry/$name.tar.xz" "$tarball.tmp"
 mv "$tarball.tmp" "$tarball"
 echo "$inputs_hash" > "$stamp"
-echo "templates: $tarball ($(du -k "$tarball" | cut -f1) kB, unpacked $(du -sk "$root" | cut -f1) kB, built in $(( $(date +%s) - started )) s)"
+echo "templates: $tarball (from the cache, $entry)"

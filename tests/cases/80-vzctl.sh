@@ -216,6 +216,29 @@ test_ipadd_routes_the_ve_and_the_host_reaches_its_service() {
     vzctl destroy 101 >/dev/null
 }
 
+# The kernel removes a stopped VE's network namespace later, in a worker: a stop that left the
+# host end of the pair to it made an immediate start (or restart) fail on the old link.
+test_stop_then_start_twenty_times_finds_no_leftover_link() {
+    created
+    vzctl set 101 --ipadd 10.1.2.101 --save >/dev/null
+    round=1
+    while [ $round -le 20 ]; do
+        vzctl start 101 >/dev/null || fail "start $round failed"
+        ip link show venet101 >/dev/null 2>&1 || fail "no venet101 after start $round"
+        vzctl exec2 101 'ip -4 addr show venet0' | grep -q "10.1.2.101/32" ||
+            fail "no address on venet0 after start $round"
+        if [ $((round % 5)) = 0 ]; then
+            vzctl restart 101 >/dev/null || fail "restart $round failed"
+        fi
+        vzctl stop --fast 101 >/dev/null || fail "stop $round failed"
+        ip link show venet101 >/dev/null 2>&1 && fail "venet101 left after stop $round"
+        ip link show vzp101 >/dev/null 2>&1 && fail "vzp101 left after stop $round"
+        ip route | grep -q 10.1.2.101 && fail "route to 10.1.2.101 left after stop $round"
+        round=$((round + 1))
+    done
+    vzctl destroy 101 >/dev/null
+}
+
 test_enter_gives_a_shell_on_a_pty_inside() {
     created
     vzctl start 101 >/dev/null

@@ -1,15 +1,26 @@
 #!/bin/sh
 # Runs every test_* function of every /tests/cases/*.sh, each in its own shell with a timeout,
-# and reports one "VZ-CASE PASS|FAIL feature/name millis" line per case for the host harness.
-# Exits 0 if all passed. VZ_ONLY=REGEX runs only the cases whose "file:name" matches.
+# and reports one "VZ-CASE PASS|FAIL feature/name millis" line per case for the host harness,
+# followed for a failed case by its output ("VZ-CASE-OUTPUT line"). Exits 0 if all passed.
+# VZ_ONLY=REGEX runs only the cases whose "file:name" matches. VZ_SHARD=K/N runs every Nth
+# case from the Kth on (the harness's guests that run at once each take one share): cases are
+# dealt out one by one, so a feature's slow cases spread over the guests.
 CASE_TIMEOUT=${CASE_TIMEOUT:-300}
+# A case that fails in a loop could flood the console; its last lines tell the story.
+OUTPUT_LINES=2000
 
 now_ms() { awk '{ printf "%d", $1 * 1000 }' /proc/uptime; }
 
+shard=${VZ_SHARD:-1/1}
+shard_index=${shard%/*}
+shard_count=${shard#*/}
 cases=""
+index=0
 for file in /tests/cases/*.sh; do
     for name in $(sed -n 's/^\(test_[a-z0-9_]*\)() *{.*/\1/p' "$file"); do
-        echo "$file:$name" | grep -Eq "${VZ_ONLY:-.}" && cases="$cases $file:$name"
+        echo "$file:$name" | grep -Eq "${VZ_ONLY:-.}" || continue
+        [ $((index % shard_count + 1)) -eq "$shard_index" ] && cases="$cases $file:$name"
+        index=$((index + 1))
     done
 done
 echo "VZ-CASES-TOTAL $(echo $cases | wc -w)"
@@ -28,7 +39,7 @@ for entry in $cases; do
     else
         [ $rc -eq 143 ] && echo "timed out after $CASE_TIMEOUT s" >>/tmp/case.log
         echo "VZ-CASE FAIL $feature/$name $took"
-        tail -n 40 /tmp/case.log | sed 's/^/VZ-CASE-OUTPUT /'
+        tail -n $OUTPUT_LINES /tmp/case.log | sed 's/^/VZ-CASE-OUTPUT /'
         echo "VZ-CASE-OUTPUT (exit status $rc)"
         failed=$((failed + 1))
     fi

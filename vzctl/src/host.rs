@@ -14,6 +14,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+/// How long a stop waits for the kernel to finish removing the VE's deleted link.
+const LINK_GONE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// A VE that has tasks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Running {
@@ -139,7 +142,31 @@ impl LinuxHost {
         if device.ve_info(veid).is_ok() {
             device.ve_destroy(veid)?;
         }
+        self.disconnect(veid)?;
         runtime::remove_cgroup(&self.cgroup_root, veid)
+    }
+
+    /// Deletes the VE's link pair and waits until the host end is gone (its routes go with
+    /// it), so that a start right after finds no leftover.
+    fn disconnect(&self, veid: u32) -> Result<(), VzError> {
+        let host = net::host_link(veid);
+        let deadline = Instant::now() + LINK_GONE_TIMEOUT;
+        loop {
+            net::delete_link(&host)?;
+            if !net::link_exists(&host) {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(VzError::StopFailed {
+                    veid,
+                    reason: format!(
+                        "{host} still present {} s after it was deleted",
+                        LINK_GONE_TIMEOUT.as_secs()
+                    ),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     fn init_pid(&self, veid: u32) -> Result<i32, VzError> {
@@ -152,6 +179,9 @@ impl LinuxHost {
     /// Gives the VE its venet0 (the VE end of a new veth pair) and routes `addresses` to it.
     fn connect(&self, veid: u32, addresses: &[Ipv4Addr]) -> Result<(), VzError> {
         let (host, peer) = (net::host_link(veid), net::peer_link(veid));
+        // A link of this VE left by a host crash or an older vzctl would make the pair
+        // creation fail with EEXIST.
+        net::delete_link(&host)?;
         net::create_pair(&host, &peer)?;
         self.device()?.netdev(veid, vz_abi::NETDEV_ADD, &peer)?;
         let init_pid = self.init_pid(veid)?;

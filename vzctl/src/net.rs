@@ -2,8 +2,10 @@
 //! host end `venet<CTID>` and the VE end `venet0`. The VE's addresses sit on its venet0 as
 //! /32s with a default route out of it; the host routes each address to `venet<CTID>` and
 //! answers ARP there for everything else it can reach (proxy ARP), so the VE reaches the host,
-//! other VEs and whatever the host forwards to, and is reached at its own addresses. The pair
-//! disappears with the VE's network namespace.
+//! other VEs and whatever the host forwards to, and is reached at its own addresses. vzctl
+//! deletes the pair itself when the VE stops: the kernel would too, but only later, when a
+//! worker tears down the VE's network namespace, and a start right after the stop would then
+//! find the old link.
 //!
 //! Links, addresses and routes are made with rtnetlink messages built here (no `ip` binary
 //! is needed on the host or inside the VE).
@@ -19,6 +21,7 @@ const NLM_F_ACK: u16 = 0x4;
 const NLM_F_EXCL: u16 = 0x200;
 const NLM_F_CREATE: u16 = 0x400;
 const RTM_NEWLINK: u16 = 16;
+const RTM_DELLINK: u16 = 17;
 const RTM_NEWADDR: u16 = 20;
 const RTM_DELADDR: u16 = 21;
 const RTM_NEWROUTE: u16 = 24;
@@ -275,6 +278,27 @@ pub fn create_pair(host: &str, peer: &str) -> Result<(), VzError> {
         veth_message(host, peer),
         &format!("create veth {host}/{peer}"),
     )
+}
+
+/// Whether link `name` exists in the caller's network namespace.
+pub fn link_exists(name: &str) -> bool {
+    index_of(name).is_ok()
+}
+
+/// Deletes link `name` (for a veth, both ends, wherever the other one is); a link that is
+/// already gone is no error. Routes through the link go with it.
+pub fn delete_link(name: &str) -> Result<(), VzError> {
+    let Ok(index) = index_of(name) else {
+        return Ok(());
+    };
+    let mut msg = Message::new(RTM_DELLINK, 0);
+    msg.ifinfo(index, 0, 0);
+    match Rtnl::open()?.request(msg, &format!("delete {name}")) {
+        Err(VzError::System { source, .. }) if source.raw_os_error() == Some(libc::ENODEV) => {
+            Ok(())
+        }
+        other => other,
+    }
 }
 
 /// Renames link `from` to `to` (it must be down).

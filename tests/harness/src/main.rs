@@ -4,13 +4,14 @@
 mod cpio;
 mod qemu;
 mod serial;
+mod suite;
 
 use clap::{Parser, Subcommand};
 use qemu::{Accel, Guest, GuestSpec, ReadError};
 use std::fs::{self, File};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 #[derive(Parser)]
@@ -44,11 +45,21 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Mode {
-    /// Run every in-guest case and print `N passed, N failed`; /vz is a fresh scratch disk.
+    /// Run every in-guest case and print `N passed, N failed`, then each failed case with the
+    /// path of its log; /vz is a fresh scratch disk.
     Test {
-        /// Seconds the whole suite may take once the guest is up.
+        /// Seconds each guest's share of the suite may take once the guest is up.
         #[arg(long, default_value_t = 2700)]
         timeout: u64,
+        /// Guests that run at once, each a share of the cases.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=8))]
+        shards: u32,
+        /// Times the whole suite runs, each time in fresh guests (to find flaky cases).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+        rounds: u32,
+        /// Only the cases whose `file:name` matches this extended regex (no spaces).
+        #[arg(long)]
+        only: Option<String>,
     },
     /// Run a shell script as root in a fresh guest (/vz a fresh scratch disk); exit with its
     /// status.
@@ -77,7 +88,7 @@ enum Mode {
 
 /// Named timeouts, so every wait in the harness says which limit it hit.
 const KVM_PROBE: Duration = Duration::from_secs(5);
-const POWEROFF_GRACE: Duration = Duration::from_secs(30);
+pub(crate) const POWEROFF_GRACE: Duration = Duration::from_secs(30);
 
 /// Size of the scratch disk `test` and `vm` guests get at /vz. The file is sparse: only what
 /// mkfs and the guest write takes space.
@@ -123,10 +134,31 @@ fn run(cli: Cli) -> Result<u8, String> {
     let boot = Duration::from_secs(cli.boot_timeout);
     let cmdline = |mode: &str| format!("vzguest.mode={mode}");
     match cli.mode {
-        Mode::Test { timeout } => {
-            spec.disk = Some(scratch_disk(&cli.log_dir)?);
+        Mode::Test {
+            timeout,
+            shards,
+            rounds,
+            only,
+        } => {
+            if let Some(pattern) = &only {
+                if pattern.is_empty() || pattern.contains(char::is_whitespace) {
+                    return Err(format!(
+                        "--only {pattern:?}: give a regex without spaces, e.g. 80-vzctl:test_stop"
+                    ));
+                }
+            }
             spec.cmdline = cmdline("test");
-            run_suite(&spec, &cli.log_dir, boot, Duration::from_secs(timeout))
+            suite::run(
+                &spec,
+                &suite::Plan {
+                    log_dir: cli.log_dir.clone(),
+                    boot,
+                    limit: Duration::from_secs(timeout),
+                    shards,
+                    rounds,
+                    only,
+                },
+            )
         }
         Mode::Vm {
             script,
@@ -134,7 +166,7 @@ fn run(cli: Cli) -> Result<u8, String> {
             icount,
         } => {
             spec.icount = icount;
-            spec.disk = Some(scratch_disk(&cli.log_dir)?);
+            spec.disk = Some(scratch_disk(&cli.log_dir.join("scratch.img"))?);
             let text = fs::read(&script).map_err(|e| format!("read {}: {e}", script.display()))?;
             spec.initrd = with_payload(&cli.initrd, &cli.log_dir, &text)?;
             spec.cmdline = cmdline("vm");
@@ -173,13 +205,16 @@ fn choose_accel(cli: &Cli) -> Result<Accel, String> {
         "tcg" => Ok(Accel::Tcg),
         "kvm" => Ok(Accel::Kvm),
         "auto" => {
-            if qemu::kvm_works(&cli.kernel, &cli.initrd, KVM_PROBE) {
+            let log = cli.log_dir.join("kvm-probe.log");
+            if qemu::kvm_works(&cli.kernel, &cli.initrd, KVM_PROBE, &log) {
                 eprintln!("vz-harness: KVM probe booted a guest; using KVM");
                 Ok(Accel::Kvm)
             } else {
                 eprintln!(
-                    "vz-harness: KVM probe did not reach userland in {} s; using TCG",
-                    KVM_PROBE.as_secs()
+                    "vz-harness: KVM guests do not reach userland here (probe {} s, QEMU's \
+                     messages in {}); using TCG",
+                    KVM_PROBE.as_secs(),
+                    log.display()
                 );
                 Ok(Accel::Tcg)
             }
@@ -193,8 +228,8 @@ fn choose_accel(cli: &Cli) -> Result<Accel, String> {
 /// A fresh ext4 disk for one run: `/vz` in the guest is then a real disk filesystem as on a
 /// host, yet every run starts empty. The quota and project features let the guest mount it
 /// with `prjquota`, which per-VE disk quotas need.
-fn scratch_disk(log_dir: &Path) -> Result<PathBuf, String> {
-    let path = log_dir.join("scratch.img");
+pub(crate) fn scratch_disk(path: &Path) -> Result<PathBuf, String> {
+    let path = path.to_owned();
     // Recreated rather than truncated in place, so no block of an earlier run survives.
     let _ = fs::remove_file(&path);
     File::create(&path)
@@ -242,16 +277,16 @@ fn with_payload(initrd: &Path, log_dir: &Path, script: &[u8]) -> Result<PathBuf,
 }
 
 /// Serial log and dmesg files of one run, plus the kernel faults seen so far.
-struct RunLog {
+pub(crate) struct RunLog {
     serial: File,
-    serial_path: PathBuf,
+    pub(crate) serial_path: PathBuf,
     dmesg: File,
     in_dmesg: bool,
-    faults: Vec<String>,
+    pub(crate) faults: Vec<String>,
 }
 
 impl RunLog {
-    fn create(dir: &Path, name: &str) -> Result<RunLog, String> {
+    pub(crate) fn create(dir: &Path, name: &str) -> Result<RunLog, String> {
         let open = |suffix: &str| {
             let path = dir.join(format!("{name}-{suffix}.log"));
             File::create(&path)
@@ -297,7 +332,11 @@ impl RunLog {
 }
 
 /// Waits for the guest's userland; lines before it are kernel boot messages.
-fn wait_ready(guest: &mut Guest, log: &mut RunLog, boot: Duration) -> Result<(), String> {
+pub(crate) fn wait_ready(
+    guest: &mut Guest,
+    log: &mut RunLog,
+    boot: Duration,
+) -> Result<(), String> {
     let deadline = Instant::now() + boot;
     loop {
         match guest.next_line(deadline) {
@@ -326,7 +365,7 @@ fn wait_ready(guest: &mut Guest, log: &mut RunLog, boot: Duration) -> Result<(),
 
 /// Reads the console until the guest powers off after its exit marker; returns the status.
 /// `on_line` sees every line that is not part of the dmesg dump.
-fn drain(
+pub(crate) fn drain(
     guest: &mut Guest,
     log: &mut RunLog,
     limit: Duration,
@@ -369,80 +408,6 @@ fn drain(
     })
 }
 
-fn run_suite(
-    spec: &GuestSpec,
-    log_dir: &Path,
-    boot: Duration,
-    limit: Duration,
-) -> Result<u8, String> {
-    let started = Instant::now();
-    let mut log = RunLog::create(log_dir, "test")?;
-    let mut guest = Guest::start(spec).map_err(|e| format!("start QEMU: {e}"))?;
-    let mut passed = 0usize;
-    let mut failed = 0usize;
-    let mut total = None;
-    let mut seen = 0usize;
-    let outcome = wait_ready(&mut guest, &mut log, boot).and_then(|()| {
-        println!(
-            "guest up after {:.1} s ({:?})",
-            started.elapsed().as_secs_f64(),
-            spec.accel
-        );
-        drain(&mut guest, &mut log, limit, |line| {
-            if let Some(n) = serial::parse_total(line) {
-                total = Some(n);
-            } else if let Some(case) = serial::parse_case(line) {
-                seen += 1;
-                let verdict = if case.passed { "PASS" } else { "FAIL" };
-                println!(
-                    "{verdict}  {} ({:.1} s)",
-                    case.name,
-                    case.millis as f64 / 1000.0
-                );
-                if case.passed {
-                    passed += 1;
-                } else {
-                    failed += 1;
-                }
-            } else if let Some(output) = line.strip_prefix(serial::CASE_OUTPUT) {
-                println!("      | {output}");
-            }
-        })
-    });
-    guest.finish(POWEROFF_GRACE);
-    if let Err(msg) = outcome {
-        println!("FAIL  harness: {msg}");
-        failed += 1;
-    }
-    match total {
-        Some(n) if n > seen => {
-            println!("FAIL  harness: the guest announced {n} cases but reported {seen}");
-            failed += 1;
-        }
-        None => {
-            println!("FAIL  harness: the guest never announced its cases");
-            failed += 1;
-        }
-        _ => {}
-    }
-    for fault in &log.faults {
-        println!("FAIL  kernel-log: {fault}");
-    }
-    if !log.faults.is_empty() {
-        failed += 1;
-    }
-    if failed > 0 {
-        println!(
-            "logs: {} and {}",
-            log.serial_path.display(),
-            log_dir.join("test-dmesg.log").display()
-        );
-    }
-    println!("VM suite took {:.1} s", started.elapsed().as_secs_f64());
-    println!("{passed} passed, {failed} failed");
-    Ok(if failed == 0 && passed > 0 { 0 } else { 1 })
-}
-
 fn run_streaming(
     spec: &GuestSpec,
     log_dir: &Path,
@@ -451,7 +416,7 @@ fn run_streaming(
     limit: Duration,
 ) -> Result<u8, String> {
     let mut log = RunLog::create(log_dir, name)?;
-    let mut guest = Guest::start(spec).map_err(|e| format!("start QEMU: {e}"))?;
+    let mut guest = Guest::start(spec, Stdio::inherit()).map_err(|e| format!("start QEMU: {e}"))?;
     wait_ready(&mut guest, &mut log, boot)?;
     let status = drain(&mut guest, &mut log, limit, |line| println!("{line}"));
     guest.finish(POWEROFF_GRACE);

@@ -104,12 +104,12 @@ pub enum ReadError {
 }
 
 impl Guest {
-    /// Starts QEMU non-interactively.
-    pub fn start(spec: &GuestSpec) -> std::io::Result<Guest> {
+    /// Starts QEMU non-interactively; its own messages (not the guest's) go to `stderr`.
+    pub fn start(spec: &GuestSpec, stderr: Stdio) -> std::io::Result<Guest> {
         let mut cmd = spec.command(false);
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+            .stderr(stderr);
         kill_with_parent(&mut cmd);
         let mut child = cmd.spawn()?;
         let stdout = child
@@ -186,7 +186,9 @@ pub fn kill_with_parent(cmd: &mut Command) {
 
 /// Whether a KVM guest really runs here: boots the image in probe mode under KVM and waits a
 /// few seconds for userland. On machines where /dev/kvm answers but guests hang, this says no.
-pub fn kvm_works(kernel: &Path, initrd: &Path, timeout: Duration) -> bool {
+/// QEMU's own messages (on such machines, KVM assertion failures) go to `log`, not to the
+/// terminal: the harness then uses TCG, and they would read like a crash.
+pub fn kvm_works(kernel: &Path, initrd: &Path, timeout: Duration, log: &Path) -> bool {
     if !Path::new("/dev/kvm").exists() {
         return false;
     }
@@ -201,7 +203,10 @@ pub fn kvm_works(kernel: &Path, initrd: &Path, timeout: Duration) -> bool {
         templates_disk: None,
         icount: false,
     };
-    let Ok(mut guest) = Guest::start(&spec) else {
+    let Ok(stderr) = std::fs::File::create(log) else {
+        return false;
+    };
+    let Ok(mut guest) = Guest::start(&spec, Stdio::from(stderr)) else {
         return false;
     };
     let deadline = Instant::now() + timeout;
