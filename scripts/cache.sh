@@ -4,7 +4,9 @@
 #
 #   $VZ_CACHE/KIND/HASH/            a complete entry: the builder's output
 #   $VZ_CACHE/KIND/HASH/.vz-manifest  every file (but its own .vz-* files)'s size, plus the sha256 of the key outputs
-#   $VZ_CACHE/KIND/.lock            held (flock) while an entry of KIND is built or removed
+#   $VZ_CACHE/KIND/.lock            held (flock) for a moment to look up, add or remove entries
+#   $VZ_CACHE/KIND/.HASH.lock       held while HASH is built: a second build of it waits, then
+#                                   finds the first one's entry
 #
 # An entry is built in KIND/.tmp-HASH.PID and renamed into place only once its manifest is
 # written, so a killed build never leaves an entry that looks complete. Every use verifies the
@@ -40,7 +42,7 @@ cache_write_manifest() {
 }
 
 # cache_lookup KIND HASH: prints the path of a verified entry and marks it used; fails (after
-# removing it) when the entry is absent or damaged. Call with the KIND lock held.
+# removing it) when the entry is absent or damaged. Call with the KIND/.lock held.
 cache_lookup() {
   local dir=$VZ_CACHE/$1/$2
   [ -d "$dir" ] || return 1
@@ -54,7 +56,7 @@ cache_lookup() {
 }
 
 # cache_evict KIND: removes all but the VZ_CACHE_KEEP most recently used entries of KIND,
-# and temporary directories of builds that are no longer running. Call with the lock held.
+# and temporary directories of builds that are no longer running. Call with KIND/.lock held.
 cache_evict() {
   local kind_dir=$VZ_CACHE/$1 tmp pid
   for tmp in "$kind_dir"/.tmp-*; do
@@ -68,43 +70,49 @@ cache_evict() {
      printf '%s %s\n' "$(stat -c %Y "$entry/.vz-used" 2>/dev/null || echo 0)" "$entry"
    done | sort -rn | tail -n +$((VZ_CACHE_KEEP + 1)) | while read -r _ entry; do
      echo "cache: dropping $1/$entry (keeping the $VZ_CACHE_KEEP most recently used)" >&2
-     rm -rf "$entry"
+     rm -rf "$entry" ".$entry.lock"
    done)
 }
 
 # cache_get_or_build KIND HASH BUILDER [KEY_FILE...]: prints the path of the entry for HASH,
 # building it first with `BUILDER TMPDIR` when the cache has no intact one. Run it in a
-# subshell (`entry=$(cache_get_or_build ...)`), under set -e. The lock makes a
-# second build of the same kind wait, then find the first one's entry. BUILDER's output goes
-# to stderr so that stdout carries only the path.
+# subshell (`entry=$(cache_get_or_build ...)`), under set -e. BUILDER's output goes to stderr
+# so that stdout carries only the path.
 cache_get_or_build() {
   local kind=$1 hash=$2 builder=$3; shift 3
-  local kind_dir=$VZ_CACHE/$kind tmp
+  local kind_dir=$VZ_CACHE/$kind tmp entry
   mkdir -p "$kind_dir"
-  exec {lock_fd}>"$kind_dir/.lock"
-  if ! flock -n "$lock_fd"; then
-    echo "cache: waiting for another build of $kind to finish" >&2
-    flock "$lock_fd"
+  exec {build_lock}>"$kind_dir/.$hash.lock"
+  if ! flock -n "$build_lock"; then
+    echo "cache: waiting for another build of $kind/$hash to finish" >&2
+    flock "$build_lock"
   fi
-  if cache_lookup "$kind" "$hash"; then
-    exec {lock_fd}>&-
+  exec {kind_lock}>"$kind_dir/.lock"
+  flock "$kind_lock"
+  if entry=$(cache_lookup "$kind" "$hash"); then
+    exec {kind_lock}>&- {build_lock}>&-
+    echo "$entry"
     return 0
   fi
+  flock -u "$kind_lock"
+
   tmp=$kind_dir/.tmp-$hash.$BASHPID
   rm -rf "$tmp"
   mkdir -p "$tmp"
   # Called plainly (not in a condition, where bash ignores set -e): a failing step ends this
-  # subshell, the trap removes the partial tree and the lock goes with the process.
+  # subshell, the trap removes the partial tree and the locks go with the process.
   # shellcheck disable=SC2064 # expanded now: $tmp is local and gone when the trap runs
   trap "rm -rf '$tmp'" EXIT
   "$builder" "$tmp" >&2
   cache_write_manifest "$tmp" "$@"
+
+  flock "$kind_lock"
   rm -rf "${kind_dir:?}/$hash"
   mv "$tmp" "$kind_dir/$hash"
   trap - EXIT
   touch "$kind_dir/$hash/.vz-used"
   cache_evict "$kind"
-  exec {lock_fd}>&-
+  exec {kind_lock}>&- {build_lock}>&-
   echo "$kind_dir/$hash"
 }
 

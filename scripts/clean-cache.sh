@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Empties the machine-wide build cache (scripts/cache.sh): every built kernel and template.
-# Waits for a build that holds a kind's lock. Clones linked to a removed kernel rebuild it on
-# their next make.
+# A build still running keeps its temporary tree and adds its entry when done. Clones linked
+# to a removed kernel rebuild it on their next make.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/scripts/cache.sh"
@@ -9,9 +9,9 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 for kind_dir in "$VZ_CACHE"/*/; do
   [ -d "$kind_dir" ] || continue
   (
-    exec {lock_fd}>"$kind_dir/.lock"
-    flock "$lock_fd"
-    find "$kind_dir" -mindepth 1 -maxdepth 1 ! -name .lock -exec rm -rf {} +
+    exec {kind_lock}>"$kind_dir/.lock"
+    flock "$kind_lock"
+    VZ_CACHE_KEEP=0 cache_evict "$(basename "$kind_dir")"
   )
 done
-echo "cache: emptied $VZ_CACHE ($(du -sh "$VZ_CACHE" | cut -f1) left: the lock files)"
+echo "cache: emptied $VZ_CACHE ($(du -sh "$VZ_CACHE" | cut -f1) left)"
