@@ -76,4 +76,10 @@ sleep 1.1; get b >/dev/null; sleep 1.1; get d >/dev/null 2>&1
 for old in a c x; do
   [ ! -e "$VZ_CACHE/kind/$old" ] || fail "old entry $old was kept"
 done
+
+# make clean-cache empties it, but leaves a build that is still running alone.
+mkdir "$VZ_CACHE/kind/.tmp-live.$$"
+VZ_CACHE=$VZ_CACHE "$top/scripts/clean-cache.sh" >/dev/null
+left=$(find "$VZ_CACHE/kind" -mindepth 1 -maxdepth 1 ! -name '.*lock' -printf '%f ')
+[ "$left" = ".tmp-live.$$ " ] || fail "after clean-cache: '$left', expected only the running build's tree"
 echo "cache test: ok"
