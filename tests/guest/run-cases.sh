@@ -5,6 +5,8 @@
 # VZ_ONLY=REGEX runs only the cases whose "file:name" matches. VZ_SHARD=K/N runs every Nth
 # case from the Kth on (the harness's guests that run at once each take one share): cases are
 # dealt out one by one, so a feature's slow cases spread over the guests.
+# A case may take CASE_TIMEOUT seconds; a file whose cases need longer says so in a line
+# "# case-timeout: SECONDS".
 CASE_TIMEOUT=${CASE_TIMEOUT:-300}
 # A case that fails in a loop could flood the console; its last lines tell the story.
 OUTPUT_LINES=2000
@@ -30,14 +32,16 @@ for entry in $cases; do
     file=${entry%%:*}
     name=${entry#*:}
     feature=$(basename "$file" .sh)
+    limit=$(sed -n 's/^# case-timeout: *\([0-9][0-9]*\)$/\1/p' "$file")
+    limit=${limit:-$CASE_TIMEOUT}
     start=$(now_ms)
-    timeout "$CASE_TIMEOUT" sh -c ". /tests/lib.sh && . '$file' && set -e && $name" >/tmp/case.log 2>&1
+    timeout "$limit" sh -c ". /tests/lib.sh && . '$file' && set -e && $name" >/tmp/case.log 2>&1
     rc=$?
     took=$(( $(now_ms) - start ))
     if [ $rc -eq 0 ]; then
         echo "VZ-CASE PASS $feature/$name $took"
     else
-        [ $rc -eq 143 ] && echo "timed out after $CASE_TIMEOUT s" >>/tmp/case.log
+        [ $rc -eq 143 ] && echo "timed out after $limit s" >>/tmp/case.log
         echo "VZ-CASE FAIL $feature/$name $took"
         tail -n $OUTPUT_LINES /tmp/case.log | sed 's/^/VZ-CASE-OUTPUT /'
         echo "VZ-CASE-OUTPUT (exit status $rc)"
