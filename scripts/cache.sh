@@ -2,11 +2,14 @@
 # kept outside the clone, one directory per input hash, so a fresh clone on a machine that
 # built the same inputs before reuses them instead of building again.
 #
-#   $VZ_CACHE/KIND/HASH/            a complete entry: the builder's output
-#   $VZ_CACHE/KIND/HASH/.vz-manifest  every file (but its own .vz-* files)'s size, plus the sha256 of the key outputs
-#   $VZ_CACHE/KIND/.lock            held (flock) for a moment to look up, add or remove entries
-#   $VZ_CACHE/KIND/.HASH.lock       held while HASH is built: a second build of it waits, then
-#                                   finds the first one's entry
+#   $VZ_CACHE/KIND/HASH/              a complete entry: the builder's output
+#   $VZ_CACHE/KIND/HASH/.vz-manifest  the size of every file (but the .vz-* ones), then the
+#                                     sha256 of the key outputs
+#   $VZ_CACHE/KIND/HASH/.vz-used      touched at every use: the eviction order
+#   $VZ_CACHE/KIND/.lock              held (flock) for a moment to look up, add or remove
+#                                     entries
+#   $VZ_CACHE/KIND/.HASH.lock         held while HASH is built: a second build of it waits,
+#                                     then finds the first one's entry
 #
 # An entry is built in KIND/.tmp-HASH.PID and renamed into place only once its manifest is
 # written, so a killed build never leaves an entry that looks complete. Every use verifies the
