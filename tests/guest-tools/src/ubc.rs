@@ -531,6 +531,12 @@ fn io_errno(err: std::io::Error) -> Errno {
 /// Gives back what `acquire_one` took. The listener stays open: it is part of the baseline
 /// (it goes with the process).
 fn release(held: Vec<Held>, resource: &str, work: &mut Workspace) {
+    // The clients close first, so each accepted socket has its peer's FIN when it closes and
+    // is freed once the last ACK is in. Closed first itself, an accepted socket waits in
+    // FIN_WAIT2 for the peer; when the peer's ACK reached it while `close` still held the
+    // socket (the debug kernel's timing), the kernel kept it whole, and charged, for
+    // tcp_fin_timeout (60 s) instead of turning it into a timewait entry at once.
+    work.clients.clear();
     for item in held {
         match item {
             Held::Fd(fd) => drop(fd),
