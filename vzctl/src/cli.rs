@@ -103,6 +103,13 @@ pub struct CreateArgs {
     pub hostname: Option<String>,
     #[arg(long)]
     pub name: Option<String>,
+    /// Host uid that the VE's uid 0 maps to (65536 ids from it); by default the lowest free
+    /// range at or above vz.conf's LOCAL_UID.
+    #[arg(long = "local_uid")]
+    pub local_uid: Option<String>,
+    /// Host gid that the VE's gid 0 maps to, as --local_uid.
+    #[arg(long = "local_gid")]
+    pub local_gid: Option<String>,
 }
 
 /// `vzctl stop` and `vzctl restart`.

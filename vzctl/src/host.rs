@@ -27,7 +27,7 @@ pub struct Running {
 
 /// What starting a VE applies, in order: beancounters (id, barrier, limit), cgroup files
 /// (name, value), then init.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StartPlan {
     pub veid: u32,
     pub root: PathBuf,
@@ -39,6 +39,8 @@ pub struct StartPlan {
     /// DEVICES and DEVNODES rules; the DEVNODES nodes are made in the VE's /dev.
     pub devices: Vec<Rule>,
     pub nodes: Vec<(String, Rule)>,
+    /// LOCAL_UID / LOCAL_GID: the host ids of the VE's user namespace.
+    pub ids: crate::idmap::IdMap,
 }
 
 /// Privileged operations the commands need.
@@ -169,6 +171,49 @@ impl LinuxHost {
         }
     }
 
+    /// Where a command entering the VE goes: the VE's init, its namespaces and its cgroup.
+    fn inside(&self, veid: u32) -> Result<(i32, PathBuf), VzError> {
+        let init_pid = self.init_pid(veid)?;
+        Ok((init_pid, self.init_cgroup(veid, init_pid)))
+    }
+
+    /// The cgroup of the VE's init: the VE's own, or the sub-cgroup of it that the init moved
+    /// to (systemd's init.scope). Anything else falls back to the VE's cgroup.
+    fn init_cgroup(&self, veid: u32, init_pid: i32) -> PathBuf {
+        let ve_cgroup = self.cgroup_dir(veid);
+        let text = std::fs::read_to_string(self.proc_dir.join(format!("{init_pid}/cgroup")))
+            .unwrap_or_default();
+        let prefix = format!("/vz/{veid}");
+        text.lines()
+            .find_map(|line| line.strip_prefix("0::"))
+            .filter(|path| {
+                (*path == prefix || path.starts_with(&format!("{prefix}/")))
+                    && !path.split('/').any(|part| part == "..")
+            })
+            .map_or(ve_cgroup, |path| {
+                self.cgroup_root.join(path.trim_start_matches('/'))
+            })
+    }
+
+    /// The host uid and gid of the running VE's root, from its init's id maps.
+    fn root_ids(&self, init_pid: i32) -> Result<(u32, u32), VzError> {
+        let first_host_id = |file: &str| -> Result<u32, VzError> {
+            let path = self.proc_dir.join(format!("{init_pid}/{file}"));
+            let text = std::fs::read_to_string(&path).map_err(|source| VzError::System {
+                what: format!("read {}", path.display()),
+                source,
+            })?;
+            text.split_whitespace()
+                .nth(1)
+                .and_then(|id| id.parse().ok())
+                .ok_or_else(|| VzError::System {
+                    what: format!("{}: no mapping", path.display()),
+                    source: std::io::Error::from(std::io::ErrorKind::InvalidData),
+                })
+        };
+        Ok((first_host_id("uid_map")?, first_host_id("gid_map")?))
+    }
+
     fn init_pid(&self, veid: u32) -> Result<i32, VzError> {
         self.running(veid)?
             .map(|r| r.init_pid)
@@ -197,6 +242,19 @@ impl LinuxHost {
         net::set_up(&host)?;
         // The host answers ARP on the VE's link for what it can reach, and forwards for it.
         net::sysctl(&self.proc_dir, &format!("conf/{host}/proxy_arp"), "1")?;
+        // Strict reverse-path filtering: a packet from the VE is taken only when its source
+        // is routed back to this link, i.e. is one of the VE's own addresses (venet's
+        // anti-spoofing). The VE end has no IPv6: nothing else leaves it unfiltered.
+        net::sysctl(&self.proc_dir, &format!("conf/{host}/rp_filter"), "1")?;
+        let ipv6 = self
+            .proc_dir
+            .join(format!("sys/net/ipv6/conf/{host}/disable_ipv6"));
+        if ipv6.exists() {
+            std::fs::write(&ipv6, "1").map_err(|source| VzError::System {
+                what: format!("write 1 to {}", ipv6.display()),
+                source,
+            })?;
+        }
         net::sysctl(&self.proc_dir, "ip_forward", "1")?;
         for &ip in addresses {
             net::route(&host, Some(ip), true)?;
@@ -304,7 +362,7 @@ impl Host for LinuxHost {
             for &(resource, barrier, limit) in &plan.ubc {
                 device.ub_set(plan.veid, resource, barrier, limit)?;
             }
-            let cgroup = runtime::make_cgroup(&self.cgroup_root, plan.veid)?;
+            let cgroup = runtime::make_cgroup(&self.cgroup_root, plan.veid, plan.ids)?;
             for (file, value) in &plan.cgroup {
                 self.set_cgroup(plan.veid, file, value)?;
             }
@@ -316,6 +374,8 @@ impl Host for LinuxHost {
                     cgroup: &cgroup,
                     hostname: plan.hostname.as_deref(),
                     nodes: &plan.nodes,
+                    ids: plan.ids,
+                    proc_dir: &self.proc_dir,
                 },
             )?;
             // physpages goes to the memory cgroup of the VE's init, which exists only now.
@@ -348,34 +408,27 @@ impl Host for LinuxHost {
     }
 
     fn run(&self, veid: u32, argv: &[String]) -> Result<i32, VzError> {
-        let Some(running) = self.running(veid)?.filter(|r| r.init_pid > 0) else {
-            return Err(VzError::NotRunning(veid));
-        };
-        let status = runtime::run_inside(
+        let (init_pid, cgroup) = self.inside(veid)?;
+        runtime::run_inside(
             self.device()?,
             &runtime::Inside {
                 veid,
-                init_pid: running.init_pid,
-                cgroup: &self.cgroup_dir(veid),
+                init_pid,
+                cgroup: &cgroup,
                 proc_dir: &self.proc_dir,
             },
             argv,
-        )?;
-        Ok(match status {
-            nix::sys::wait::WaitStatus::Exited(_, code) => code,
-            nix::sys::wait::WaitStatus::Signaled(_, signal, _) => 128 + signal as i32,
-            _ => 1,
-        })
+        )
     }
 
     fn enter(&self, veid: u32, argv: &[String]) -> Result<i32, VzError> {
-        let init_pid = self.init_pid(veid)?;
+        let (init_pid, cgroup) = self.inside(veid)?;
         runtime::enter_pty(
             self.device()?,
             &runtime::Inside {
                 veid,
                 init_pid,
-                cgroup: &self.cgroup_dir(veid),
+                cgroup: &cgroup,
                 proc_dir: &self.proc_dir,
             },
             argv,
@@ -414,13 +467,22 @@ impl Host for LinuxHost {
         self.device()?.set_devperm(rule.for_ve(veid))?;
         if let Some(name) = node {
             let init_pid = self.init_pid(veid)?;
+            let owner = self.root_ids(init_pid)?;
             runtime::in_namespace(&self.proc_dir, init_pid, runtime::Namespace::Mount, || {
-                runtime::make_node(std::path::Path::new("/dev"), name, rule).map_err(|e| {
-                    VzError::System {
-                        what: format!("CT {veid}"),
-                        source: std::io::Error::other(e),
-                    }
-                })
+                let fail = |e: String| VzError::System {
+                    what: format!("CT {veid}"),
+                    source: std::io::Error::other(e),
+                };
+                // The VE's root owns its /, so /dev itself must not be a link.
+                let dev = std::fs::File::open("/").and_then(|root| {
+                    crate::mounts::open_in_root(
+                        std::os::fd::AsFd::as_fd(&root),
+                        Path::new("dev"),
+                        libc::O_DIRECTORY | libc::O_PATH,
+                    )
+                });
+                let dev = dev.map_err(|e| fail(format!("/dev: {e}")))?;
+                runtime::make_node(std::os::fd::AsFd::as_fd(&dev), name, rule, owner).map_err(fail)
             })?;
         }
         Ok(())

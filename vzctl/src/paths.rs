@@ -94,6 +94,9 @@ pub struct Global {
     pub stop_timeout: u32,
     /// `DISK_QUOTA`: whether DISKSPACE and DISKINODES are enforced (default yes).
     pub disk_quota: bool,
+    /// `LOCAL_UID` / `LOCAL_GID`: where new VEs' host id ranges are looked for (default
+    /// 100000 each).
+    pub id_base: crate::idmap::IdMap,
 }
 
 impl Global {
@@ -115,6 +118,16 @@ impl Global {
                 ))
             })?,
         };
+        let id_base = |key: &str| {
+            value(key).map_or(Ok(crate::idmap::DEFAULT_BASE), |text| {
+                crate::idmap::parse_base(key, text)
+                    .map_err(|e| VzError::InvalidValue(format!("{}: {e}", path.display())))
+            })
+        };
+        let id_base = crate::idmap::IdMap {
+            uid: id_base("LOCAL_UID")?,
+            gid: id_base("LOCAL_GID")?,
+        };
         Ok(Global {
             paths: paths.clone(),
             lockdir: paths.resolve(value("LOCKDIR").unwrap_or("/vz/lock")),
@@ -127,6 +140,7 @@ impl Global {
             def_ostemplate: value("DEF_OSTEMPLATE").map(str::to_owned),
             stop_timeout,
             disk_quota: value("DISK_QUOTA") != Some("no"),
+            id_base,
         })
     }
 

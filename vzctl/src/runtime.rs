@@ -2,32 +2,45 @@
 //! commands inside a running VE. Everything here is privileged and runs for real only in the
 //! VM suite; commands reach it through [`crate::host::Host`].
 //!
-//! Start: vzctl forks a helper, which joins the VE's cgroup, enters the VE in the module and
-//! unshares the mount, UTS, IPC, network, cgroup and pid namespaces, then forks the VE's init
-//! (pid 1 of the new pid namespace). Init builds the VE's filesystem view (its root with
-//! /proc, a read-only /sys, a /dev holding only permitted nodes and a new devpts instance),
-//! pivots into it, drops the capabilities a VE must not have and execs the VE's own
-//! /sbin/init. Setup failures travel back to vzctl over a close-on-exec pipe: EOF means the
-//! exec happened.
+//! Start: vzctl forks a helper, which joins the VE's cgroup, enters the VE in the module,
+//! becomes non-dumpable and unshares a user namespace. vzctl maps the VE's 65536 host ids
+//! into it ([`IdMap`]) and builds, in the host's user namespace, two detached mounts that it
+//! passes to the helper over a socket: the VE's private area as an idmapped mount (files keep
+//! their in-VE owners on disk) and a /dev tmpfs holding only the permitted nodes (made by the
+//! host: a filesystem mounted inside a user namespace cannot hold usable device nodes). The
+//! helper becomes the VE's root, unshares the mount, UTS, IPC, network, cgroup and pid
+//! namespaces (all owned by the VE's user namespace) and forks the VE's init, which attaches
+//! both mounts, mounts /proc, a read-only /sys, its cgroup subtree, devpts and /dev/shm,
+//! pivots into its root and execs /sbin/init. Setup failures travel back to vzctl over a
+//! close-on-exec pipe: EOF means the exec happened.
+//!
+//! Entry (exec, exec2, runscript, enter, and stop's halt) goes through one routine,
+//! [`join_ve`]: non-dumpable first, then the cgroup of the VE's init, the VE id, the user
+//! namespace (and uid/gid 0 in it), then the VE's other namespaces with the mount namespace
+//! last. The command gets only pipes (exec) or a pty of the VE's devpts (enter) as its stdio;
+//! vzctl relays them on the host side, so no host descriptor or terminal is ever inside.
 
 use crate::device::Vzctl;
 use crate::devices::Rule;
 use crate::error::VzError;
+use crate::idmap::IdMap;
+use crate::mounts;
 use nix::errno::Errno;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sched::{setns, unshare, CloneFlags};
-use nix::sys::stat::{makedev, mknod, Mode, SFlag};
+use nix::sys::socket::{self, ControlMessage, ControlMessageOwned, MsgFlags};
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{chdir, execve, fork, pivot_root, sethostname, setsid, ForkResult, Pid};
 use std::ffi::CString;
 use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Write};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::io::{IoSlice, IoSliceMut, Read, Write};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
-/// Capabilities no VE task keeps: module loading, raw I/O, process accounting, overriding
-/// resource limits (disk quota above all), setting clocks, kernel audit and MAC policy, the kernel log, wake alarms and suspend blocking, BPF
-/// and perf. Devices are kept away by the module's device rules, not by capabilities.
+/// Capabilities no VE task keeps, even in its own user namespace (where the kernel's checks
+/// against the host already refuse them): module loading, raw I/O, process accounting,
+/// overriding resource limits (disk quota above all), setting clocks, kernel audit and MAC
+/// policy, the kernel log, wake alarms and suspend blocking, BPF and perf.
 const DROPPED_CAPS: [u32; 14] = [
     16, // CAP_SYS_MODULE
     17, // CAP_SYS_RAWIO
@@ -47,7 +60,7 @@ const DROPPED_CAPS: [u32; 14] = [
 
 /// Device nodes every VE's /dev gets (the module's default rules allow them): name, major,
 /// minor.
-const DEV_NODES: [(&str, u64, u64); 6] = [
+const DEV_NODES: [(&str, u32, u32); 6] = [
     ("null", 1, 3),
     ("zero", 1, 5),
     ("full", 1, 7),
@@ -56,16 +69,24 @@ const DEV_NODES: [(&str, u64, u64); 6] = [
     ("tty", 5, 0),
 ];
 
+/// The VE's /dev tmpfs: small (nodes, links and the odd socket), and owned by the VE's root.
+const DEV_SIZE: &str = "1m";
+const DEV_INODES: &str = "4096";
+
 /// What a VE's init needs to start.
 pub struct InitSpec<'a> {
     pub veid: u32,
     /// DEVNODES: nodes made in the VE's /dev besides the standard ones.
     pub nodes: &'a [(String, Rule)],
-    /// VE_ROOT, where the private area is already mounted.
+    /// VE_ROOT, where the private area is already mounted (on the host, without idmap).
     pub root: &'a Path,
-    /// The VE's cgroup directory (created by the caller).
+    /// The VE's cgroup directory (created and delegated by the caller).
     pub cgroup: &'a Path,
     pub hostname: Option<&'a str>,
+    /// The host ids of the VE's user namespace.
+    pub ids: IdMap,
+    /// The host's /proc.
+    pub proc_dir: &'a Path,
 }
 
 fn sys(what: impl Into<String>) -> impl FnOnce(Errno) -> String {
@@ -73,16 +94,75 @@ fn sys(what: impl Into<String>) -> impl FnOnce(Errno) -> String {
     move |e| format!("{what}: {}", e.desc())
 }
 
+fn io_err(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> String {
+    let what = what.into();
+    move |e| format!("{what}: {e}")
+}
+
+/// Sends `byte` and, if any, the descriptors `fds` over the socket `sock`.
+fn send_fds(sock: &OwnedFd, byte: u8, fds: &[RawFd]) -> Result<(), String> {
+    let data = [byte];
+    let iov = [IoSlice::new(&data)];
+    let cmsg = [ControlMessage::ScmRights(fds)];
+    let cmsgs: &[ControlMessage] = if fds.is_empty() { &[] } else { &cmsg };
+    socket::sendmsg::<()>(sock.as_raw_fd(), &iov, cmsgs, MsgFlags::empty(), None)
+        .map(drop)
+        .map_err(sys("send to the VE's helper"))
+}
+
+/// Receives one message from `sock`: its byte (None at end of file) and its descriptors.
+fn recv_fds(sock: &OwnedFd) -> Result<Option<(u8, Vec<OwnedFd>)>, String> {
+    let mut data = [0u8; 1];
+    let mut iov = [IoSliceMut::new(&mut data)];
+    let mut space = nix::cmsg_space!([RawFd; 4]);
+    let msg = loop {
+        match socket::recvmsg::<()>(
+            sock.as_raw_fd(),
+            &mut iov,
+            Some(&mut space),
+            MsgFlags::MSG_CMSG_CLOEXEC,
+        ) {
+            Err(Errno::EINTR) => continue,
+            other => break other.map_err(sys("receive from vzctl"))?,
+        }
+    };
+    let mut fds = Vec::new();
+    for cmsg in msg.cmsgs().map_err(sys("receive descriptors"))? {
+        if let ControlMessageOwned::ScmRights(received) = cmsg {
+            for fd in received {
+                // SAFETY: SCM_RIGHTS just installed `fd` in this process; nothing else owns it.
+                fds.push(unsafe { OwnedFd::from_raw_fd(fd) });
+            }
+        }
+    }
+    if msg.bytes == 0 {
+        return Ok(None);
+    }
+    Ok(Some((data[0], fds)))
+}
+
+/// A connected pair of message sockets (close-on-exec): one end for each process.
+fn message_pair() -> Result<(OwnedFd, OwnedFd), VzError> {
+    socket::socketpair(
+        socket::AddressFamily::Unix,
+        socket::SockType::SeqPacket,
+        None,
+        socket::SockFlag::SOCK_CLOEXEC,
+    )
+    .map_err(|e| VzError::system("socketpair", e))
+}
+
 /// Starts the VE's init; returns once it has exec'd /sbin/init (or with the reason it could
 /// not).
 pub fn start_init(device: &Vzctl, spec: &InitSpec) -> Result<(), VzError> {
     let (report_r, report_w) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| VzError::system("pipe", e))?;
+    let (ours, theirs) = message_pair()?;
     // SAFETY: vzctl is single-threaded; the child only makes system calls and execs or exits.
     match unsafe { fork() }.map_err(|e| VzError::system("fork", e))? {
         ForkResult::Child => {
-            drop(report_r);
-            let result = helper(device, spec, &report_w);
+            drop((report_r, ours));
+            let result = helper(device, spec, &theirs, &report_w);
             if let Err(msg) = result {
                 let _ = File::from(report_w).write_all(msg.as_bytes());
                 // SAFETY: Ends the forked helper without running the parent's exit handlers.
@@ -92,31 +172,92 @@ pub fn start_init(device: &Vzctl, spec: &InitSpec) -> Result<(), VzError> {
             unsafe { libc::_exit(0) };
         }
         ForkResult::Parent { child } => {
-            drop(report_w);
-            let status = waitpid(child, None).map_err(|e| VzError::system("waitpid", e))?;
+            drop((report_w, theirs));
+            let handed = hand_over(spec, child, &ours);
+            if handed.is_err() {
+                let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
+            }
+            drop(ours);
+            let status = wait_for(child)?;
             let mut report = String::new();
             let _ = File::from(report_r).read_to_string(&mut report);
+            let failed = |reason| VzError::StartFailed {
+                veid: spec.veid,
+                reason,
+            };
+            handed.map_err(failed)?;
             if !report.is_empty() {
-                return Err(VzError::StartFailed {
-                    veid: spec.veid,
-                    reason: report,
-                });
+                return Err(failed(report));
             }
             if !matches!(status, WaitStatus::Exited(_, 0)) {
-                return Err(VzError::StartFailed {
-                    veid: spec.veid,
-                    reason: format!("the start helper ended with {status:?}"),
-                });
+                return Err(failed(format!("the start helper ended with {status:?}")));
             }
             Ok(())
         }
     }
 }
 
+/// vzctl's side of the start: once the helper has its user namespace, maps the VE's ids into
+/// it and sends it the VE's root and /dev mounts, made here in the host's user namespace.
+fn hand_over(spec: &InitSpec, helper: Pid, sock: &OwnedFd) -> Result<(), String> {
+    // End of file: the helper failed before; its report says why.
+    if recv_fds(sock)?.is_none() {
+        return Ok(());
+    }
+    let proc_entry = spec.proc_dir.join(helper.to_string());
+    for (file, map) in [
+        ("uid_map", spec.ids.uid_map()),
+        ("gid_map", spec.ids.gid_map()),
+    ] {
+        let path = proc_entry.join(file);
+        fs::write(&path, &map).map_err(io_err(format!("write {}", path.display())))?;
+    }
+    let userns_path = proc_entry.join("ns/user");
+    let userns = File::open(&userns_path).map_err(io_err(userns_path.display().to_string()))?;
+    let root = mounts::clone_mount(spec.root).map_err(io_err(format!(
+        "clone the mount at {}",
+        spec.root.display()
+    )))?;
+    mounts::idmap(&root, &userns).map_err(io_err(format!(
+        "idmap the mount of {}",
+        spec.root.display()
+    )))?;
+    let dev = make_dev(spec.ids, spec.nodes)?;
+    send_fds(sock, b'm', &[root.as_raw_fd(), dev.as_raw_fd()])
+}
+
+/// Makes the calling process non-dumpable: nothing in a VE may open its /proc files, its
+/// memory or its executable (a host binary) while it is on its way in.
+fn set_nondumpable() -> Result<(), String> {
+    // SAFETY: PR_SET_DUMPABLE takes an integer and touches no memory.
+    if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) } != 0 {
+        return Err(format!("PR_SET_DUMPABLE: {}", Errno::last().desc()));
+    }
+    Ok(())
+}
+
+/// Becomes uid and gid 0 (the VE's root) of the user namespace just joined, with no
+/// supplementary groups.
+fn become_ve_root() -> Result<(), String> {
+    nix::unistd::setgroups(&[]).map_err(sys("setgroups in the VE"))?;
+    let root_gid = nix::unistd::Gid::from_raw(0);
+    nix::unistd::setresgid(root_gid, root_gid, root_gid).map_err(sys("setresgid 0 in the VE"))?;
+    let root_uid = nix::unistd::Uid::from_raw(0);
+    nix::unistd::setresuid(root_uid, root_uid, root_uid).map_err(sys("setresuid 0 in the VE"))
+}
+
 /// The helper: joins the VE, makes its namespaces, forks init.
-fn helper(device: &Vzctl, spec: &InitSpec, report: &OwnedFd) -> Result<(), String> {
+fn helper(device: &Vzctl, spec: &InitSpec, sock: &OwnedFd, report: &OwnedFd) -> Result<(), String> {
     join_cgroup(spec.cgroup)?;
     device.ve_enter(spec.veid).map_err(|e| e.to_string())?;
+    set_nondumpable()?;
+    unshare(CloneFlags::CLONE_NEWUSER).map_err(sys("unshare the user namespace"))?;
+    send_fds(sock, b'u', &[])?;
+    let mounts = match recv_fds(sock)? {
+        Some((b'm', fds)) if fds.len() == 2 => fds,
+        _ => return Err("vzctl did not send the VE's mounts".into()),
+    };
+    become_ve_root()?;
     unshare(
         CloneFlags::CLONE_NEWNS
             | CloneFlags::CLONE_NEWUTS
@@ -129,7 +270,7 @@ fn helper(device: &Vzctl, spec: &InitSpec, report: &OwnedFd) -> Result<(), Strin
     // SAFETY: Single-threaded; the child builds the VE's root and execs its init.
     match unsafe { fork() }.map_err(sys("fork init"))? {
         ForkResult::Child => {
-            let err = match become_init(spec) {
+            let err = match become_init(spec, &mounts[0], &mounts[1]) {
                 Ok(never) => match never {},
                 Err(msg) => msg,
             };
@@ -150,7 +291,11 @@ pub fn join_cgroup(dir: &Path) -> Result<(), String> {
 }
 
 /// Pid 1 of the VE: builds its filesystem view and execs /sbin/init.
-fn become_init(spec: &InitSpec) -> Result<std::convert::Infallible, String> {
+fn become_init(
+    spec: &InitSpec,
+    root_mount: &OwnedFd,
+    dev_mount: &OwnedFd,
+) -> Result<std::convert::Infallible, String> {
     // Nothing mounted from here on propagates back to the host.
     mount(
         None::<&str>,
@@ -161,8 +306,26 @@ fn become_init(spec: &InitSpec) -> Result<std::convert::Infallible, String> {
     )
     .map_err(sys("make mounts private"))?;
     let root = spec.root;
+    mounts::attach(root_mount, root).map_err(io_err(format!(
+        "attach the VE's root at {}",
+        root.display()
+    )))?;
     mount_proc_sys(root)?;
-    make_dev(root, spec.nodes)?;
+    let dev = root.join("dev");
+    fs::create_dir_all(&dev).map_err(io_err(dev.display().to_string()))?;
+    mounts::attach(dev_mount, &dev).map_err(io_err(format!("attach {}", dev.display())))?;
+    mount_new(
+        &dev.join("pts"),
+        "devpts",
+        MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+        "newinstance,ptmxmode=0666,mode=0620,gid=5",
+    )?;
+    mount_new(
+        &dev.join("shm"),
+        "tmpfs",
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        "mode=1777",
+    )?;
     chdir(root).map_err(sys(format!("chdir {}", root.display())))?;
     // Pivot onto the VE's root with the old root stacked on it, then detach the old root.
     pivot_root(".", ".").map_err(sys("pivot_root"))?;
@@ -193,48 +356,51 @@ fn mount_new(target: &Path, fstype: &str, flags: MsFlags, data: &str) -> Result<
         .map_err(sys(format!("mount {fstype} on {}", target.display())))
 }
 
+/// /proc and a read-only /sys of the VE's own namespaces, and its cgroup subtree (the root of
+/// its cgroup namespace) at /sys/fs/cgroup, writable where the host delegated it.
 fn mount_proc_sys(root: &Path) -> Result<(), String> {
     let nosuid = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
     mount_new(&root.join("proc"), "proc", nosuid, "")?;
-    mount_new(&root.join("sys"), "sysfs", nosuid | MsFlags::MS_RDONLY, "")
+    mount_new(&root.join("sys"), "sysfs", nosuid | MsFlags::MS_RDONLY, "")?;
+    let cgroup = root.join("sys/fs/cgroup");
+    mount(
+        Some("cgroup2"),
+        &cgroup,
+        Some("cgroup2"),
+        nosuid,
+        None::<&str>,
+    )
+    .map_err(sys(format!("mount cgroup2 on {}", cgroup.display())))
 }
 
-/// A fresh /dev: the permitted nodes, a new devpts instance, /dev/shm and the usual links.
-fn make_dev(root: &Path, nodes: &[(String, Rule)]) -> Result<(), String> {
-    let dev = root.join("dev");
-    mount_new(
-        &dev,
+/// The VE's /dev, made in the host's user namespace so that its nodes work: a tmpfs owned by
+/// the VE's root holding the standard nodes, the DEVNODES `nodes`, the pts and shm mount
+/// points and the usual links.
+fn make_dev(ids: IdMap, nodes: &[(String, Rule)]) -> Result<OwnedFd, String> {
+    let owner = (ids.uid, ids.gid);
+    let dev = mounts::new_filesystem(
         "tmpfs",
-        MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
-        "mode=755,size=512k",
-    )?;
+        &[
+            ("mode", "755".into()),
+            ("size", DEV_SIZE.into()),
+            ("nr_inodes", DEV_INODES.into()),
+            ("uid", ids.uid.to_string()),
+            ("gid", ids.gid.to_string()),
+        ],
+        mounts::MOUNT_ATTR_NOSUID | mounts::MOUNT_ATTR_NOEXEC,
+    )
+    .map_err(io_err("make the VE's /dev"))?;
+    // SAFETY: `dev` is the root of the new mount and stays open while borrowed.
+    let dir = unsafe { BorrowedFd::borrow_raw(dev.as_raw_fd()) };
     for (name, major, minor) in DEV_NODES {
-        let path = dev.join(name);
-        mknod(
-            &path,
-            SFlag::S_IFCHR,
-            Mode::from_bits_truncate(0o666),
-            makedev(major, minor),
-        )
-        .map_err(sys(format!("mknod /dev/{name}")))?;
-        // mknod is subject to the umask; the nodes are world read-write as on any host.
-        fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o666))
-            .map_err(|e| format!("/dev/{name}: {e}"))?;
+        make_node_at(dir, name, libc::S_IFCHR, major, minor, 0o666, owner)?;
     }
-    mount_new(
-        &dev.join("pts"),
-        "devpts",
-        MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
-        "newinstance,ptmxmode=0666,mode=0620,gid=5",
-    )?;
-    mount_new(
-        &dev.join("shm"),
-        "tmpfs",
-        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
-        "mode=1777",
-    )?;
+    for sub in ["pts", "shm"] {
+        mounts::make_dirs_in_root(dir, Path::new(sub), owner)
+            .map_err(io_err(format!("/dev/{sub}")))?;
+    }
     for (name, rule) in nodes {
-        make_node(&dev, name, rule)?;
+        make_node(dir, name, rule, owner)?;
     }
     for (link, target) in [
         ("ptmx", "pts/ptmx"),
@@ -243,31 +409,75 @@ fn make_dev(root: &Path, nodes: &[(String, Rule)]) -> Result<(), String> {
         ("stdout", "/proc/self/fd/1"),
         ("stderr", "/proc/self/fd/2"),
     ] {
-        std::os::unix::fs::symlink(target, dev.join(link))
-            .map_err(|e| format!("/dev/{link}: {e}"))?;
+        let (t, l) = (
+            CString::new(target).map_err(|e| e.to_string())?,
+            CString::new(link).map_err(|e| e.to_string())?,
+        );
+        // SAFETY: Both strings are NUL-terminated; `dir` is an open directory.
+        if unsafe { libc::symlinkat(t.as_ptr(), dir.as_raw_fd(), l.as_ptr()) } != 0 {
+            return Err(format!("/dev/{link}: {}", Errno::last().desc()));
+        }
+        mounts::chown_at(dir.as_raw_fd(), Path::new(link), owner)
+            .map_err(io_err(format!("/dev/{link}")))?;
     }
-    Ok(())
+    Ok(dev)
 }
 
-/// Makes device node `dev/name` (parent directories too) for `rule`, replacing what was there.
-pub fn make_node(dev: &Path, name: &str, rule: &Rule) -> Result<(), String> {
-    let path = dev.join(name);
-    if let Some(parent) = path.parent() {
-        fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
-    }
-    let _ = fs::remove_file(&path);
+/// Makes node `name` (a path under `dev`, missing directories too) in the /dev directory
+/// `dev`, replacing what was there, for `rule`; owned by `owner`. Nothing `name` resolves
+/// through may be a link: the VE's root owns /dev.
+pub fn make_node(
+    dev: BorrowedFd<'_>,
+    name: &str,
+    rule: &Rule,
+    owner: (u32, u32),
+) -> Result<(), String> {
     let kind = if rule.kind == vz_abi::DEV_BLOCK {
-        SFlag::S_IFBLK
+        libc::S_IFBLK
     } else {
-        SFlag::S_IFCHR
+        libc::S_IFCHR
     };
-    mknod(
-        &path,
-        kind,
-        Mode::from_bits_truncate(0o600),
-        makedev(rule.major.into(), rule.minor.into()),
-    )
-    .map_err(sys(format!("mknod /dev/{name}")))
+    make_node_at(dev, name, kind, rule.major, rule.minor, 0o600, owner)
+}
+
+fn make_node_at(
+    dev: BorrowedFd<'_>,
+    name: &str,
+    kind: libc::mode_t,
+    major: u32,
+    minor: u32,
+    mode: u32,
+    owner: (u32, u32),
+) -> Result<(), String> {
+    let path = Path::new(name);
+    let fail = |e: std::io::Error| format!("mknod /dev/{name}: {e}");
+    let parent = path.parent().unwrap_or(Path::new(""));
+    let file = path
+        .file_name()
+        .ok_or_else(|| format!("/dev/{name}: not a node name"))?;
+    let dir = mounts::make_dirs_in_root(dev, parent, owner).map_err(fail)?;
+    let cfile =
+        CString::new(std::os::unix::ffi::OsStrExt::as_bytes(file)).map_err(|e| e.to_string())?;
+    // SAFETY: `dir` is an open directory and `cfile` a NUL-terminated name.
+    unsafe { libc::unlinkat(dir.as_raw_fd(), cfile.as_ptr(), 0) };
+    // SAFETY: As above; mknodat creates the node in `dir`.
+    let made = unsafe {
+        libc::mknodat(
+            dir.as_raw_fd(),
+            cfile.as_ptr(),
+            kind | mode,
+            libc::makedev(major, minor),
+        )
+    };
+    if made != 0 {
+        return Err(fail(std::io::Error::last_os_error()));
+    }
+    // mknod is subject to the umask.
+    // SAFETY: As above.
+    if unsafe { libc::fchmodat(dir.as_raw_fd(), cfile.as_ptr(), mode, 0) } != 0 {
+        return Err(fail(std::io::Error::last_os_error()));
+    }
+    mounts::chown_at(dir.as_raw_fd(), Path::new(file), owner).map_err(fail)
 }
 
 /// The kernel's capability header and data (capget(2)/capset(2), version 3: two 32-bit words).
@@ -365,9 +575,10 @@ pub fn close_inherited_fds() -> Result<(), String> {
     Ok(())
 }
 
-/// Namespaces a command joins to run inside a VE, in the order they are joined (the mount
-/// namespace last: it changes the root).
-const VE_NAMESPACES: [(&str, CloneFlags); 6] = [
+/// Namespaces a command joins to run inside a VE, in the order they are joined: the user
+/// namespace first (the others belong to it), the mount namespace last (it changes the root).
+const VE_NAMESPACES: [(&str, CloneFlags); 7] = [
+    ("user", CloneFlags::CLONE_NEWUSER),
     ("cgroup", CloneFlags::CLONE_NEWCGROUP),
     ("ipc", CloneFlags::CLONE_NEWIPC),
     ("uts", CloneFlags::CLONE_NEWUTS),
@@ -381,117 +592,362 @@ pub struct Inside<'a> {
     pub veid: u32,
     /// Host pid of the VE's init, whose namespaces the command joins.
     pub init_pid: i32,
+    /// The cgroup of the VE's init (the VE's cgroup, or the sub-cgroup its init moved to).
     pub cgroup: &'a Path,
     pub proc_dir: &'a Path,
 }
 
-/// Runs `argv` inside the VE with the caller's stdin, stdout and stderr and returns its wait
-/// status. The command gets the VE's namespaces, cgroup and VE id, the VE's root, the VE's
-/// capability limits and no other descriptor of the caller.
-pub fn run_inside(device: &Vzctl, at: &Inside, argv: &[String]) -> Result<WaitStatus, VzError> {
-    let ns_files = open_namespaces(at)?;
-    let args = argv
-        .iter()
+/// The namespaces of a running VE, opened from its init's /proc entry.
+pub struct VeNamespaces(Vec<(File, CloneFlags)>);
+
+impl VeNamespaces {
+    pub fn open(at: &Inside) -> Result<VeNamespaces, VzError> {
+        VE_NAMESPACES
+            .iter()
+            .map(|(name, flag)| {
+                let path = at.proc_dir.join(format!("{}/ns/{name}", at.init_pid));
+                File::open(&path)
+                    .map(|f| (f, *flag))
+                    .map_err(|e| VzError::System {
+                        what: format!("VE {}: {}", at.veid, path.display()),
+                        source: e,
+                    })
+            })
+            .collect::<Result<_, _>>()
+            .map(VeNamespaces)
+    }
+}
+
+/// Moves the calling process into the VE for good, as every entry path does: non-dumpable
+/// (so that nothing inside can open its /proc entry, memory or host executable), into the
+/// cgroup of the VE's init and the VE's id, then its user namespace as its root, then the
+/// VE's other namespaces, and last the VE's capability limits. The process itself is not in
+/// the VE's pid namespace: its children are.
+pub fn join_ve(device: &Vzctl, at: &Inside, ns: &VeNamespaces) -> Result<(), String> {
+    set_nondumpable()?;
+    join_cgroup(at.cgroup)?;
+    device.ve_enter(at.veid).map_err(|e| e.to_string())?;
+    for (file, flag) in &ns.0 {
+        setns(file.as_fd(), *flag).map_err(sys(format!("setns {flag:?}")))?;
+        if *flag == CloneFlags::CLONE_NEWUSER {
+            become_ve_root()?;
+        }
+    }
+    drop_capabilities()
+}
+
+/// The environment of a command run inside a VE.
+fn command_env(term: &str) -> Result<Vec<CString>, String> {
+    [
+        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_string(),
+        "HOME=/root".to_string(),
+        format!("TERM={term}"),
+    ]
+    .into_iter()
+    .map(|v| CString::new(v).map_err(|_| "TERM has a NUL byte".to_string()))
+    .collect()
+}
+
+fn command_args(argv: &[String]) -> Result<Vec<CString>, VzError> {
+    argv.iter()
         .map(|a| CString::new(a.as_bytes()))
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|_| VzError::InvalidValue("a command argument contains a NUL byte".into()))?;
-    let (report_r, report_w) =
-        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| VzError::system("pipe", e))?;
-    // SAFETY: vzctl is single-threaded; the child joins the VE and execs.
-    match unsafe { fork() }.map_err(|e| VzError::system("fork", e))? {
+        .map_err(|_| VzError::InvalidValue("a command argument contains a NUL byte".into()))
+}
+
+/// Execs `argv` (looked up in the VE's PATH).
+fn exec_command(argv: &[CString], term: &str) -> Result<std::convert::Infallible, String> {
+    close_inherited_fds()?;
+    let program = argv.first().ok_or("no command")?;
+    nix::unistd::execvpe(program, argv, &command_env(term)?)
+        .map_err(|e| format!("{}: {}", program.to_string_lossy(), e.desc()))
+}
+
+/// The exit status a shell would report for `status`.
+fn exit_code(status: WaitStatus) -> i32 {
+    match status {
+        WaitStatus::Exited(_, code) => code,
+        WaitStatus::Signaled(_, sig, _) => 128 + sig as i32,
+        _ => 1,
+    }
+}
+
+/// Forks a child of the calling process (which has joined the VE) that runs `child`: it is
+/// in the VE's pid namespace. Waits for it and ends the caller with its exit status; a setup
+/// error of the child goes to `report`.
+fn fork_into_ve(
+    report: &OwnedFd,
+    child: impl FnOnce() -> Result<std::convert::Infallible, String>,
+) -> Result<std::convert::Infallible, String> {
+    // SAFETY: Single-threaded; the child execs the command or exits.
+    match unsafe { fork() }.map_err(sys("fork"))? {
         ForkResult::Child => {
-            drop(report_r);
-            let msg = match enter_and_exec(device, at, &ns_files, &args) {
+            let err = match child() {
                 Ok(never) => match never {},
-                Err(msg) => msg,
+                Err(e) => e,
             };
-            let _ = File::from(report_w).write_all(msg.as_bytes());
-            // SAFETY: Ends the child without running the parent's exit handlers.
+            let _ = nix::unistd::write(report, err.as_bytes());
+            // SAFETY: Ends the would-be command without running exit handlers.
             unsafe { libc::_exit(1) }
         }
         ForkResult::Parent { child } => {
-            drop(report_w);
-            drop(ns_files);
-            let status = wait_for(child)?;
-            let mut report = String::new();
-            let _ = File::from(report_r).read_to_string(&mut report);
-            if !report.is_empty() {
-                return Err(VzError::ExecFailed {
-                    veid: at.veid,
-                    reason: report,
-                });
-            }
-            Ok(status)
-        }
-    }
-}
-
-fn open_namespaces(at: &Inside) -> Result<Vec<(File, CloneFlags)>, VzError> {
-    VE_NAMESPACES
-        .iter()
-        .map(|(name, flag)| {
-            let path = at.proc_dir.join(format!("{}/ns/{name}", at.init_pid));
-            File::open(&path)
-                .map(|f| (f, *flag))
-                .map_err(|e| VzError::System {
-                    what: format!("VE {}: {}", at.veid, path.display()),
-                    source: e,
-                })
-        })
-        .collect()
-}
-
-/// The exec'd command's own child: joins everything, then forks so that the command is in
-/// the VE's pid namespace, waits for it and passes its status on.
-fn enter_and_exec(
-    device: &Vzctl,
-    at: &Inside,
-    ns_files: &[(File, CloneFlags)],
-    argv: &[CString],
-) -> Result<std::convert::Infallible, String> {
-    join_cgroup(at.cgroup)?;
-    device.ve_enter(at.veid).map_err(|e| e.to_string())?;
-    for (file, flag) in ns_files {
-        setns(file.as_fd(), *flag).map_err(sys(format!("setns {flag:?}")))?;
-    }
-    drop_capabilities()?;
-    // SAFETY: Single-threaded; the child execs the command.
-    match unsafe { fork() }.map_err(sys("fork"))? {
-        ForkResult::Child => {
-            close_inherited_fds()?;
-            let env = [
-                c"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                c"HOME=/root",
-                c"TERM=linux",
-            ];
-            let program = argv.first().ok_or("no command")?;
-            nix::unistd::execvpe(program, argv, &env)
-                .map_err(|e| format!("{}: {}", program.to_string_lossy(), e.desc()))
-        }
-        ForkResult::Parent { child } => {
-            let code = match waitpid(child, None) {
-                Ok(WaitStatus::Exited(_, code)) => code,
-                Ok(WaitStatus::Signaled(_, sig, _)) => 128 + sig as i32,
-                _ => 1,
-            };
+            let code = exit_code(wait_for(child).map_err(|e| e.to_string())?);
             // SAFETY: Passes the command's status on without running exit handlers.
             unsafe { libc::_exit(code) }
         }
     }
 }
 
+/// A child of vzctl that has joined the VE (see [`join_ve`]) and runs a command there.
+struct Spawned {
+    pid: Pid,
+    report: File,
+}
+
+/// Forks a child that points its stdio at `stdio`, closes `close` (vzctl's ends of what it
+/// shares with the command), joins the VE and forks `entered` inside it.
+fn spawn_in_ve(
+    device: &Vzctl,
+    at: &Inside,
+    stdio: [RawFd; 3],
+    close: &[RawFd],
+    entered: impl FnOnce() -> Result<std::convert::Infallible, String>,
+) -> Result<Spawned, VzError> {
+    let ns = VeNamespaces::open(at)?;
+    let (report_r, report_w) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| VzError::system("pipe", e))?;
+    // SAFETY: vzctl is single-threaded; the child joins the VE and execs or exits.
+    match unsafe { fork() }.map_err(|e| VzError::system("fork", e))? {
+        ForkResult::Child => {
+            drop(report_r);
+            for &fd in close {
+                // SAFETY: `fd` is one of vzctl's descriptors, copied by fork; this child
+                // never uses it.
+                unsafe { libc::close(fd) };
+            }
+            let err = match redirect_stdio(stdio)
+                .and_then(|()| join_ve(device, at, &ns))
+                .and_then(|()| {
+                    drop(ns);
+                    fork_into_ve(&report_w, entered)
+                }) {
+                Ok(never) => match never {},
+                Err(e) => e,
+            };
+            let _ = File::from(report_w).write_all(err.as_bytes());
+            // SAFETY: Ends the child without running the parent's exit handlers.
+            unsafe { libc::_exit(1) }
+        }
+        ForkResult::Parent { child } => Ok(Spawned {
+            pid: child,
+            report: File::from(report_r),
+        }),
+    }
+}
+
+impl Spawned {
+    /// Waits for the child after vzctl's side (`relayed`) is done: the command's exit
+    /// status, or why it could not run.
+    fn finish(mut self, veid: u32, relayed: Result<(), VzError>) -> Result<i32, VzError> {
+        if relayed.is_err() {
+            let _ = nix::sys::signal::kill(self.pid, nix::sys::signal::Signal::SIGKILL);
+        }
+        let status = wait_for(self.pid)?;
+        let mut report = String::new();
+        let _ = self.report.read_to_string(&mut report);
+        relayed?;
+        if !report.is_empty() {
+            return Err(VzError::ExecFailed {
+                veid,
+                reason: report,
+            });
+        }
+        Ok(exit_code(status))
+    }
+}
+
+/// Points the caller's stdin, stdout and stderr at `fds`.
+fn redirect_stdio(fds: [RawFd; 3]) -> Result<(), String> {
+    for (target, fd) in fds.into_iter().enumerate() {
+        // SAFETY: dup2 onto a standard descriptor number; `fd` is open in the caller.
+        if unsafe { libc::dup2(fd, target as RawFd) } < 0 {
+            return Err(format!("dup2: {}", Errno::last().desc()));
+        }
+    }
+    Ok(())
+}
+
+/// Runs `argv` inside the VE and returns its exit status. Its stdin, stdout and stderr are
+/// pipes that vzctl relays to and from its own: the command can neither reopen a host file
+/// through /proc/self/fd nor reach a host terminal. It gets the VE's namespaces, cgroup and
+/// VE id, the VE's root, the VE's capability limits and no other descriptor.
+pub fn run_inside(device: &Vzctl, at: &Inside, argv: &[String]) -> Result<i32, VzError> {
+    let args = command_args(argv)?;
+    let pipe =
+        || nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| VzError::system("pipe", e));
+    let (in_r, in_w) = pipe()?;
+    let (out_r, out_w) = pipe()?;
+    let (err_r, err_w) = pipe()?;
+    let spawned = spawn_in_ve(
+        device,
+        at,
+        [in_r.as_raw_fd(), out_w.as_raw_fd(), err_w.as_raw_fd()],
+        &[in_w.as_raw_fd(), out_r.as_raw_fd(), err_r.as_raw_fd()],
+        || exec_command(&args, "linux"),
+    )?;
+    drop((in_r, out_w, err_w));
+    let relayed = relay_pipes(spawned.pid, in_w, out_r, err_r);
+    spawned.finish(at.veid, relayed)
+}
+
+/// A process's pidfd: readable once it has exited.
+fn pidfd_of(pid: Pid) -> Result<OwnedFd, VzError> {
+    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), 0) };
+    if fd < 0 {
+        return Err(VzError::system("pidfd_open", Errno::last()));
+    }
+    // SAFETY: The kernel just returned this new descriptor; nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+fn set_nonblocking(fd: &OwnedFd) {
+    // SAFETY: F_GETFL/F_SETFL on an open descriptor touch no memory.
+    unsafe {
+        let flags = libc::fcntl(fd.as_raw_fd(), libc::F_GETFL);
+        libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK);
+    }
+}
+
+/// Copies vzctl's stdin into `in_w` and `out_r`/`err_r` to vzctl's stdout/stderr until the
+/// command's side has exited and its output pipes are drained. Output that processes left
+/// running in the VE write later is not waited for.
+fn relay_pipes(child: Pid, in_w: OwnedFd, out_r: OwnedFd, err_r: OwnedFd) -> Result<(), VzError> {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    let exited = pidfd_of(child)?;
+    set_nonblocking(&in_w);
+    let mut input = Some(in_w);
+    let mut stdin_open = true;
+    let mut pending: Vec<u8> = Vec::new();
+    let mut outputs: [Option<(OwnedFd, RawFd)>; 2] = [Some((out_r, 1)), Some((err_r, 2))];
+    let mut buf = [0u8; 16384];
+    let mut child_done = false;
+    loop {
+        if child_done {
+            break;
+        }
+        let stdin = std::io::stdin();
+        let mut fds = vec![PollFd::new(exited.as_fd(), PollFlags::POLLIN)];
+        let mut roles = vec![0usize];
+        for (i, out) in outputs.iter().enumerate() {
+            if let Some((fd, _)) = out {
+                fds.push(PollFd::new(fd.as_fd(), PollFlags::POLLIN));
+                roles.push(1 + i);
+            }
+        }
+        match (&input, pending.is_empty()) {
+            (Some(w), false) => {
+                fds.push(PollFd::new(w.as_fd(), PollFlags::POLLOUT));
+                roles.push(3);
+            }
+            (Some(_), true) if stdin_open => {
+                fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
+                roles.push(4);
+            }
+            _ => {}
+        }
+        match poll(&mut fds, PollTimeout::NONE) {
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(VzError::system("poll", e)),
+            Ok(_) => {}
+        }
+        let ready: Vec<usize> = fds
+            .iter()
+            .zip(&roles)
+            .filter(|(f, _)| f.revents().is_some_and(|r| !r.is_empty()))
+            .map(|(_, &role)| role)
+            .collect();
+        drop(fds);
+        for role in ready {
+            match role {
+                0 => child_done = true,
+                1 | 2 => {
+                    let slot = &mut outputs[role - 1];
+                    if let Some((fd, target)) = slot {
+                        match nix::unistd::read(fd.as_raw_fd(), &mut buf) {
+                            Ok(0) | Err(Errno::EIO) => *slot = None,
+                            Ok(n) => write_all_to(*target, buf.get(..n).unwrap_or_default()),
+                            Err(Errno::EINTR | Errno::EAGAIN) => {}
+                            Err(e) => return Err(VzError::system("read the command's output", e)),
+                        }
+                    }
+                }
+                3 => {
+                    if let Some(w) = &input {
+                        match nix::unistd::write(w, &pending) {
+                            Ok(n) => {
+                                pending.drain(..n);
+                            }
+                            Err(Errno::EAGAIN | Errno::EINTR) => {}
+                            // The command closed its stdin: the rest of ours is not wanted.
+                            Err(_) => {
+                                input = None;
+                                pending.clear();
+                            }
+                        }
+                    }
+                    if pending.is_empty() && !stdin_open {
+                        input = None;
+                    }
+                }
+                _ => match nix::unistd::read(0, &mut buf) {
+                    Ok(0) | Err(Errno::EIO | Errno::EBADF) => {
+                        stdin_open = false;
+                        input = None;
+                    }
+                    Ok(n) => pending.extend_from_slice(buf.get(..n).unwrap_or_default()),
+                    Err(Errno::EINTR | Errno::EAGAIN) => {}
+                    Err(_) => {
+                        stdin_open = false;
+                        input = None;
+                    }
+                },
+            }
+        }
+    }
+    // The command's side has exited: what it wrote is in the pipes.
+    for (fd, target) in outputs.into_iter().flatten() {
+        set_nonblocking(&fd);
+        loop {
+            match nix::unistd::read(fd.as_raw_fd(), &mut buf) {
+                Ok(0) => break,
+                Ok(n) => write_all_to(target, buf.get(..n).unwrap_or_default()),
+                Err(Errno::EINTR) => {}
+                Err(_) => break,
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Writes `data` to vzctl's own stdout (1) or stderr (2); a closed reader ends nothing here.
+fn write_all_to(target: RawFd, data: &[u8]) {
+    let _ = if target == 1 {
+        let mut out = std::io::stdout();
+        out.write_all(data).and_then(|()| out.flush())
+    } else {
+        std::io::stderr().write_all(data)
+    };
+}
+
 /// `vzctl enter`: runs `argv` inside the VE on a new pty of the VE's devpts, as the session
-/// leader with the pty as its controlling terminal, and relays between the caller's stdin and
-/// stdout and the pty until the command ends. When stdin is a terminal it is put in raw mode
-/// for the session and the pty gets its window size.
+/// leader with the pty as its controlling terminal. The child that joins the VE opens the
+/// pty there and passes its master to vzctl, which relays between its own stdin and stdout
+/// and the master until the command ends: the host's terminal never enters the VE. When
+/// stdin is a terminal it is put in raw mode for the session and the pty gets its window size.
 pub fn enter_pty(device: &Vzctl, at: &Inside, argv: &[String]) -> Result<i32, VzError> {
     use nix::sys::termios::{self, SetArg};
-    let ns_files = open_namespaces(at)?;
-    let args = argv
-        .iter()
-        .map(|a| CString::new(a.as_bytes()))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|_| VzError::InvalidValue("a command argument contains a NUL byte".into()))?;
+    let args = command_args(argv)?;
     let stdin = std::io::stdin();
     let saved = termios::tcgetattr(&stdin).ok();
     let mut winsize: libc::winsize = libc::winsize {
@@ -500,76 +956,53 @@ pub fn enter_pty(device: &Vzctl, at: &Inside, argv: &[String]) -> Result<i32, Vz
         ws_xpixel: 0,
         ws_ypixel: 0,
     };
-    if let Some(saved) = &saved {
+    if saved.is_some() {
         // SAFETY: TIOCGWINSZ fills a winsize that lives across the call.
         unsafe { libc::ioctl(0, libc::TIOCGWINSZ, &mut winsize) };
-        let mut raw = saved.clone();
-        termios::cfmakeraw(&mut raw);
-        termios::tcsetattr(&stdin, SetArg::TCSANOW, &raw)
-            .map_err(|e| VzError::system("tcsetattr", e))?;
     }
-    let (report_r, report_w) =
-        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| VzError::system("pipe", e))?;
-    // SAFETY: vzctl is single-threaded; the child joins the VE, relays and exits.
-    let forked = unsafe { fork() }.map_err(|e| VzError::system("fork", e));
-    let result = match forked {
-        Ok(ForkResult::Child) => {
-            drop(report_r);
-            let code = match relay_inside(device, at, &ns_files, &args, &winsize) {
-                Ok(code) => code,
-                Err(msg) => {
-                    let _ = File::from(report_w).write_all(msg.as_bytes());
-                    1
-                }
-            };
-            // SAFETY: Ends the child without running the parent's exit handlers.
-            unsafe { libc::_exit(code) }
+    let term = std::env::var("TERM").unwrap_or_else(|_| "linux".into());
+    let (ours, theirs) = message_pair()?;
+    let null = File::open("/dev/null").map_err(|source| VzError::System {
+        what: "open /dev/null".into(),
+        source,
+    })?;
+    let fd = null.as_raw_fd();
+    let spawned = spawn_in_ve(device, at, [fd, fd, fd], &[ours.as_raw_fd()], || {
+        open_session(&theirs, &winsize, &args, &term)
+    })?;
+    drop((theirs, null));
+    let mut raw_set = false;
+    let relayed = (|| {
+        let master = match recv_fds(&ours).map_err(VzError::InvalidValue)? {
+            Some((b'p', mut fds)) if fds.len() == 1 => fds.remove(0),
+            // The child failed before it had a pty; its report says why.
+            _ => return Ok(()),
+        };
+        if let Some(saved) = &saved {
+            let mut raw = saved.clone();
+            termios::cfmakeraw(&mut raw);
+            termios::tcsetattr(&stdin, SetArg::TCSANOW, &raw)
+                .map_err(|e| VzError::system("tcsetattr", e))?;
+            raw_set = true;
         }
-        Ok(ForkResult::Parent { child }) => {
-            drop(report_w);
-            drop(ns_files);
-            let status = wait_for(child);
-            let mut report = String::new();
-            let _ = File::from(report_r).read_to_string(&mut report);
-            match status {
-                Ok(_) if !report.is_empty() => Err(VzError::ExecFailed {
-                    veid: at.veid,
-                    reason: report,
-                }),
-                Ok(WaitStatus::Exited(_, code)) => Ok(code),
-                Ok(other) => Err(VzError::ExecFailed {
-                    veid: at.veid,
-                    reason: format!("the session ended with {other:?}"),
-                }),
-                Err(e) => Err(e),
-            }
-        }
-        Err(e) => Err(e),
-    };
-    if let Some(saved) = &saved {
+        relay_pty(&master)
+    })();
+    if let (Some(saved), true) = (&saved, raw_set) {
         let _ = termios::tcsetattr(&stdin, SetArg::TCSANOW, saved);
     }
-    result
+    spawned.finish(at.veid, relayed)
 }
 
-/// The relaying child of [`enter_pty`]: joins the VE, opens a pty there, starts the command
-/// on it and copies bytes both ways; returns the command's exit status.
-fn relay_inside(
-    device: &Vzctl,
-    at: &Inside,
-    ns_files: &[(File, CloneFlags)],
-    argv: &[CString],
+/// In the VE (the joined child's own child): opens a pty of the VE's devpts, sends its
+/// master to vzctl over `sock`, and runs the command on the slave as a session leader.
+fn open_session(
+    sock: &OwnedFd,
     winsize: &libc::winsize,
-) -> Result<i32, String> {
+    argv: &[CString],
+    term: &str,
+) -> Result<std::convert::Infallible, String> {
     use nix::fcntl::OFlag;
-    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
     use nix::pty::{grantpt, posix_openpt, ptsname_r, unlockpt};
-    join_cgroup(at.cgroup)?;
-    device.ve_enter(at.veid).map_err(|e| e.to_string())?;
-    for (file, flag) in ns_files {
-        setns(file.as_fd(), *flag).map_err(sys(format!("setns {flag:?}")))?;
-    }
-    drop_capabilities()?;
     let master = posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
         .map_err(sys("open /dev/ptmx in the VE"))?;
     grantpt(&master).map_err(sys("grantpt"))?;
@@ -579,50 +1012,27 @@ fn relay_inside(
         // SAFETY: TIOCSWINSZ reads a winsize that lives across the call.
         unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, winsize) };
     }
-    // SAFETY: Single-threaded; the child becomes the command.
-    let child = match unsafe { fork() }.map_err(sys("fork"))? {
-        ForkResult::Child => {
-            let err = (|| -> Result<std::convert::Infallible, String> {
-                setsid().map_err(sys("setsid"))?;
-                let slave = OpenOptions::new()
-                    .read(true)
-                    .write(true)
-                    .open(&slave_path)
-                    .map_err(|e| format!("{slave_path}: {e}"))?;
-                // SAFETY: Makes the just-opened pty our controlling terminal.
-                if unsafe { libc::ioctl(slave.as_raw_fd(), libc::TIOCSCTTY, 0) } < 0 {
-                    return Err(format!("TIOCSCTTY: {}", Errno::last().desc()));
-                }
-                for fd in 0..3 {
-                    // SAFETY: dup2 onto a standard descriptor; `slave` stays open across it.
-                    if unsafe { libc::dup2(slave.as_raw_fd(), fd) } < 0 {
-                        return Err(format!("dup2: {}", Errno::last().desc()));
-                    }
-                }
-                close_inherited_fds()?;
-                let term = std::env::var("TERM").unwrap_or_else(|_| "linux".into());
-                let env = [
-                    CString::new(
-                        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                    )
-                    .map_err(|e| e.to_string())?,
-                    CString::new("HOME=/root").map_err(|e| e.to_string())?,
-                    CString::new(format!("TERM={term}")).map_err(|_| "TERM has a NUL byte")?,
-                ];
-                let program = argv.first().ok_or("no command")?;
-                nix::unistd::execvpe(program, argv, &env)
-                    .map_err(|e| format!("{}: {}", program.to_string_lossy(), e.desc()))
-            })();
-            let err = match err {
-                Ok(never) => match never {},
-                Err(e) => e,
-            };
-            let _ = std::io::stderr().write_all(format!("vzctl enter: {err}\r\n").as_bytes());
-            // SAFETY: Ends the would-be command.
-            unsafe { libc::_exit(1) }
-        }
-        ForkResult::Parent { child } => child,
-    };
+    setsid().map_err(sys("setsid"))?;
+    let slave = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&slave_path)
+        .map_err(|e| format!("{slave_path}: {e}"))?;
+    // SAFETY: Makes the just-opened pty our controlling terminal.
+    if unsafe { libc::ioctl(slave.as_raw_fd(), libc::TIOCSCTTY, 0) } < 0 {
+        return Err(format!("TIOCSCTTY: {}", Errno::last().desc()));
+    }
+    send_fds(sock, b'p', &[master.as_raw_fd()])?;
+    drop(master);
+    let fd = slave.as_raw_fd();
+    redirect_stdio([fd, fd, fd])?;
+    exec_command(argv, term)
+}
+
+/// Copies between vzctl's stdin/stdout and the pty `master` until the pty's last user is
+/// gone.
+fn relay_pty(master: &OwnedFd) -> Result<(), VzError> {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
     let mut stdin_open = true;
     let mut buf = [0u8; 4096];
     loop {
@@ -641,9 +1051,9 @@ fn relay_inside(
         };
         match poll(&mut fds, timeout) {
             Err(Errno::EINTR) => continue,
-            Err(e) => return Err(format!("poll: {}", e.desc())),
+            Err(e) => return Err(VzError::system("poll", e)),
             Ok(0) => {
-                let _ = nix::unistd::write(&master, &[4]);
+                let _ = nix::unistd::write(master, &[4]);
                 continue;
             }
             Ok(_) => {}
@@ -656,14 +1066,10 @@ fn relay_inside(
         let (master_ready, stdin_ready) = (ready(0), ready(1));
         if master_ready {
             match nix::unistd::read(master.as_raw_fd(), &mut buf) {
-                Ok(0) | Err(Errno::EIO) => break,
-                Ok(n) => {
-                    let mut out = std::io::stdout();
-                    let _ = out.write_all(buf.get(..n).unwrap_or_default());
-                    let _ = out.flush();
-                }
+                Ok(0) | Err(Errno::EIO) => return Ok(()),
+                Ok(n) => write_all_to(1, buf.get(..n).unwrap_or_default()),
                 Err(Errno::EINTR) => {}
-                Err(e) => return Err(format!("read the pty: {}", e.desc())),
+                Err(e) => return Err(VzError::system("read the pty", e)),
             }
         }
         if stdin_ready {
@@ -671,21 +1077,16 @@ fn relay_inside(
                 // End of input: an end-of-file character, as a user typing ^D.
                 Ok(0) | Err(Errno::EIO) => {
                     stdin_open = false;
-                    let _ = nix::unistd::write(&master, &[4]);
+                    let _ = nix::unistd::write(master, &[4]);
                 }
                 Ok(n) => {
-                    let _ = nix::unistd::write(&master, buf.get(..n).unwrap_or_default());
+                    let _ = nix::unistd::write(master, buf.get(..n).unwrap_or_default());
                 }
                 Err(Errno::EINTR) => {}
-                Err(e) => return Err(format!("read stdin: {}", e.desc())),
+                Err(e) => return Err(VzError::system("read stdin", e)),
             }
         }
     }
-    Ok(match waitpid(child, None) {
-        Ok(WaitStatus::Exited(_, code)) => code,
-        Ok(WaitStatus::Signaled(_, sig, _)) => 128 + sig as i32,
-        _ => 1,
-    })
 }
 
 fn wait_for(child: Pid) -> Result<WaitStatus, VzError> {
@@ -757,9 +1158,22 @@ pub fn in_namespace(
     }
 }
 
+/// Files of a cgroup that its delegate may write (cgroup v2's delegation: the directory to
+/// make sub-cgroups, and the files that move tasks and enable controllers below it). The
+/// cgroup's own limits stay the host's: root-owned, and refused to a cgroup namespace's
+/// tasks at its root by nsdelegate anyway.
+const DELEGATED: [&str; 3] = ["cgroup.procs", "cgroup.threads", "cgroup.subtree_control"];
+
+/// How many cgroups a VE may make below its own, and how deep: enough for systemd, bounded so
+/// that a VE cannot fill the host's memory with cgroups.
+const VE_MAX_DESCENDANTS: &str = "1024";
+const VE_MAX_DEPTH: &str = "16";
+
 /// The VE's cgroup under the vz parent group (created with the memory, cpu and pids
-/// controllers enabled for its children).
-pub fn make_cgroup(cgroup_root: &Path, veid: u32) -> Result<PathBuf, VzError> {
+/// controllers enabled for its children), delegated to the VE's root (`ids`). The host's
+/// cgroup2 gets nsdelegate first: a cgroup namespace then is a delegation boundary.
+pub fn make_cgroup(cgroup_root: &Path, veid: u32, ids: IdMap) -> Result<PathBuf, VzError> {
+    ensure_nsdelegate(cgroup_root)?;
     let parent = cgroup_root.join("vz");
     let fail = |what: &Path| {
         let what = what.display().to_string();
@@ -776,17 +1190,84 @@ pub fn make_cgroup(cgroup_root: &Path, veid: u32) -> Result<PathBuf, VzError> {
     if !dir.is_dir() {
         fs::create_dir(&dir).map_err(fail(&dir))?;
     }
+    for (file, value) in [
+        ("cgroup.max.descendants", VE_MAX_DESCENDANTS),
+        ("cgroup.max.depth", VE_MAX_DEPTH),
+    ] {
+        let path = dir.join(file);
+        fs::write(&path, value).map_err(fail(&path))?;
+    }
+    let owner = (Some(ids.uid), Some(ids.gid));
+    std::os::unix::fs::chown(&dir, owner.0, owner.1).map_err(fail(&dir))?;
+    for file in DELEGATED {
+        let path = dir.join(file);
+        std::os::unix::fs::chown(&path, owner.0, owner.1).map_err(fail(&path))?;
+    }
     Ok(dir)
 }
 
-/// Removes the VE's cgroup once it has no task.
+/// Remounts the host's cgroup2 at `cgroup_root` with nsdelegate (keeping its other options)
+/// unless it has it.
+fn ensure_nsdelegate(cgroup_root: &Path) -> Result<(), VzError> {
+    let info = fs::read_to_string("/proc/self/mountinfo").map_err(|source| VzError::System {
+        what: "read /proc/self/mountinfo".into(),
+        source,
+    })?;
+    let want = cgroup_root.to_string_lossy();
+    let Some(options) = info.lines().find_map(|line| {
+        let (mount, fs) = line.split_once(" - ")?;
+        let mut fs = fs.split(' ');
+        (unescape_mount_path(mount.split(' ').nth(4)?) == want && fs.next()? == "cgroup2")
+            .then(|| fs.nth(1).unwrap_or_default().to_string())
+    }) else {
+        return Ok(());
+    };
+    let mut kept: Vec<&str> = options
+        .split(',')
+        .filter(|o| !matches!(*o, "rw" | "ro" | ""))
+        .collect();
+    if kept.contains(&"nsdelegate") {
+        return Ok(());
+    }
+    kept.push("nsdelegate");
+    mount(
+        None::<&str>,
+        cgroup_root,
+        None::<&str>,
+        MsFlags::MS_REMOUNT,
+        Some(kept.join(",").as_str()),
+    )
+    .map_err(|e| VzError::System {
+        what: format!("remount {} with nsdelegate", cgroup_root.display()),
+        source: e.into(),
+    })
+}
+
+/// Removes the VE's cgroup, and the sub-cgroups its tasks made, once it has no task.
 pub fn remove_cgroup(cgroup_root: &Path, veid: u32) -> Result<(), VzError> {
     let dir = cgroup_root.join("vz").join(veid.to_string());
-    match fs::remove_dir(&dir) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(VzError::System {
-            what: format!("remove {}", dir.display()),
-            source: e,
-        }),
+    remove_cgroup_tree(&dir, 0)
+}
+
+fn remove_cgroup_tree(dir: &Path, depth: usize) -> Result<(), VzError> {
+    let fail = |e: std::io::Error| VzError::System {
+        what: format!("remove {}", dir.display()),
+        source: e,
+    };
+    let entries = match fs::read_dir(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        other => other.map_err(fail)?,
+    };
+    // cgroup.max.depth bounds a VE's tree; a deeper one is not the VE's.
+    if depth <= VE_MAX_DEPTH.parse::<usize>().unwrap_or(16) {
+        for entry in entries.flatten() {
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                remove_cgroup_tree(&entry.path(), depth + 1)?;
+            }
+        }
+    }
+    match fs::remove_dir(dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(fail(e)),
         _ => Ok(()),
     }
 }

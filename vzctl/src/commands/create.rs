@@ -54,6 +54,17 @@ pub fn run(ctx: &Ctx, args: &CreateArgs) -> Result<(), VzError> {
             reason,
         })?;
     super::set::check_addresses_free(ctx, veid, &addresses)?;
+    let local_id = |key: &str, text: &Option<String>| {
+        text.as_deref()
+            .map(|t| crate::idmap::parse_base(key, t))
+            .transpose()
+            .map_err(VzError::InvalidValue)
+    };
+    let wanted = (
+        local_id("--local_uid", &args.local_uid)?,
+        local_id("--local_gid", &args.local_gid)?,
+    );
+    let ids = crate::idmap::allocate(ctx.paths, veid, ctx.global.id_base, wanted)?;
     let template_name = args
         .ostemplate
         .clone()
@@ -86,6 +97,7 @@ pub fn run(ctx: &Ctx, args: &CreateArgs) -> Result<(), VzError> {
     if !addresses.is_empty() {
         conf.set("IP_ADDRESS", &join_addresses(&addresses))?;
     }
+    ids.store(&mut conf)?;
 
     ctx.say(&format!(
         "Creating container private area ({template_name})"
@@ -246,6 +258,8 @@ pub(crate) mod tests {
             private: None,
             root: None,
             ipadd: Vec::new(),
+            local_uid: None,
+            local_gid: None,
             hostname: Some("ct.example.com".into()),
             name: Some("web".into()),
         }
@@ -264,6 +278,20 @@ pub(crate) mod tests {
         assert_eq!(conf.get("HOSTNAME"), Some("ct.example.com"));
         assert_eq!(conf.get("CUSTOM_KEY"), Some("kept"));
         assert_eq!(conf.get("VE_PRIVATE"), Some("/vz/private/$VEID"));
+        assert_eq!(conf.get("LOCAL_UID"), Some("100000"));
+        assert_eq!(conf.get("LOCAL_GID"), Some("100000"));
+        let mut second = args("102");
+        second.name = None;
+        run(&ctx, &second).unwrap();
+        let conf = ConfigFile::load(&paths.ve_conf(102)).unwrap();
+        assert_eq!(conf.get("LOCAL_UID"), Some("165536"), "the next free range");
+        let mut clash = args("103");
+        clash.name = None;
+        clash.local_uid = Some("120000".into());
+        assert_eq!(run(&ctx, &clash).unwrap_err().exit_code(), 21);
+        assert!(!paths.resolve("/vz/private/103").exists());
+        clash.local_uid = Some("0".into());
+        assert_eq!(run(&ctx, &clash).unwrap_err().exit_code(), 21);
         assert_eq!(
             crate::ve::resolve_ctid(&paths, "web").unwrap(),
             101,

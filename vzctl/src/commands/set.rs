@@ -7,7 +7,7 @@ use crate::cli::SetArgs;
 use crate::config::ConfigFile;
 use crate::error::VzError;
 use crate::params::{self, PAGE_SIZE};
-use std::os::fd::{AsRawFd, FromRawFd};
+use std::os::fd::AsFd;
 use std::path::Path;
 
 /// Keys --applyconfig leaves alone (OpenVZ's list).
@@ -343,47 +343,20 @@ pub(crate) fn cpu_settings(conf: &ConfigFile) -> Result<Vec<(String, String)>, S
     ])
 }
 
-/// Writes `dir/file` inside the private area without following any link the VE may have
-/// planted there (the VE's root owns these files; a link could point at the host's).
+/// Replaces `dir/file` inside the private area: resolved inside it (no link the VE may have
+/// planted is followed, `..` stops at its top), written as a new file and renamed into place
+/// (a hard link to a host file is replaced, never written through). The file is the VE
+/// root's (uid 0 on disk: the idmapped mount shows it as the VE's root).
 fn write_in_ve(private: &Path, dir: &str, file: &str, text: &str) -> Result<(), VzError> {
-    use nix::fcntl::{openat, OFlag};
-    use nix::sys::stat::Mode;
     let path = private.join(dir).join(file);
-    let fail = |e: nix::errno::Errno| VzError::System {
+    let fail = |source: std::io::Error| VzError::System {
         what: format!("write {} (links are not followed)", path.display()),
-        source: e.into(),
-    };
-    let nofollow = OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
-    let base =
-        nix::fcntl::open(private, OFlag::O_DIRECTORY | nofollow, Mode::empty()).map_err(fail)?;
-    // SAFETY: `base` was just returned by open() and is owned here.
-    let base = unsafe { std::os::fd::OwnedFd::from_raw_fd(base) };
-    match nix::sys::stat::mkdirat(Some(base.as_raw_fd()), dir, Mode::from_bits_truncate(0o755)) {
-        Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
-        Err(e) => return Err(fail(e)),
-    }
-    let dir_fd = openat(
-        Some(base.as_raw_fd()),
-        dir,
-        OFlag::O_DIRECTORY | nofollow,
-        Mode::empty(),
-    )
-    .map_err(fail)?;
-    // SAFETY: As above.
-    let dir_fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(dir_fd) };
-    let fd = openat(
-        Some(dir_fd.as_raw_fd()),
-        file,
-        OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_TRUNC | nofollow,
-        Mode::from_bits_truncate(0o644),
-    )
-    .map_err(fail)?;
-    // SAFETY: As above.
-    let mut out = std::fs::File::from(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) });
-    std::io::Write::write_all(&mut out, text.as_bytes()).map_err(|source| VzError::System {
-        what: format!("write {}", path.display()),
         source,
-    })
+    };
+    let root = std::fs::File::open(private).map_err(fail)?;
+    let dir =
+        crate::mounts::make_dirs_in_root(root.as_fd(), Path::new(dir), (0, 0)).map_err(fail)?;
+    crate::mounts::replace_file(&dir, file, text.as_bytes(), 0o644, (0, 0)).map_err(fail)
 }
 
 /// /etc/hostname of the VE.

@@ -28,7 +28,10 @@ pub(crate) fn start(ctx: &Ctx, ve: &Ve) -> Result<(), VzError> {
             reason: format!("{} has no /sbin/init", ve.private.display()),
         });
     }
+    let ve = &with_ids(ctx, ve)?;
     let plan = plan(ve)?;
+    // A hand-edited config must not share host ids with another VE.
+    crate::idmap::check_free(ctx.paths, ve.veid, &plan.ids)?;
     super::set::check_addresses_free(ctx, ve.veid, &plan.addresses)?;
     ve.apply_disk_limits(ctx.host, ctx.global, false)?;
     ctx.say("Starting container...");
@@ -45,6 +48,27 @@ pub(crate) fn start(ctx: &Ctx, ve: &Ve) -> Result<(), VzError> {
     }
     ctx.say("Container start in progress...");
     Ok(())
+}
+
+/// `ve` with LOCAL_UID and LOCAL_GID in its config: a VE made before VEs had user
+/// namespaces gets a free range now, saved in its config. Its files need no change: the
+/// idmapped mount maps them whatever the range.
+fn with_ids(ctx: &Ctx, ve: &Ve) -> Result<Ve, VzError> {
+    let mut conf = ve.conf()?.clone();
+    let bad = |e: String| VzError::InvalidValue(format!("{}: {e}", ve.conf_path.display()));
+    if crate::idmap::IdMap::from_conf(&conf)
+        .map_err(bad)?
+        .is_some()
+    {
+        return Ok(ve.clone());
+    }
+    let ids = crate::idmap::allocate(ctx.paths, ve.veid, ctx.global.id_base, (None, None))?;
+    ids.store(&mut conf)?;
+    conf.save(&ve.conf_path)?;
+    Ok(Ve {
+        conf: Some(conf),
+        ..ve.clone()
+    })
 }
 
 /// What the VE's config asks of its start: every beancounter it sets, its CPU share and
@@ -80,7 +104,11 @@ pub(crate) fn plan(ve: &Ve) -> Result<StartPlan, VzError> {
         .map(|word| crate::devices::parse_devnode(dev, word))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| bad("DEVNODES", e))?;
+    let ids = crate::idmap::IdMap::from_conf(conf)
+        .map_err(|e| bad("LOCAL_UID", e))?
+        .ok_or_else(|| bad("LOCAL_UID", "not set".into()))?;
     Ok(StartPlan {
+        ids,
         veid: ve.veid,
         root: ve.root.clone(),
         hostname,
