@@ -107,7 +107,8 @@ pub struct CreateArgs {
     /// range at or above vz.conf's LOCAL_UID.
     #[arg(long = "local_uid")]
     pub local_uid: Option<String>,
-    /// Host gid that the VE's gid 0 maps to, as --local_uid.
+    /// Host gid that the VE's gid 0 maps to, as --local_uid (the same number when only
+    /// one of the two is given).
     #[arg(long = "local_gid")]
     pub local_gid: Option<String>,
 }

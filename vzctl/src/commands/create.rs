@@ -60,10 +60,12 @@ pub fn run(ctx: &Ctx, args: &CreateArgs) -> Result<(), VzError> {
             .transpose()
             .map_err(VzError::InvalidValue)
     };
-    let wanted = (
+    // One of the two given: the other is the same number.
+    let (uid, gid) = (
         local_id("--local_uid", &args.local_uid)?,
         local_id("--local_gid", &args.local_gid)?,
     );
+    let wanted = (uid.or(gid), gid.or(uid));
     let ids = crate::idmap::allocate(ctx.paths, veid, ctx.global.id_base, wanted)?;
     let template_name = args
         .ostemplate
