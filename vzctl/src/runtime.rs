@@ -1129,8 +1129,13 @@ pub fn in_namespace(
     match unsafe { fork() }.map_err(|e| VzError::system("fork", e))? {
         ForkResult::Child => {
             drop(report_r);
-            let result = setns(ns.as_fd(), flag)
-                .map_err(|e| VzError::system("setns", e))
+            // Not dumpable: nothing in the VE may reach a host task through its /proc entry.
+            let result = set_nondumpable()
+                .map_err(|e| VzError::System {
+                    what: "in the VE's namespace".into(),
+                    source: std::io::Error::other(e),
+                })
+                .and_then(|()| setns(ns.as_fd(), flag).map_err(|e| VzError::system("setns", e)))
                 .and_then(|()| work());
             let code = match result {
                 Ok(()) => 0,
