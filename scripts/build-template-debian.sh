@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Builds the Debian 12 OS template for `vzctl create`: OUTDIR/debian-12-x86_64.tar.xz, a
-# debootstrap minbase of bookworm with sysvinit as /sbin/init and lighttpd serving
-# /var/www/html, prepared to boot as a container: no gettys, no boot scripts that touch
-# hardware or the host's filesystems, lo-only network config (vzctl gives the VE its venet0),
-# no apt caches. The archive is kept in the machine-wide cache (scripts/cache.sh) keyed by a
-# hash of this script, and copied to OUTDIR: a clone on a machine that built it before does
-# not download Debian again. (The mirror's packages are not part of the key: the cached
-# template stays as it was built until this script changes or the cache is cleared.)
+# debootstrap minbase of bookworm with systemd as /sbin/init (systemd-sysv, as on any Debian 12
+# machine) and lighttpd serving /var/www/html as an enabled systemd unit, prepared to boot as a
+# container: the units that cannot run in one are masked (the list and the reasons are below and
+# in the README), no network configuration inside (vzctl gives the VE its venet0), an empty
+# machine-id (each VE makes its own), no apt caches. The archive is kept in the machine-wide
+# cache (scripts/cache.sh) keyed by a hash of this script, and copied to OUTDIR: a clone on a
+# machine that built it before does not download Debian again. (The mirror's packages are not
+# part of the key: the cached template stays as it was built until this script changes or the
+# cache is cleared.)
 #
 # Usage: build-template-debian.sh OUTDIR   (as root: debootstrap chroots and makes device nodes)
 set -euo pipefail
@@ -48,16 +50,15 @@ trap cleanup EXIT
 
 started=$(date +%s)
 echo "templates: debootstrap $suite into $root"
-debootstrap --variant=minbase --include=sysvinit-core,procps \
+debootstrap --variant=minbase --include=systemd-sysv,procps \
   "$suite" "$root" "$mirror" >"$work/build.log" 2>&1 || {
   tail -n 30 "$work/build.log" >&2
   echo "templates: debootstrap failed" >&2
   exit 1
 }
-# The web server comes from apt in the target, not from debootstrap's --include: lighttpd
-# depends on "systemd-sysv | lsb-base", and debootstrap always takes the first alternative
-# (bringing systemd along, unused); apt sees that sysvinit-utils provides lsb-base. The
-# policy-rc.d keeps the package from starting its daemon here in the build.
+# The web server comes from apt in the target, as an admin would install it; its package
+# enables lighttpd.service in multi-user.target. The policy-rc.d keeps the package from
+# starting its daemon here in the build (systemd is not running in the chroot anyway).
 mount -t proc proc "$root/proc"
 printf '#!/bin/sh\nexit 101\n' > "$root/usr/sbin/policy-rc.d"
 chmod 0755 "$root/usr/sbin/policy-rc.d"
@@ -74,44 +75,97 @@ umount "$root/proc"
 
 # --- Container preparation ---------------------------------------------------------------
 
-# A VE has no consoles: no gettys (they would respawn forever on ttys that do not exist).
-sed -i 's/^\([0-9]*:[0-9]*:respawn:.*getty.*\)$/#\1/' "$root/etc/inittab"
-
-# Boot and shutdown scripts that have nothing to do, or must not act, in a container. vzctl
-# has mounted /proc, a read-only /sys and a /dev with the permitted nodes, devpts and /dev/shm
-# before init starts; the root is the VE's private area, a bind mount of a directory on the
-# host's disk; the clock, the hardware, swap and the kernel's settings are the host's. Their
-# links are removed with update-rc.d, dependents first so that insserv's ordering stays
-# consistent (checked below): a later package install then leaves them out too. (An upgrade
-# of initscripts itself may add the links back; remove them again after one.)
-disabled=(
-  # At boot:
-  hwclock.sh              # the hardware clock: no device, and CAP_SYS_TIME is dropped
-  brightness              # a backlight in /sys/class/backlight: not a VE's
-  procps                  # sysctl --system: kernel settings belong to the host
-  mountnfs-bootclean.sh   # network filesystems from fstab: none
-  mountnfs.sh
-  mountall-bootclean.sh   # mount -a and swapon -a: nothing in fstab, no swap for a VE
-  mountall.sh
-  checkfs.sh              # fsck of fstab's filesystems: none
-  checkroot-bootclean.sh  # fsck and remount of the root: a directory on the host's disk
-  checkroot.sh
-  mountdevsubfs.sh        # its own devpts and /dev/shm over the ones vzctl mounted
-  # At halt (vzctl stop runs halt inside; the VE's init ends, then the kernel kills what is
-  # left in its pid namespace and vzctl unmounts the root):
-  sendsigs                # kill everything: the kernel does that when init ends
-  umountnfs.sh            # unmount network filesystems: none
-  umountfs                # swapoff -a would turn off the host's swap
-  umountroot              # remount,ro of / would make the host's whole /vz disk read-only
+# What a VE is, for systemd (https://systemd.io/CONTAINER_INTERFACE): vzctl starts /sbin/init
+# with container=vz in its environment (so ConditionVirtualization=container holds and systemd
+# writes /run/systemd/container), in its own pid, mount, network, UTS, IPC and cgroup
+# namespaces, with /proc, a read-only /sys and a /dev of a few nodes (no /dev/console, no
+# /dev/tty0, no /dev/kmsg) mounted; systemd mounts /run, /sys/fs/cgroup and the rest itself.
+# The root is the VE's private area, a directory on the host's /vz disk; the clock, the
+# hardware, the kernel and its modules are the host's, and host-wide capabilities
+# (CAP_SYS_MODULE, CAP_SYS_RAWIO, CAP_SYS_TIME, CAP_AUDIT_*...) are dropped.
+#
+# Masked (a link to /dev/null in /etc/systemd/system, which a package upgrade leaves alone):
+# units that would try to act on the host's kernel or hardware, or wait for devices a VE never
+# has. Most are skipped anyway by a ConditionCapability= on a capability vzctl drops; they are
+# masked so that boot does not depend on that, and so that `systemctl list-unit-files` says
+# plainly what a VE does not run. Units already skipped by their own
+# ConditionVirtualization=!container (systemd-random-seed, systemd-pstore, systemd-repart,
+# fstrim.timer), by having no D-Bus (systemd-logind: a VE that installs dbus gets it) or that
+# are only disabled (systemd-networkd) are left as Debian ships them.
+masked=(
+  # Consoles: a VE has no virtual terminals (getty@ttyN and getty-static, which starts tty2-6,
+  # need /dev/tty0) and nothing attaches to its console: vzctl enter gives a shell on a pty
+  # of the VE's own devpts. console-getty is what systemd's getty generator starts in a
+  # container; it would respawn forever on a console nobody reads.
+  getty@.service
+  getty-static.service
+  console-getty.service
+  # Kernel modules are the host's: no CAP_SYS_MODULE, and the VE has no /lib/modules of the
+  # running kernel.
+  kmod-static-nodes.service
+  systemd-modules-load.service
+  modprobe@.service
+  # The host kernel's own filesystems (configfs, debugfs, tracefs, fusectl) and its hugetlbfs
+  # pools: not a VE's to mount.
+  sys-kernel-config.mount
+  sys-kernel-debug.mount
+  sys-kernel-tracing.mount
+  sys-fs-fuse-connections.mount
+  dev-hugepages.mount
+  # binfmt_misc registrations are host-wide, and its automount needs autofs, which the
+  # kernel lacks.
+  proc-sys-fs-binfmt_misc.automount
+  proc-sys-fs-binfmt_misc.mount
+  systemd-binfmt.service
+  # The audit subsystem is not virtualized: no CAP_AUDIT_READ/CONTROL, nothing to read.
+  systemd-journald-audit.socket
+  # Remounts / with fstab's options: the root is vzctl's bind mount of the private area, and
+  # a remount of it from inside would change the host's /vz filesystem, not the VE's view.
+  systemd-remount-fs.service
+  # The clock is the host's (no CAP_SYS_TIME). Not installed; masked so that installing
+  # systemd-timesyncd later (or as a dependency) does not start a daemon that cannot work.
+  systemd-timesyncd.service
+  # udev manages devices through a writable /sys and the kernel's uevents, neither of which a
+  # VE has (its unit already refuses a read-only /sys). Not installed; masked for the same
+  # reason as timesyncd.
+  systemd-udevd.service
+  systemd-udevd-control.socket
+  systemd-udevd-kernel.socket
+  systemd-udev-trigger.service
+  # e2scrub checks ext4 filesystems on LVM snapshots: a VE has no block devices.
+  e2scrub_reap.service
+  e2scrub_all.timer
+  e2scrub_all.service
 )
-for script in "${disabled[@]}"; do
-  chroot "$root" update-rc.d -f "$script" remove >/dev/null
+for unit in "${masked[@]}"; do
+  ln -sfn /dev/null "$root/etc/systemd/system/$unit"
+  # Nothing may still want a masked unit (a masked unit that is wanted is only skipped, but
+  # the link would read as enabled): Debian enables getty@tty1, e2scrub_reap and
+  # e2scrub_all.timer. A masked template (getty@) takes its instances with it.
+  find "$root/etc/systemd/system" -path '*.wants/*' \( -name "$unit" -o -name "${unit/@./@*.}" \) -delete
 done
-# What is left must order cleanly, or every later package with an init script fails to install.
-if ! check=$(chroot "$root" insserv 2>&1) || [ -n "$check" ]; then
-  echo "templates: insserv rejects the remaining boot scripts: $check" >&2
-  exit 1
-fi
+find "$root/etc/systemd/system" -mindepth 1 -type d -name '*.wants' -empty -delete
+# lighttpd.service is enabled by its package; enable it again so that the template does not
+# depend on that, and check the link.
+chroot "$root" systemctl enable lighttpd.service >>"$work/build.log" 2>&1 ||
+  { echo "templates: systemctl enable lighttpd failed" >&2; exit 1; }
+[ -L "$root/etc/systemd/system/multi-user.target.wants/lighttpd.service" ] ||
+  { echo "templates: lighttpd.service is not enabled" >&2; exit 1; }
+
+# Each VE gets its own machine id: systemd generates one at the VE's first boot when the file
+# is empty (an empty file, unlike a missing one, does not start first-boot mode, whose
+# systemd-firstboot would prompt on a console the VE does not have).
+: > "$root/etc/machine-id"
+rm -f "$root/var/lib/dbus/machine-id"
+# journald caps the persistent journal at 10% of the filesystem it is on: here the host's /vz,
+# not the VE's disk quota. Cap it for a VE.
+mkdir -p "$root/etc/systemd/journald.conf.d"
+cat > "$root/etc/systemd/journald.conf.d/vz.conf" <<'JOURNALD'
+# A VE's journal lives on the host's /vz filesystem: cap it (journald's default is 10% of
+# that filesystem, whatever the VE's disk quota).
+[Journal]
+SystemMaxUse=64M
+JOURNALD
 
 echo localhost > "$root/etc/hostname"
 cat > "$root/etc/hosts" <<'HOSTS'
@@ -120,13 +174,9 @@ cat > "$root/etc/hosts" <<'HOSTS'
 HOSTS
 # Filled by the container manager (NAMESERVER in vz.conf or the VE's config).
 : > "$root/etc/resolv.conf"
-# vzctl brings up lo and the VE's venet0 with its addresses and route itself.
-mkdir -p "$root/etc/network"
-cat > "$root/etc/network/interfaces" <<'INTERFACES'
-# The loopback network interface. venet0, with the VE's addresses, is configured by vzctl.
-auto lo
-iface lo inet loopback
-INTERFACES
+# No network configuration inside: neither ifupdown nor systemd-networkd is in use (minbase
+# has no ifupdown, Debian leaves networkd disabled), and none is needed: vzctl brings up lo
+# and the VE's venet0 with its addresses and default route from the host. No DHCP client.
 # No filesystems to mount: the root is mounted by vzctl before the VE starts.
 cat > "$root/etc/fstab" <<'FSTAB'
 # <file system> <mount point> <type> <options> <dump> <pass>
@@ -144,8 +194,16 @@ cat > "$root/var/www/html/index.html" <<HTML
 </html>
 HTML
 
+# No apt caches (apt-get update fetches the lists again). The documentation stays: dpkg 1.21
+# reports files left out by a path-exclude as missing in `dpkg --verify`, and the template's
+# packages must verify clean (checked here; the scenario test checks lighttpd inside a VE).
 chroot "$root" apt-get clean
-rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/debconf/*-old "$root"/var/log/bootstrap.log
+find "$root/var/lib/apt/lists" -mindepth 1 -maxdepth 1 ! -name partial -exec rm -rf {} +
+rm -rf "$root"/var/cache/debconf/*-old "$root"/var/log/bootstrap.log
+if ! verify=$(chroot "$root" dpkg --verify 2>&1) || [ -n "$verify" ]; then
+  echo "templates: dpkg --verify in the template: $verify" >&2
+  exit 1
+fi
 # vzctl mounts a fresh /dev over this one at every start.
 rm -rf "${root:?}"/dev/*
 
