@@ -55,10 +55,10 @@ host_view_of() {
         echo "cgroup ${dir#/sys/fs/cgroup/vz/}: $(wc -l <"$dir/cgroup.procs") procs," \
             "subtree_control '$(cat "$dir/cgroup.subtree_control")'"
     done
-    init=$(ve_field "$1" 4)
-    [ "$init" != 0 ] || return 0
+    init=$(ve_field "$1" 4 2>/dev/null || true)
+    [ -n "$init" ] && [ "$init" != 0 ] || return 0
     echo "mounts of its init:"
-    cat "/proc/$init/mountinfo"
+    cat "/proc/$init/mountinfo" || true
     for journal in "/proc/$init/root"/run/log/journal/*/*.journal \
         "/proc/$init/root"/var/log/journal/*/*.journal; do
         [ -f "$journal" ] || continue
