@@ -185,6 +185,30 @@ pub fn open_in_root(root: BorrowedFd<'_>, rel: &Path, flags: libc::c_int) -> io:
     })
 }
 
+/// Whether `rel` exists under `root`, following symbolic links as if `root` were `/` (never
+/// out of it) but no /proc magic link.
+pub fn resolves_in_root(root: BorrowedFd<'_>, rel: &Path) -> bool {
+    let Ok(rel) = cstr(rel) else {
+        return false;
+    };
+    let how = OpenHow {
+        flags: (libc::O_PATH | libc::O_CLOEXEC) as u64,
+        mode: 0,
+        resolve: RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+    };
+    // SAFETY: As in open_in_root.
+    owned(unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            root.as_raw_fd(),
+            rel.as_ptr(),
+            &how as *const OpenHow,
+            std::mem::size_of::<OpenHow>(),
+        )
+    })
+    .is_ok()
+}
+
 /// Opens directory `rel` under `root` as [`open_in_root`] does, making each missing component
 /// (mode 0755, owned by `owner`).
 pub fn make_dirs_in_root(

@@ -22,7 +22,7 @@ pub(crate) fn start(ctx: &Ctx, ve: &Ve) -> Result<(), VzError> {
             action: "already running",
         });
     }
-    if !ve.private.join("sbin/init").exists() {
+    if !has_init(&ve.private) {
         return Err(VzError::StartFailed {
             veid: ve.veid,
             reason: format!("{} has no /sbin/init", ve.private.display()),
@@ -68,6 +68,15 @@ fn with_ids(ctx: &Ctx, ve: &Ve) -> Result<Ve, VzError> {
     Ok(Ve {
         conf: Some(conf),
         ..ve.clone()
+    })
+}
+
+/// Whether `private` has a `/sbin/init`, looked up as the VE will see it: links are followed
+/// with `private` as the root, so systemd's absolute `/sbin/init -> /lib/systemd/systemd` is
+/// found in the private area, and a link never leads to the host's own files.
+fn has_init(private: &std::path::Path) -> bool {
+    std::fs::File::open(private).is_ok_and(|root| {
+        crate::mounts::resolves_in_root(std::os::fd::AsFd::as_fd(&root), "sbin/init".as_ref())
     })
 }
 
@@ -118,4 +127,31 @@ pub(crate) fn plan(ve: &Ve) -> Result<StartPlan, VzError> {
         devices,
         nodes,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::has_init;
+    use std::os::unix::fs::symlink;
+
+    #[test]
+    fn init_links_resolve_inside_the_private_area() {
+        let private = std::env::temp_dir().join(format!("vz-has-init-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&private);
+        std::fs::create_dir_all(private.join("usr/sbin")).unwrap();
+        std::fs::create_dir_all(private.join("usr/lib/systemd")).unwrap();
+        symlink("usr/sbin", private.join("sbin")).unwrap();
+        symlink("usr/lib", private.join("lib")).unwrap();
+        // Debian 12 (merged /usr, systemd-sysv): an absolute link, resolved in the VE's root.
+        symlink("/lib/systemd/systemd", private.join("usr/sbin/init")).unwrap();
+        assert!(!has_init(&private), "dangling inside the private area");
+        std::fs::write(private.join("usr/lib/systemd/systemd"), "").unwrap();
+        assert!(has_init(&private));
+        // A link to something only the host has is not an init.
+        std::fs::remove_file(private.join("usr/sbin/init")).unwrap();
+        symlink("/proc/self/exe", private.join("usr/sbin/init")).unwrap();
+        assert!(!has_init(&private));
+        std::fs::remove_dir_all(&private).unwrap();
+        assert!(!has_init(&private), "no private area");
+    }
 }
