@@ -23,7 +23,7 @@ for applet in $(/bin/busybox --list-full); do
 done
 
 # The tools are glibc-dynamic: copy each with the libraries ldd lists, at the same paths.
-tools=(vzctl vzlist vzpid vzmigrate vztest)
+tools=(vzctl vzlist vzpid vzmigrate vztest vzattack)
 for tool in "${tools[@]}"; do
   install -m 0755 "$bindir/$tool" "$stage/usr/local/bin/$tool"
   for lib in $(ldd "$bindir/$tool" | grep -o '/[^ ]*'); do
