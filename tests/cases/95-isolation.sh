@@ -244,12 +244,18 @@ test_sys_remounted_read_write_cannot_change_module_parameters() {
     refused
 }
 
-# kernel.core_pattern with a pipe: the classic container escape (the host runs the
-# program as root on the next crash). Stopped by: patch 0005 and the host-owned file.
-test_core_pattern_stays_the_hosts() {
+# Global sysctls: kernel.core_pattern with a pipe (the classic container escape: the host
+# runs the program as root on the next crash; only when the kernel has core dumps),
+# kernel.pid_max and fs.file-max (the whole machine's limits). Stopped by: patch 0005 and
+# the host-owned files.
+test_global_sysctls_stay_the_hosts() {
     iso_ves
-    keeps /proc/sys/kernel/core_pattern 101 write /proc/sys/kernel/core_pattern \
-        "'|/vz/private/101/tmp/iso-core-helper'"
+    if [ -e /proc/sys/kernel/core_pattern ]; then
+        keeps /proc/sys/kernel/core_pattern 101 write /proc/sys/kernel/core_pattern \
+            "'|/vz/private/101/tmp/iso-core-helper'"
+    fi
+    keeps /proc/sys/kernel/pid_max 101 write /proc/sys/kernel/pid_max 1000
+    keeps /proc/sys/fs/file-max 101 write /proc/sys/fs/file-max 100
 }
 
 # kernel.modprobe and kernel.poweroff_cmd: usermode helpers the host runs as root.
@@ -686,8 +692,10 @@ test_binfmt_misc_cannot_be_mounted_inside() { no_mount binfmt_misc; }
 
 # ---------------------------------------------------------------------------------------
 # CVE-2022-0492: a cgroup v1 hierarchy's release_agent, run by the host as root when a
-# cgroup empties. Stopped by: the kernel accepts release_agent only from the initial user
-# namespace (a named hierarchy may still be mounted inside).
+# cgroup empties. A new hierarchy can only be made in the initial cgroup namespace, so the
+# attack goes through one the host has (as systemd's name=systemd on a hybrid host), which
+# the VE mounts too. Stopped by: the kernel accepts release_agent only from the initial user
+# namespace.
 
 # The agent: a script in VE 101's area that leaves a mark in the host's /tmp.
 agent_script() {
@@ -713,16 +721,24 @@ release_in_ve() {
 test_cgroup1_release_agent_cannot_be_written_cve_2022_0492() {
     iso_ves
     agent_script
+    mkdir -p /tmp/iso-host-cg1
+    grep -q ' /tmp/iso-host-cg1 ' /proc/mounts || mount -t cgroup -o none,name=isorel cgroup /tmp/iso-host-cg1
     vzctl exec2 101 'mkdir -p /tmp/iso-cg1 && { grep -q " /tmp/iso-cg1 " /proc/mounts ||
-        mount -t cgroup -o none,name=isorel cgroup /tmp/iso-cg1; }' || true
+        mount -t cgroup -o none,name=isorel cgroup /tmp/iso-cg1; } && ls /tmp/iso-cg1/release_agent' ||
+        echo "VE 101 cannot mount the host's v1 hierarchy"
     attack 101 write /tmp/iso-cg1/release_agent /vz/private/101/tmp/iso-agent.sh
     ran=no
     release_in_ve /tmp/iso-cg1 && ran=yes
+    agent=$(cat /tmp/iso-host-cg1/release_agent)
+    echo >/tmp/iso-host-cg1/release_agent
     vzctl exec2 101 'umount /tmp/iso-cg1' >/dev/null 2>&1 || true
+    umount /tmp/iso-host-cg1 || true
     [ $ran = no ] || fail "the release agent set by VE 101 ran on the host as root"
+    [ -z "$agent" ] || fail "VE 101 set the host's release_agent to $agent"
     refused
 }
 
+# The same as a mount option of a new hierarchy.
 test_cgroup1_release_agent_mount_option_is_refused_cve_2022_0492() {
     iso_ves
     agent_script
@@ -1207,23 +1223,43 @@ test_tiocsti_from_enter_cannot_reach_the_admins_terminal() {
 race_exe() {
     iso_ves
     sum=$(md5sum </usr/local/bin/vzctl)
-    out=/vz/private/$1/tmp/iso-race.out
-    rm -f $out /vz/private/$1/tmp/iso-race.stop
-    vzctl exec $1 "vzattack exe-race /tmp/iso-race.stop 240 $3 >/tmp/iso-race.out 2>&1 &"
-    wait_for "the attacker in VE $1" grep -q ready $out
+    dir=/vz/private/$1/tmp
+    out=$dir/iso-race.out
+    rm -f $out $dir/iso-race.stop
+    vzctl exec $1 "vzattack exe-race /tmp/iso-race.stop 240 $3 >/tmp/iso-race.out 2>&1 &" ||
+        echo "vzctl exec of the attacker exited $?"
+    state=starting
     tries=0
-    while [ $tries -lt $2 ] && ! grep -q '^caught' $out; do
+    while [ $tries -lt 150 ]; do
+        grep -q ready $out 2>/dev/null && { state=ready; break; }
+        sleep 0.2
+        tries=$((tries + 1))
+    done
+    tries=0
+    while [ $state = ready ] && [ $tries -lt $2 ] && ! grep -q '^caught' $out; do
         vzctl exec2 $1 true >/dev/null 2>&1 || true
         tries=$((tries + 1))
     done
-    touch /vz/private/$1/tmp/iso-race.stop
-    wait_long 60 "the attacker's verdict" grep -Eq '^(refused|allowed)' $out
+    touch $dir/iso-race.stop
+    tries=0
+    while [ $state = ready ] && [ $tries -lt 300 ]; do
+        grep -Eq '^(refused|allowed)' $out && { state=done; break; }
+        sleep 0.2
+        tries=$((tries + 1))
+    done
     # /bin/sh is back whatever happened to the attacker.
     if [ ! -L /vz/private/$1/bin/sh ]; then
         rm -f /vz/private/$1/bin/sh
         ln -s /bin/busybox /vz/private/$1/bin/sh
     fi
-    cat $out
+    echo "attacker: $state after $tries polls; its output:"
+    cat $out 2>/dev/null || echo "(no $out)"
+    if [ $state != done ]; then
+        vzctl status $1
+        ls -la /vz/private/$1/tmp /vz/private/$1/bin/sh /vz/private/$1/usr/local/bin || true
+        vzctl exec2 $1 'ps; ls -l /bin/sh' || true
+        fail "the attacker in VE $1 did not finish ($state)"
+    fi
     [ "$(md5sum </usr/local/bin/vzctl)" = "$sum" ] || fail "the host's vzctl binary changed"
     verdict=$(grep -E '^(refused|allowed)' $out)
     case "$verdict" in refused*) ;; *) fail "VE $1: $verdict" ;; esac

@@ -264,7 +264,7 @@ pub fn pty_run(args: &[String]) -> Outcome {
 /// process whose /proc/PID/exe is not a binary of the VE (the vzctl that enters it, before
 /// it execs) and holds it open (O_PATH). With --hijack-sh, /bin/sh becomes a script run by
 /// `#!/proc/self/exe`, so that the next `vzctl exec` runs vzctl's own binary inside the VE
-/// (runc's attack). When STOPFILE appears (or SECONDS pass) it restores /bin/sh and reopens
+/// (runc's attack). When STOPFILE appears (or SECONDS pass) it puts /bin/sh back and reopens
 /// every binary it holds for writing, without writing. Allowed if one opens. Prints `ready`
 /// first, and `caught PID TARGET` as it goes.
 pub fn exe_race(args: &[String]) -> Outcome {
@@ -274,12 +274,20 @@ pub fn exe_race(args: &[String]) -> Outcome {
     deadline(seconds as u32 + 30);
     let own = fs::read_link("/proc/self/exe").map_err(|e| e.to_string())?;
     let ours: BTreeSet<String> = [own.display().to_string(), "/bin/busybox".to_string()].into();
-    let saved_sh = "/bin/.sh-iso-real";
+    // The template's /bin/sh is a symlink to busybox. It is replaced, not renamed: ext4
+    // refuses a rename into a directory of another project (EXDEV), and a symlink made by
+    // tar is in none.
+    let mut saved_sh = None;
     if hijack {
-        fs::rename("/bin/sh", saved_sh).map_err(|e| format!("rename /bin/sh: {e}"))?;
-        fs::write("/bin/sh", "#!/proc/self/exe\n").map_err(|e| format!("write /bin/sh: {e}"))?;
-        fs::set_permissions("/bin/sh", fs::Permissions::from_mode(0o755))
-            .map_err(|e| e.to_string())?;
+        let target = fs::read_link("/bin/sh").map_err(|e| format!("/bin/sh is no symlink: {e}"))?;
+        fs::remove_file("/bin/sh").map_err(|e| format!("remove /bin/sh: {e}"))?;
+        saved_sh = Some(target);
+        let made = fs::write("/bin/sh", "#!/proc/self/exe\n")
+            .and_then(|()| fs::set_permissions("/bin/sh", fs::Permissions::from_mode(0o755)));
+        if let Err(e) = made {
+            restore_sh(saved_sh.as_deref());
+            return Err(format!("write /bin/sh: {e}"));
+        }
     }
     println!("ready");
     let _ = std::io::stdout().flush();
@@ -329,10 +337,7 @@ pub fn exe_race(args: &[String]) -> Outcome {
         // SAFETY: sched_yield takes no arguments.
         unsafe { libc::sched_yield() };
     }
-    if hijack {
-        let _ = fs::remove_file("/bin/sh");
-        let _ = fs::rename(saved_sh, "/bin/sh");
-    }
+    restore_sh(saved_sh.as_deref());
     let mut writable = Vec::new();
     let mut refused = Vec::new();
     for (target, fd) in &held {
@@ -359,6 +364,14 @@ pub fn exe_race(args: &[String]) -> Outcome {
             "opened {} for writing through /proc/PID/exe; {summary}",
             writable.join(", ")
         )))
+    }
+}
+
+/// Puts /bin/sh back as the symlink to `target` it was.
+fn restore_sh(target: Option<&std::path::Path>) {
+    if let Some(target) = target {
+        let _ = fs::remove_file("/bin/sh");
+        let _ = std::os::unix::fs::symlink(target, "/bin/sh");
     }
 }
 
