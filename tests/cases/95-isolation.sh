@@ -1514,3 +1514,21 @@ test_reboot_inside_ends_at_most_the_ves_own_init() {
     vzctl exec2 101 true || fail "VE 101 no longer runs commands"
     vzctl --quiet stop --fast 102 >/dev/null 2>&1 || true
 }
+
+# Setuid file made inside (class: a VE's uid 0 is uid 0 on disk through the idmapped mount):
+# VE root makes a setuid-root copy of busybox in its private area. The directories holding
+# private areas and mount points are the host root's alone (mode 0700), so no host user can
+# reach it to run it as the host's root.
+test_a_setuid_file_made_inside_is_out_of_host_users_reach() {
+    iso_ves
+    vzctl exec2 101 'cp /bin/busybox /tmp/iso-suid && chmod 4755 /tmp/iso-suid'
+    expect_eq "on disk" "$(stat -c %u:%a /vz/private/101/tmp/iso-suid)" 0:4755
+    for dir in /vz/private /vz/root; do
+        expect_eq "mode of $dir" "$(stat -c %a $dir)" 700
+    done
+    for path in /vz/private/101/tmp/iso-suid /vz/root/101/tmp/iso-suid; do
+        out=$(vztest run-as 1000 "$path" id -u 2>&1) && fail "host user 1000 ran $path: $out"
+        case "$out" in *"Permission denied"*) ;; *) fail "$path as uid 1000: $out" ;; esac
+    done
+    vzctl exec2 101 'rm /tmp/iso-suid'
+}

@@ -1284,6 +1284,8 @@ pub fn mount_private(private: &Path, root: &Path) -> Result<(), VzError> {
         what: format!("create {}", root.display()),
         source: e,
     })?;
+    close_parent(private)?;
+    close_parent(root)?;
     mount(
         Some(private),
         root,
@@ -1307,6 +1309,26 @@ pub fn mount_private(private: &Path, root: &Path) -> Result<(), VzError> {
         None::<&str>,
     )
     .map_err(|e| VzError::MountFailed(format!("{}: {}", root.display(), e.desc())))
+}
+
+/// Makes the directory holding `area` (a private area or a VE's mount point, e.g.
+/// `/vz/private`) reachable by the host's root only. A VE's root owns files on disk as uid 0
+/// and may make them setuid: a host user who could reach them could run them as the host's
+/// root.
+pub fn close_parent(area: &Path) -> Result<(), VzError> {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(parent) = area.parent() else {
+        return Ok(());
+    };
+    let fail = |source| VzError::System {
+        what: format!("make {} mode 0700", parent.display()),
+        source,
+    };
+    let mode = fs::metadata(parent).map_err(fail)?.permissions().mode();
+    if mode & 0o077 != 0 {
+        fs::set_permissions(parent, fs::Permissions::from_mode(mode & 0o7700)).map_err(fail)?;
+    }
+    Ok(())
 }
 
 /// Undoes [`mount_private`].

@@ -157,6 +157,7 @@ fn unpack_private(ctx: &Ctx, tarball: &Path, private: &Path) -> Result<(), VzErr
     if let Some(parent) = partial.parent() {
         fs::create_dir_all(parent).map_err(io(format!("create {}", parent.display())))?;
     }
+    crate::runtime::close_parent(private)?;
     fs::create_dir(&partial).map_err(io(format!("create {}", partial.display())))?;
     let unpacked = ctx.host.unpack(tarball, &partial).and_then(|()| {
         fs::rename(&partial, private).map_err(io(format!(
