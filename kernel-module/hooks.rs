@@ -296,7 +296,7 @@ impl Drop for TaskRef {
     }
 }
 
-/// What the memory cgroup of a VE's init counts.
+/// What the memory cgroup of a VE counts.
 pub(crate) struct MemcgCounters {
     /// Pages: usage, watermark, memory.max (as barrier and limit), failcnt.
     pub(crate) memory: abi::UbCounter,
@@ -304,10 +304,13 @@ pub(crate) struct MemcgCounters {
     pub(crate) kernel_bytes: u64,
 }
 
-/// The memory cgroup counters of the cgroup `task` is in, unless that is the root.
+/// The memory cgroup counters of the VE of `task`: the cgroup at the root of `task`'s cgroup
+/// namespace (not the sub-cgroup `task` may have moved to), unless that is the root cgroup or
+/// has no memory controller of its own.
 pub(crate) fn memcg_counters(task: &TaskRef) -> Option<MemcgCounters> {
     let mut stat = bindings::vz_memcg_stat::default();
-    // SAFETY: `task` is live; the function reads the cgroup under RCU into `stat`.
+    // SAFETY: `task` is live; the function finds the cgroup under the task's lock and RCU and
+    // holds a reference on it while it reads into `stat`.
     if unsafe { bindings::vz_memcg_read(task.ptr(), &mut stat) } != 0 {
         return None;
     }
@@ -324,10 +327,11 @@ pub(crate) fn memcg_counters(task: &TaskRef) -> Option<MemcgCounters> {
     })
 }
 
-/// Sets memory.max (pages) of the cgroup `task` is in (`ENOENT` for the root cgroup).
+/// Sets memory.max (pages) of the memory cgroup of the VE of `task`, as `memcg_counters`
+/// finds it (`ENOENT` without one).
 pub(crate) fn memcg_set_max(task: &TaskRef, pages: u64) -> Result {
     let pages = c_ulong::try_from(pages).unwrap_or(c_ulong::MAX);
-    // SAFETY: `task` is live; the function looks the cgroup up under RCU.
+    // SAFETY: `task` is live; the function finds the cgroup as `vz_memcg_read` does.
     to_result(unsafe { bindings::vz_memcg_set_max(task.ptr(), pages) })
 }
 

@@ -109,10 +109,11 @@ impl Ve {
         drop(stale);
     }
 
-    /// Every beancounter row. physpages comes from the memory cgroup of the VE's init, which
-    /// enforces it (held: usage, maxheld: watermark, failcnt: charges that hit memory.max);
-    /// kmemsize is that cgroup's accounted kernel memory, reported (maxheld as seen by
-    /// readers), not limited on its own.
+    /// Every beancounter row. physpages comes from the VE's memory cgroup, which enforces it
+    /// (held: usage, maxheld: watermark, failcnt: charges that hit memory.max): the root of
+    /// its init's cgroup namespace, which vzctl makes the VE's cgroup, wherever in it the init
+    /// has moved since (systemd moves itself into init.scope). kmemsize is that cgroup's
+    /// accounted kernel memory, reported (maxheld as seen by readers), not limited on its own.
     fn counters(&self) -> [abi::UbCounter; abi::UB_COUNT] {
         let memcg = self.init().and_then(|init| hooks::memcg_counters(&init));
         if let Some(memcg) = &memcg {
@@ -127,8 +128,8 @@ impl Ve {
         rows
     }
 
-    /// Sets barrier and limit; physpages also becomes memory.max of the init's cgroup when
-    /// the VE has one (otherwise it is kept for when the VE's cgroup is set up).
+    /// Sets barrier and limit; physpages also becomes memory.max of the VE's memory cgroup (as
+    /// in `counters`) when it has one (otherwise it is kept for when the cgroup is set up).
     fn set_limits(&self, resource: u32, barrier: u64, limit: u64) -> Result {
         self.bc.set_limits(resource, barrier, limit);
         if resource == abi::UB_PHYSPAGES {

@@ -156,6 +156,56 @@ test_set_changes_limits_live_and_saves() {
     vzctl destroy 101 >/dev/null
 }
 
+# held_in_user_beancounters VEID RESOURCE: the held column of the VE's row.
+held_in_user_beancounters() {
+    awk -v ve="$1:" -v r="$2" '$1 ~ /:$/ { id = $1; $0 = substr($0, index($0, ":") + 1) }
+        id == ve && $1 == r { print $2; exit }' /proc/user_beancounters
+}
+
+# physpages and kmemsize are those of the VE's cgroup (vz/CTID, the root of the cgroup namespace
+# its init starts in), wherever the init moves inside it: systemd as a VE's init puts itself in
+# init.scope and enables the memory controller below. The host does the same here for the
+# busybox init; memory used in another sub-cgroup still counts, and a new limit still lands on
+# vz/CTID, not on the init's own cgroup.
+test_physpages_stay_the_ve_cgroups_when_init_moves_to_a_sub_cgroup() {
+    created
+    vzctl start 101 >/dev/null
+    cg=/sys/fs/cgroup/vz/101
+    # A VE process that fills 8 MiB of the VE's /dev/shm once it has been moved.
+    vzctl exec2 101 'touch /ready; while [ ! -e /go ]; do sleep 0.1; done
+        dd if=/dev/zero of=/dev/shm/fill bs=1M count=8 2>/dev/null' &
+    filler=$!
+    wait_for "the filler inside" test -e /vz/root/101/ready
+    init=$(vztest info 101 | cut -d' ' -f4)
+    mkdir $cg/init.scope $cg/rest
+    echo "$init" >$cg/init.scope/cgroup.procs
+    for pid in $(cat $cg/cgroup.procs); do echo "$pid" >$cg/rest/cgroup.procs; done
+    echo +memory >$cg/cgroup.subtree_control
+    touch /vz/root/101/go
+    wait $filler || fail "the filler failed"
+    [ "$(cat $cg/rest/memory.current)" -ge 8388608 ] || fail "the 8 MiB are not in rest"
+    [ "$(cat $cg/init.scope/memory.current)" -lt 8388608 ] || fail "the 8 MiB are in init.scope"
+    held=$(held_in_user_beancounters 101 physpages)
+    [ "$held" -ge 2048 ] || fail "physpages held $held pages: not the VE's cgroup"
+    kernel_before=$(awk '$1 == "kernel" { print $2 }' $cg/memory.stat)
+    kmem=$(held_in_user_beancounters 101 kmemsize)
+    kernel_after=$(awk '$1 == "kernel" { print $2 }' $cg/memory.stat)
+    [ "$kmem" -ge $((kernel_before * 9 / 10)) ] && [ "$kmem" -le $((kernel_after * 11 / 10)) ] ||
+        fail "kmemsize $kmem, the VE's cgroup has $kernel_before..$kernel_after"
+    vzctl set 101 --physpages 0:65536 >/dev/null
+    expect_eq "memory.max of the VE's cgroup" "$(cat $cg/memory.max)" 268435456
+    expect_eq "memory.max of init.scope" "$(cat $cg/init.scope/memory.max)" max
+    expect_eq "physpages limit" "$(vztest ubget 101 physpages | cut -d' ' -f4)" 65536
+    # vzctl exec and stop expect the VE's processes in vz/101 itself: put them back.
+    echo -memory >$cg/cgroup.subtree_control
+    for sub in init.scope rest; do
+        for pid in $(cat $cg/$sub/cgroup.procs); do echo "$pid" >$cg/cgroup.procs; done
+        rmdir $cg/$sub
+    done
+    vzctl stop --fast 101 >/dev/null
+    vzctl destroy 101 >/dev/null
+}
+
 test_a_locked_ve_is_refused_and_a_stale_lock_removed() {
     created
     mkdir -p /vz/lock

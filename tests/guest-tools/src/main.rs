@@ -74,9 +74,10 @@ enum Cmd {
     /// Give a network device to a VE (add) or take it back (del); a number is sent as the
     /// raw op.
     Netdev { veid: u32, op: String, name: String },
-    /// Enter a VE and exec a command. With --init: unshare the pid (and with --net the
-    /// network) namespace first, so the command runs as the VE's init (pid 1); vztest waits
-    /// for it and exits with its status.
+    /// Enter a VE and exec a command. With --init: unshare the pid, mount and cgroup (and with
+    /// --net the network) namespaces first, as vzctl start does, so the command runs as the
+    /// VE's init (pid 1) and the cgroup vztest is in becomes the VE's (the root of the init's
+    /// cgroup namespace); vztest waits for it and exits with its status.
     Enter {
         veid: u32,
         #[arg(long)]
@@ -219,7 +220,8 @@ fn enter(veid: u32, init: bool, net: bool, argv: &[String]) -> Result<(), String
         drop(device);
         return exec(argv);
     }
-    let mut flags = CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWNS;
+    let mut flags =
+        CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWCGROUP;
     if net {
         flags |= CloneFlags::CLONE_NEWNET;
     }
