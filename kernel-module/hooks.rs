@@ -11,7 +11,7 @@ use core::sync::atomic::{AtomicPtr, Ordering};
 use kernel::bindings;
 use kernel::c_str;
 use kernel::error::to_result;
-use kernel::ffi::{c_int, c_long, c_uint, c_ulong};
+use kernel::ffi::{c_char, c_int, c_long, c_uint, c_ulong};
 use kernel::prelude::*;
 use kernel::str::{CStr, CString};
 use kernel::types::{AsBytes, FromBytes, Opaque};
@@ -464,6 +464,24 @@ fn make_dir(name: &CStr, parent: *mut bindings::proc_dir_entry) -> Result<NonNul
     NonNull::new(unsafe { bindings::proc_mkdir(name.as_char_ptr(), parent) }).ok_or(ENOMEM)
 }
 
+/// Makes directory `name` in /proc whose entries every path walk looks up again, as those of
+/// /proc/net are: what a task sees there depends on its VE (`proc_visible_hook`), so a dentry
+/// one task looked up must not be served from the dcache to another.
+fn make_per_ve_dir(name: &CStr) -> Result<NonNull<bindings::proc_dir_entry>> {
+    // SAFETY: `name` is NUL-terminated; a null parent means /proc itself, mode 0 the default
+    // (0555) and the null data is never read.
+    let entry = unsafe {
+        bindings::_proc_mkdir(
+            name.as_char_ptr(),
+            0,
+            core::ptr::null_mut(),
+            core::ptr::null_mut(),
+            true,
+        )
+    };
+    NonNull::new(entry).ok_or(ENOMEM)
+}
+
 /// `/proc/bc`, where per-VE directories go; set while `ProcFiles` lives.
 static BC_DIR: AtomicPtr<bindings::proc_dir_entry> = AtomicPtr::new(core::ptr::null_mut());
 
@@ -520,7 +538,7 @@ impl ProcFiles {
         };
         create_file(files.dir, c_str!("veinfo"), 0o444, veinfo_show, 0)?;
         let mut files = files;
-        let root = make_dir(c_str!("bc"), core::ptr::null_mut())?;
+        let root = make_per_ve_dir(c_str!("bc"))?;
         files.bc = Some(root);
         create_file(root, c_str!("resources"), 0o400, beancounters_show, 0)?;
         create_resources_file(make_dir(c_str!("0"), root.as_ptr())?, 0)?;
@@ -601,6 +619,34 @@ unsafe extern "C" fn dev_access_hook(
     } else {
         EPERM.to_errno()
     }
+}
+
+/// The `proc_visible` hook of `HOOK_OPS`: inside a VE, the entries of `/proc/bc` that belong
+/// to other VEs are hidden; every other /proc entry is left alone.
+///
+/// # Safety
+///
+/// Called only by core kernel code as documented in `linux/vz_hooks.h`, with the entry's name
+/// valid for `len` bytes.
+unsafe extern "C" fn proc_visible_hook(
+    parent: *const bindings::proc_dir_entry,
+    name: *const c_char,
+    len: c_uint,
+) -> bool {
+    let bc = BC_DIR.load(Ordering::Acquire);
+    if bc.is_null() || parent != bc.cast_const() {
+        return true;
+    }
+    if name.is_null() {
+        return false;
+    }
+    let Ok(len) = usize::try_from(len) else {
+        return false;
+    };
+    // SAFETY: By the hook contract `name` points at `len` readable bytes, the name of a proc
+    // entry that stays allocated for the call.
+    let name = unsafe { core::slice::from_raw_parts(name.cast::<u8>(), len) };
+    crate::ve::bc_entry_visible(name, current().ve_id())
 }
 
 /// The `task_vpid` hook of `HOOK_OPS`.
@@ -730,6 +776,7 @@ static HOOK_OPS: bindings::vz_hook_ops = bindings::vz_hook_ops {
     bc_get: Some(bc_get_hook),
     bc_charge: Some(bc_charge_hook),
     bc_uncharge: Some(bc_uncharge_hook),
+    proc_visible: Some(proc_visible_hook),
 };
 
 /// The module's hooks, registered with core code while this value lives.

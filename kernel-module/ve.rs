@@ -516,6 +516,25 @@ pub(crate) unsafe fn on_dev_access(ve: *mut c_void, kind: u32, major: u32, minor
     unsafe { ve_from_ref(ve) }.device_allowed(kind, major, minor, access)
 }
 
+/// Whether a task of VE `caller_ve` sees the entry `name` of `/proc/bc`: `resources` (which
+/// lists only the caller's rows) and the caller's own directory, not another VE's. The host
+/// (0) sees every entry.
+pub(crate) fn bc_entry_visible(name: &[u8], caller_ve: u32) -> bool {
+    caller_ve == 0 || name == b"resources" || bc_dir_id(name) == Some(caller_ve)
+}
+
+/// The VE id a `/proc/bc` directory name stands for: its decimal form, as the directory is
+/// made (no sign, no leading zero).
+fn bc_dir_id(name: &[u8]) -> Option<u32> {
+    let canonical = !name.is_empty()
+        && name.iter().all(u8::is_ascii_digit)
+        && (name.len() == 1 || name.first() != Some(&b'0'));
+    if !canonical {
+        return None;
+    }
+    core::str::from_utf8(name).ok()?.parse().ok()
+}
+
 /// The pid of `task` (in a VE) inside its VE, for `VPid:` in /proc.
 pub(crate) fn on_task_vpid(task: HookTask) -> i32 {
     // Another task's reference may go away any moment: look the VE up by id instead.

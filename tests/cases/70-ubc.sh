@@ -179,6 +179,36 @@ test_user_beancounters_inside_a_ve_shows_only_its_rows() {
     fi
 }
 
+# Inside a VE, /proc/bc lists only the VE's own directory and resources (with only its rows);
+# another VE's directory, or the host's, is not found, even right after the host looked it up
+# (no dentry is shared). The host sees everything.
+test_proc_bc_inside_a_ve_shows_only_its_own_directory() {
+    fresh_module
+    vztest create 101
+    vztest create 102
+    expect_eq "/proc/bc on the host" "$(ls /proc/bc | tr '\n' ' ')" "0 101 102 resources "
+    cat /proc/bc/102/resources /proc/bc/0/resources >/dev/null
+    expect_eq "/proc/bc inside" "$(vztest enter 101 -- ls /proc/bc | tr '\n' ' ')" "101 resources "
+    for other in 0 102; do
+        out=$(vztest enter 101 -- stat -c %n /proc/bc/$other 2>&1) && fail "VE 101 found /proc/bc/$other"
+        case "$out" in *"No such file"*) ;; *) fail "lookup of /proc/bc/$other inside: $out" ;; esac
+        vztest enter 101 -- cat /proc/bc/$other/resources 2>&1 | grep -q "No such file" ||
+            fail "VE 101 opened /proc/bc/$other/resources"
+    done
+    vztest enter 101 -- cat /proc/bc/101/resources | grep -q " numproc " || fail "own resources unreadable"
+    out=$(vztest enter 101 -- cat /proc/bc/resources)
+    expect_eq "uid rows of /proc/bc/resources inside" \
+        "$(echo "$out" | awk '$1 ~ /^[0-9]+:$/ { print $1 }')" "101:"
+    # The VE's own /proc (vzctl's init mounts one in the VE's pid namespace) is filtered too.
+    mkdir -p /tmp/veproc
+    expect_eq "/proc/bc in the VE's own /proc" \
+        "$(vztest enter 101 --init -- sh -c 'mount -t proc proc /tmp/veproc && ls /tmp/veproc/bc' | tr '\n' ' ')" \
+        "101 resources "
+    umount /tmp/veproc 2>/dev/null || true
+    expect_eq "/proc/bc on the host afterwards" "$(ls /proc/bc | tr '\n' ' ')" "0 101 102 resources "
+    [ -r /proc/bc/102/resources ] || fail "the host lost /proc/bc/102"
+}
+
 bomb_filled_the_ve() {
     [ "$(vztest ubget 101 numproc | cut -d' ' -f2)" = 100 ] && [ "$(failcnt_of 101 numproc)" -gt 0 ]
 }
