@@ -268,6 +268,14 @@ impl TaskRef {
         }
     }
 
+    /// Whether the current task has `CAP_MKNOD` in the user namespace that owns this task's
+    /// pid namespace (false once this task is reaped).
+    pub(crate) fn caller_may_mknod_in_its_pidns(&self) -> bool {
+        // SAFETY: The task is live by the type invariant; the function reads its pid
+        // namespace under RCU and checks only the current task's credentials.
+        unsafe { bindings::vz_pidns_capable(self.ptr(), bindings::CAP_MKNOD as i32) }
+    }
+
     /// The task's pid as seen in the pid namespace of `init` (0 if not visible there or if
     /// `init` has exited).
     pub(crate) fn pid_in_ns_of(&self, init: &TaskRef) -> i32 {
@@ -607,18 +615,44 @@ unsafe extern "C" fn dev_access_hook(
     dev: bindings::dev_t,
     access: c_uint,
 ) -> c_int {
-    let kind = match u32::from(mode) & bindings::S_IFMT {
-        bindings::S_IFCHR => abi::DEV_CHAR,
-        bindings::S_IFBLK => abi::DEV_BLOCK,
-        _ => return 0,
+    let Some((kind, major, minor)) = device_of(mode, dev) else {
+        return 0;
     };
-    let (major, minor) = (dev >> bindings::MINORBITS, dev & bindings::MINORMASK);
     // SAFETY: By the hook contract `ve` is current's VE reference (or null).
     if unsafe { crate::ve::on_dev_access(ve, kind, major, minor, access) } {
         0
     } else {
         EPERM.to_errno()
     }
+}
+
+/// The kind (`abi::DEV_CHAR` or `abi::DEV_BLOCK`), major and minor of a device node of `mode`
+/// and number `dev`; `None` for anything but a device.
+fn device_of(mode: bindings::umode_t, dev: bindings::dev_t) -> Option<(u32, u32, u32)> {
+    let kind = match u32::from(mode) & bindings::S_IFMT {
+        bindings::S_IFCHR => abi::DEV_CHAR,
+        bindings::S_IFBLK => abi::DEV_BLOCK,
+        _ => return None,
+    };
+    Some((kind, dev >> bindings::MINORBITS, dev & bindings::MINORMASK))
+}
+
+/// The `mknod_capable` hook of `HOOK_OPS`.
+///
+/// # Safety
+///
+/// Called only by core kernel code as documented in `linux/vz_hooks.h`: in process context,
+/// with current's VE reference (or null).
+unsafe extern "C" fn mknod_capable_hook(
+    ve: *mut c_void,
+    mode: bindings::umode_t,
+    dev: bindings::dev_t,
+) -> bool {
+    let Some((kind, major, minor)) = device_of(mode, dev) else {
+        return false;
+    };
+    // SAFETY: By the hook contract `ve` is current's VE reference (or null).
+    unsafe { crate::ve::on_mknod_capable(ve, kind, major, minor) }
 }
 
 /// The `proc_visible` hook of `HOOK_OPS`: inside a VE, the entries of `/proc/bc` that belong
@@ -777,6 +811,7 @@ static HOOK_OPS: bindings::vz_hook_ops = bindings::vz_hook_ops {
     bc_charge: Some(bc_charge_hook),
     bc_uncharge: Some(bc_uncharge_hook),
     proc_visible: Some(proc_visible_hook),
+    mknod_capable: Some(mknod_capable_hook),
 };
 
 /// The module's hooks, registered with core code while this value lives.

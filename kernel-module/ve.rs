@@ -516,6 +516,31 @@ pub(crate) unsafe fn on_dev_access(ve: *mut c_void, kind: u32, major: u32, minor
     unsafe { ve_from_ref(ve) }.device_allowed(kind, major, minor, access)
 }
 
+/// May the current task, whose VE reference is `ve` and which lacks `CAP_MKNOD` on the host
+/// (VE root in its VE's user namespace), make device node `major:minor` of `kind`? Yes when the
+/// VE's rules grant mknod of it and the task has `CAP_MKNOD` in the VE's user namespace: the
+/// one that owns the pid namespace of the VE's init. A user namespace made inside the VE does
+/// not count, so an unprivileged user there cannot make device nodes; nor does a VE without
+/// an init have a user namespace to check.
+///
+/// # Safety
+///
+/// `ve` is null or as for `ve_from_ref`.
+pub(crate) unsafe fn on_mknod_capable(ve: *mut c_void, kind: u32, major: u32, minor: u32) -> bool {
+    if ve.is_null() {
+        return false;
+    }
+    // SAFETY: By the caller's guarantee.
+    let ve = unsafe { ve_from_ref(ve) };
+    if !ve.device_allowed(kind, major, minor, abi::DEVPERM_MKNOD) {
+        return false;
+    }
+    match ve.init() {
+        Some(init) => init.caller_may_mknod_in_its_pidns(),
+        None => false,
+    }
+}
+
 /// Whether a task of VE `caller_ve` sees the entry `name` of `/proc/bc`: `resources` (which
 /// lists only the caller's rows) and the caller's own directory, not another VE's. The host
 /// (0) sees every entry.
