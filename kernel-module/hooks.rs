@@ -276,6 +276,13 @@ impl TaskRef {
         unsafe { bindings::vz_pidns_capable(self.ptr(), bindings::CAP_MKNOD as i32) }
     }
 
+    /// Whether the current task has `CAP_SYS_ADMIN` in the user namespace that owns this
+    /// task's pid namespace: for a VE's init, whether the caller is that VE's root.
+    pub(crate) fn caller_is_root_of_its_pidns(&self) -> bool {
+        // SAFETY: As for `caller_may_mknod_in_its_pidns`.
+        unsafe { bindings::vz_pidns_capable(self.ptr(), bindings::CAP_SYS_ADMIN as i32) }
+    }
+
     /// The task's pid as seen in the pid namespace of `init` (0 if not visible there or if
     /// `init` has exited).
     pub(crate) fn pid_in_ns_of(&self, init: &TaskRef) -> i32 {
@@ -414,6 +421,9 @@ unsafe extern "C" fn veinfo_show(m: *mut bindings::seq_file, _v: *mut c_void) ->
 /// As for `veinfo_show`.
 unsafe extern "C" fn beancounters_show(m: *mut bindings::seq_file, _v: *mut c_void) -> c_int {
     let only = current().ve_id();
+    if !caller_may_read_counters(only) {
+        return EACCES.to_errno();
+    }
     if let Ok(table) = crate::ve::VeTable::get() {
         // A full buffer is not an error: seq_file calls again with a larger one.
         let _ = table.show_beancounters(&mut SeqOut(m), only);
@@ -430,6 +440,9 @@ unsafe extern "C" fn resources_show(m: *mut bindings::seq_file, _v: *mut c_void)
     // SAFETY: `m` is the live seq_file of this show call; single_open stored the entry's
     // data, a VE id and never a pointer to dereference, in `private`.
     let id = u32::try_from(unsafe { (*m).private } as usize).unwrap_or(u32::MAX);
+    if !caller_may_read_counters(current().ve_id()) {
+        return EACCES.to_errno();
+    }
     let shown = crate::ve::VeTable::get()
         .and_then(|table| table.show_resources(&mut SeqOut(m), id, current().ve_id()));
     match shown {
@@ -440,7 +453,19 @@ unsafe extern "C" fn resources_show(m: *mut bindings::seq_file, _v: *mut c_void)
     }
 }
 
-/// Creates a read-only (root) file `name` in `dir` shown by `show` with `data` as its private.
+/// Who reads the beancounter files: the host's root, and a VE's root (root of the VE's own
+/// user namespace), who sees only the VE's rows. The files are mode 0444 so that a VE's root,
+/// not the owner of a host root file, may open them; this is the check instead.
+fn caller_may_read_counters(caller_ve: u32) -> bool {
+    if caller_ve == 0 {
+        return caller_has_sys_admin();
+    }
+    crate::ve::VeTable::get()
+        .and_then(|table| table.init_of(caller_ve))
+        .is_ok_and(|init| init.caller_is_root_of_its_pidns())
+}
+
+/// Creates a read-only file `name` in `dir` shown by `show` with `data` as its private.
 fn create_file(
     dir: NonNull<bindings::proc_dir_entry>,
     name: &CStr,
@@ -496,7 +521,7 @@ static BC_DIR: AtomicPtr<bindings::proc_dir_entry> = AtomicPtr::new(core::ptr::n
 /// Creates `<dir>/resources` for VE `id` (0: the host).
 fn create_resources_file(dir: NonNull<bindings::proc_dir_entry>, id: u32) -> Result {
     // OpenVZ: root only (it also required CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH).
-    create_file(dir, c_str!("resources"), 0o400, resources_show, id as usize)
+    create_file(dir, c_str!("resources"), 0o444, resources_show, id as usize)
 }
 
 /// A /proc entry of this module, removed (with everything in it) on drop, which may sleep.
@@ -548,14 +573,14 @@ impl ProcFiles {
         let mut files = files;
         let root = make_per_ve_dir(c_str!("bc"))?;
         files.bc = Some(root);
-        create_file(root, c_str!("resources"), 0o400, beancounters_show, 0)?;
+        create_file(root, c_str!("resources"), 0o444, beancounters_show, 0)?;
         create_resources_file(make_dir(c_str!("0"), root.as_ptr())?, 0)?;
         // SAFETY: The name is a NUL-terminated literal; a null parent means /proc; the show
         // callback lives as long as the module, which removes the entry before unloading.
         let entry = unsafe {
             bindings::proc_create_single_data(
                 c_str!("user_beancounters").as_char_ptr(),
-                0o400,
+                0o444,
                 core::ptr::null_mut(),
                 Some(beancounters_show),
                 core::ptr::null_mut(),

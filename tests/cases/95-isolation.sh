@@ -359,6 +359,19 @@ test_open_by_handle_cannot_reach_another_ves_cgroup() {
     keeps /sys/fs/cgroup/vz/102/pids.max 101 by-handle /tmp/iso-cg $handle write-at pids.max 7
 }
 
+# Reading, not writing: open_by_handle_at on the VE's own cgroup2 mount (its superblock is
+# the VE user namespace's, where 6.12 decodes directory handles without a subtree check)
+# with the handle of the host's root cgroup, then a listing of it (the host's and every
+# VE's cgroups). Stopped by: patch 0005, a VE task decodes no handle.
+test_open_by_handle_cannot_list_the_hosts_cgroup_tree() {
+    iso_ves
+    ve_cgroup2 101
+    handle=$(handle_of /sys/fs/cgroup /sys/fs/cgroup)
+    attack 101 by-handle /tmp/iso-cg $handle list
+    case "$verdict" in *vz*) fail "VE 101 listed the host's cgroup tree: $verdict" ;; esac
+    refused
+}
+
 # ---------------------------------------------------------------------------------------
 # The host's /vz: shocker, binds, devtmpfs, block devices, device nodes.
 
@@ -1368,6 +1381,17 @@ test_proc_bc_inside_lists_only_the_ves_own_id() {
     if vzctl exec2 101 'cat /proc/user_beancounters' | grep -q '^ *102:'; then
         fail "VE 101 sees VE 102's rows in /proc/user_beancounters"
     fi
+    # Positive control: the VE's root reads its own rows, in both files.
+    vzctl exec2 101 'cat /proc/user_beancounters' | grep -q '^ *101: *kmemsize' ||
+        fail "VE 101's root cannot read its /proc/user_beancounters"
+    vzctl exec2 101 'cat /proc/bc/101/resources' | grep -q numproc ||
+        fail "VE 101's root cannot read /proc/bc/101/resources"
+    # Beancounters are root's: not a VE user's, not a host user's.
+    vzctl exec2 101 'su -s /bin/sh nobody -c "cat /proc/user_beancounters"' >/dev/null 2>&1 &&
+        fail "a VE user reads /proc/user_beancounters"
+    vztest run-as 1000 cat /proc/user_beancounters >/dev/null 2>&1 &&
+        fail "a host user reads /proc/user_beancounters"
+    return 0
 }
 
 # Host processes in the VE's /proc (their command lines). Stopped by: the VE's pid namespace.
