@@ -454,13 +454,16 @@ unsafe extern "C" fn resources_show(m: *mut bindings::seq_file, _v: *mut c_void)
 }
 
 /// Who reads the beancounter files: the host's root, and a VE's root (root of the VE's own
-/// user namespace), who sees only the VE's rows. The files are mode 0444 so that a VE's root,
+/// user namespace, with CAP_SYS_ADMIN over its init's pid namespace), who sees only the VE's
+/// rows. The files are mode 0444 so that a VE's root,
 /// not the owner of a host root file, may open them; this is the check instead.
 fn caller_may_read_counters(caller_ve: u32) -> bool {
-    if caller_ve == 0 {
-        return caller_has_sys_admin();
+    // The host's root, also when it has entered a VE (it then sees the VE's rows).
+    if caller_has_sys_admin() {
+        return true;
     }
-    crate::ve::VeTable::get()
+    caller_ve != 0
+        && crate::ve::VeTable::get()
         .and_then(|table| table.init_of(caller_ve))
         .is_ok_and(|init| init.caller_is_root_of_its_pidns())
 }

@@ -257,7 +257,8 @@ fn helper(device: &Vzctl, spec: &InitSpec, sock: &OwnedFd, report: &OwnedFd) -> 
         Some((b'm', fds)) if fds.len() == 2 => fds,
         _ => return Err("vzctl did not send the VE's mounts".into()),
     };
-    become_ve_root()?;
+    // Still the host's uid 0 (unmapped here), which owns the directories above VE_ROOT
+    // (mode 0700): the init reaches its root before it becomes the VE's root.
     unshare(
         CloneFlags::CLONE_NEWNS
             | CloneFlags::CLONE_NEWUTS
@@ -310,10 +311,14 @@ fn become_init(
         "attach the VE's root at {}",
         root.display()
     )))?;
-    mount_proc_sys(root)?;
-    let dev = root.join("dev");
-    fs::create_dir_all(&dev).map_err(io_err(dev.display().to_string()))?;
-    mounts::attach(dev_mount, &dev).map_err(io_err(format!("attach {}", dev.display())))?;
+    // From here on every path is relative to the VE's root: the VE's root may not pass the
+    // host's directories above it.
+    chdir(root).map_err(sys(format!("chdir {}", root.display())))?;
+    become_ve_root()?;
+    mount_proc_sys()?;
+    let dev = Path::new("dev");
+    fs::create_dir_all(dev).map_err(io_err("/dev"))?;
+    mounts::attach(dev_mount, dev).map_err(io_err("attach /dev"))?;
     mount_new(
         &dev.join("pts"),
         "devpts",
@@ -326,7 +331,6 @@ fn become_init(
         MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
         "mode=1777",
     )?;
-    chdir(root).map_err(sys(format!("chdir {}", root.display())))?;
     // Pivot onto the VE's root with the old root stacked on it, then detach the old root.
     pivot_root(".", ".").map_err(sys("pivot_root"))?;
     umount2(".", MntFlags::MNT_DETACH).map_err(sys("detach the host's root"))?;
@@ -358,14 +362,14 @@ fn mount_new(target: &Path, fstype: &str, flags: MsFlags, data: &str) -> Result<
 
 /// /proc and a read-only /sys of the VE's own namespaces, and its cgroup subtree (the root of
 /// its cgroup namespace) at /sys/fs/cgroup, writable where the host delegated it.
-fn mount_proc_sys(root: &Path) -> Result<(), String> {
+fn mount_proc_sys() -> Result<(), String> {
     let nosuid = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
-    mount_new(&root.join("proc"), "proc", nosuid, "")?;
-    mount_new(&root.join("sys"), "sysfs", nosuid | MsFlags::MS_RDONLY, "")?;
-    let cgroup = root.join("sys/fs/cgroup");
+    mount_new(Path::new("proc"), "proc", nosuid, "")?;
+    mount_new(Path::new("sys"), "sysfs", nosuid | MsFlags::MS_RDONLY, "")?;
+    let cgroup = Path::new("sys/fs/cgroup");
     mount(
         Some("cgroup2"),
-        &cgroup,
+        cgroup,
         Some("cgroup2"),
         nosuid,
         None::<&str>,
