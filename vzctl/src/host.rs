@@ -177,6 +177,26 @@ impl LinuxHost {
         Ok((init_pid, self.init_cgroup(veid, init_pid)))
     }
 
+    /// Runs `argv` in the running VE with `how` (pipes, a pty, or quietly); its exit status.
+    fn run_command(
+        &self,
+        veid: u32,
+        argv: &[String],
+        how: fn(&Vzctl, &runtime::Inside, &[String]) -> Result<i32, VzError>,
+    ) -> Result<i32, VzError> {
+        let (init_pid, cgroup) = self.inside(veid)?;
+        how(
+            self.device()?,
+            &runtime::Inside {
+                veid,
+                init_pid,
+                cgroup: &cgroup,
+                proc_dir: &self.proc_dir,
+            },
+            argv,
+        )
+    }
+
     /// The cgroup of the VE's init: the VE's own, or the sub-cgroup of it that the init moved
     /// to (systemd's init.scope). Anything else falls back to the VE's cgroup.
     fn init_cgroup(&self, veid: u32, init_pid: i32) -> PathBuf {
@@ -398,7 +418,7 @@ impl Host for LinuxHost {
     fn stop(&self, veid: u32, fast: bool, timeout: Duration) -> Result<(), VzError> {
         if !fast {
             // As OpenVZ: halt inside; the VE's init then ends and its pid namespace with it.
-            let _ = self.run(veid, &["halt".to_string()]);
+            let _ = self.run_command(veid, &["halt".to_string()], runtime::run_inside_quietly);
             let deadline = Instant::now() + timeout;
             while self.running(veid)?.is_some_and(|r| r.init_pid > 0) && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(100));
@@ -408,31 +428,11 @@ impl Host for LinuxHost {
     }
 
     fn run(&self, veid: u32, argv: &[String]) -> Result<i32, VzError> {
-        let (init_pid, cgroup) = self.inside(veid)?;
-        runtime::run_inside(
-            self.device()?,
-            &runtime::Inside {
-                veid,
-                init_pid,
-                cgroup: &cgroup,
-                proc_dir: &self.proc_dir,
-            },
-            argv,
-        )
+        self.run_command(veid, argv, runtime::run_inside)
     }
 
     fn enter(&self, veid: u32, argv: &[String]) -> Result<i32, VzError> {
-        let (init_pid, cgroup) = self.inside(veid)?;
-        runtime::enter_pty(
-            self.device()?,
-            &runtime::Inside {
-                veid,
-                init_pid,
-                cgroup: &cgroup,
-                proc_dir: &self.proc_dir,
-            },
-            argv,
-        )
+        self.run_command(veid, argv, runtime::enter_pty)
     }
 
     fn set_ubc(&self, veid: u32, resource: u32, barrier: u64, limit: u64) -> Result<(), VzError> {

@@ -804,6 +804,26 @@ pub fn run_inside(device: &Vzctl, at: &Inside, argv: &[String]) -> Result<i32, V
     spawned.finish(at.veid, relayed)
 }
 
+/// Runs `argv` inside the VE as [`run_inside`] does, with its stdio on the host's /dev/null:
+/// what vzctl runs for itself (stop's `halt`), whose chatter is not the admin's.
+pub fn run_inside_quietly(device: &Vzctl, at: &Inside, argv: &[String]) -> Result<i32, VzError> {
+    let args = command_args(argv)?;
+    let null = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+        .map_err(|source| VzError::System {
+            what: "open /dev/null".into(),
+            source,
+        })?;
+    let fd = null.as_raw_fd();
+    let spawned = spawn_in_ve(device, at, [fd, fd, fd], &[], || {
+        exec_command(&args, "linux")
+    })?;
+    drop(null);
+    spawned.finish(at.veid, Ok(()))
+}
+
 /// A process's pidfd: readable once it has exited.
 fn pidfd_of(pid: Pid) -> Result<OwnedFd, VzError> {
     // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor.
