@@ -166,11 +166,38 @@ pub fn attach(mnt: &OwnedFd, target: &Path) -> io::Result<()> {
 /// Opens `rel` with `flags`, resolved as if `root` were `/`: `..` stops at `root` and no
 /// symbolic link (or /proc magic link) is followed on the way.
 pub fn open_in_root(root: BorrowedFd<'_>, rel: &Path, flags: libc::c_int) -> io::Result<OwnedFd> {
+    openat2(
+        root,
+        rel,
+        flags | libc::O_NOFOLLOW,
+        RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+    )
+}
+
+/// Whether `rel` exists under `root`, following symbolic links as if `root` were `/` (never
+/// out of it) but no /proc magic link.
+pub fn resolves_in_root(root: BorrowedFd<'_>, rel: &Path) -> bool {
+    openat2(
+        root,
+        rel,
+        libc::O_PATH,
+        RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+    )
+    .is_ok()
+}
+
+/// openat2(2) of `rel` under `root` with `flags` (close-on-exec added) and `resolve`.
+fn openat2(
+    root: BorrowedFd<'_>,
+    rel: &Path,
+    flags: libc::c_int,
+    resolve: u64,
+) -> io::Result<OwnedFd> {
     let rel = cstr(rel)?;
     let how = OpenHow {
-        flags: (flags | libc::O_CLOEXEC | libc::O_NOFOLLOW) as u64,
+        flags: (flags | libc::O_CLOEXEC) as u64,
         mode: 0,
-        resolve: RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+        resolve,
     };
     // SAFETY: `rel` is NUL-terminated and `how` a version-0 open_how whose size is passed;
     // both live across the call.
@@ -183,30 +210,6 @@ pub fn open_in_root(root: BorrowedFd<'_>, rel: &Path, flags: libc::c_int) -> io:
             std::mem::size_of::<OpenHow>(),
         )
     })
-}
-
-/// Whether `rel` exists under `root`, following symbolic links as if `root` were `/` (never
-/// out of it) but no /proc magic link.
-pub fn resolves_in_root(root: BorrowedFd<'_>, rel: &Path) -> bool {
-    let Ok(rel) = cstr(rel) else {
-        return false;
-    };
-    let how = OpenHow {
-        flags: (libc::O_PATH | libc::O_CLOEXEC) as u64,
-        mode: 0,
-        resolve: RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
-    };
-    // SAFETY: As in open_in_root.
-    owned(unsafe {
-        libc::syscall(
-            libc::SYS_openat2,
-            root.as_raw_fd(),
-            rel.as_ptr(),
-            &how as *const OpenHow,
-            std::mem::size_of::<OpenHow>(),
-        )
-    })
-    .is_ok()
 }
 
 /// Opens directory `rel` under `root` as [`open_in_root`] does, making each missing component
