@@ -10,7 +10,9 @@
 //! Links, addresses and routes are made with rtnetlink messages built here (no `ip` binary
 //! is needed on the host or inside the VE).
 
+use crate::config::ConfigFile;
 use crate::error::VzError;
+use crate::paths::Paths;
 use std::net::Ipv4Addr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
@@ -367,6 +369,55 @@ pub fn parse_addresses(text: &str) -> Result<Vec<Ipv4Addr>, String> {
             })
         })
         .collect()
+}
+
+/// IP_ADDRESS's form: addresses separated by spaces.
+pub(crate) fn join_addresses(addresses: &[Ipv4Addr]) -> String {
+    addresses
+        .iter()
+        .map(|ip| ip.to_string())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Fails with OpenVZ's "IP address already in use" when another VE's config has one of
+/// `addresses`.
+pub(crate) fn check_addresses_free(
+    paths: &Paths,
+    veid: u32,
+    addresses: &[Ipv4Addr],
+) -> Result<(), VzError> {
+    if addresses.is_empty() {
+        return Ok(());
+    }
+    let dir = paths.conf_dir();
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(owner) = name
+            .to_str()
+            .and_then(|n| n.strip_suffix(".conf"))
+            .and_then(|n| n.parse::<u32>().ok())
+            .filter(|&owner| owner != veid)
+        else {
+            continue;
+        };
+        let Ok(conf) = ConfigFile::load(&entry.path()) else {
+            continue;
+        };
+        let theirs =
+            parse_addresses(conf.get("IP_ADDRESS").unwrap_or_default()).unwrap_or_default();
+        if let Some(ip) = addresses.iter().find(|ip| theirs.contains(ip)) {
+            return Err(VzError::IpInUse {
+                veid,
+                ip: ip.to_string(),
+                owner,
+            });
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

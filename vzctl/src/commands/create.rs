@@ -53,7 +53,7 @@ pub fn run(ctx: &Ctx, args: &CreateArgs) -> Result<(), VzError> {
             value: args.ipadd.join(" "),
             reason,
         })?;
-    super::set::check_addresses_free(ctx, veid, &addresses)?;
+    crate::net::check_addresses_free(ctx.paths, veid, &addresses)?;
     let local_id = |key: &str, text: &Option<String>| {
         text.as_deref()
             .map(|t| crate::idmap::parse_base(key, t))
@@ -97,7 +97,7 @@ pub fn run(ctx: &Ctx, args: &CreateArgs) -> Result<(), VzError> {
         conf.set("NAME", name)?;
     }
     if !addresses.is_empty() {
-        conf.set("IP_ADDRESS", &join_addresses(&addresses))?;
+        conf.set("IP_ADDRESS", &crate::net::join_addresses(&addresses))?;
     }
     ids.store(&mut conf)?;
 
@@ -118,15 +118,6 @@ pub fn run(ctx: &Ctx, args: &CreateArgs) -> Result<(), VzError> {
     }
     ctx.say("Container private area was created");
     Ok(())
-}
-
-/// IP_ADDRESS's form: addresses separated by spaces.
-pub(crate) fn join_addresses(addresses: &[std::net::Ipv4Addr]) -> String {
-    addresses
-        .iter()
-        .map(|ip| ip.to_string())
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 /// `NAME.tar.gz` or `NAME.tar.xz` in the template cache.

@@ -152,9 +152,9 @@ pub fn run(ctx: &Ctx, args: &SetArgs) -> Result<(), VzError> {
             }
         }
     }
-    check_addresses_free(ctx, ve.veid, &addresses)?;
+    crate::net::check_addresses_free(ctx.paths, ve.veid, &addresses)?;
     if addresses != old_addresses {
-        conf.set("IP_ADDRESS", &super::create::join_addresses(&addresses))?;
+        conf.set("IP_ADDRESS", &crate::net::join_addresses(&addresses))?;
     }
     if let Some(text) = &args.diskspace {
         let (soft, hard) = params::parse_disk(text).map_err(|e| invalid("diskspace", e))?;
@@ -269,46 +269,6 @@ fn set_device_word(conf: &mut ConfigFile, key: &str, word: &str) -> Result<(), V
         .collect();
     words.push(word.to_owned());
     conf.set(key, &words.join(" "))
-}
-
-/// Fails with OpenVZ's "IP address already in use" when another VE's config has one of
-/// `addresses`.
-pub(crate) fn check_addresses_free(
-    ctx: &Ctx,
-    veid: u32,
-    addresses: &[std::net::Ipv4Addr],
-) -> Result<(), VzError> {
-    if addresses.is_empty() {
-        return Ok(());
-    }
-    let dir = ctx.paths.conf_dir();
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        return Ok(());
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(owner) = name
-            .to_str()
-            .and_then(|n| n.strip_suffix(".conf"))
-            .and_then(|n| n.parse::<u32>().ok())
-            .filter(|&owner| owner != veid)
-        else {
-            continue;
-        };
-        let Ok(conf) = ConfigFile::load(&entry.path()) else {
-            continue;
-        };
-        let theirs = crate::net::parse_addresses(conf.get("IP_ADDRESS").unwrap_or_default())
-            .unwrap_or_default();
-        if let Some(ip) = addresses.iter().find(|ip| theirs.contains(ip)) {
-            return Err(VzError::IpInUse {
-                veid,
-                ip: ip.to_string(),
-                owner,
-            });
-        }
-    }
-    Ok(())
 }
 
 /// The VE cgroup's CPU files for its config: cpu.weight from CPUUNITS (OpenVZ's default 1000

@@ -32,7 +32,7 @@ pub(crate) fn start(ctx: &Ctx, ve: &Ve) -> Result<(), VzError> {
     let plan = plan(ve)?;
     // A hand-edited config must not share host ids with another VE.
     crate::idmap::check_free(ctx.paths, ve.veid, &plan.ids)?;
-    super::set::check_addresses_free(ctx, ve.veid, &plan.addresses)?;
+    crate::net::check_addresses_free(ctx.paths, ve.veid, &plan.addresses)?;
     ve.apply_disk_limits(ctx.host, ctx.global, false)?;
     ctx.say("Starting container...");
     let mounted_here = !ctx.host.is_mounted(&ve.root)?;
