@@ -21,6 +21,7 @@ pub mod procfs;
 pub mod quota;
 pub mod runtime;
 pub mod ve;
+pub mod ve_files;
 
 /// The tools' release; the module reports the same workspace version.
 pub const TOOLS_VERSION: &str = env!("CARGO_PKG_VERSION");

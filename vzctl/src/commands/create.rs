@@ -172,7 +172,7 @@ fn finish(
     hostname: Option<&str>,
 ) -> Result<(), VzError> {
     if let Some(hostname) = hostname {
-        super::set::write_hostname_file(private, hostname)?;
+        crate::ve_files::write_hostname_file(private, hostname)?;
     }
     let dir = ctx.paths.conf_dir();
     fs::create_dir_all(&dir).map_err(|source| VzError::System {
