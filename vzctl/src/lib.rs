@@ -14,6 +14,7 @@ pub mod host;
 pub mod idmap;
 pub mod lock;
 pub mod mounts;
+pub mod names;
 pub mod net;
 pub mod params;
 pub mod paths;

@@ -45,7 +45,7 @@ pub fn run(ctx: &Ctx, args: &CreateArgs) -> Result<(), VzError> {
         .transpose()
         .map_err(VzError::InvalidValue)?;
     if let Some(name) = &args.name {
-        check_name(ctx, name)?;
+        crate::names::check_name(ctx.paths, name)?;
     }
     let addresses =
         crate::net::parse_addresses(&args.ipadd.join(" ")).map_err(|reason| VzError::BadIp {
@@ -114,7 +114,7 @@ pub fn run(ctx: &Ctx, args: &CreateArgs) -> Result<(), VzError> {
         return Err(err);
     }
     if let Some(name) = &args.name {
-        link_name(ctx, name, &ve.conf_path)?;
+        crate::names::link_name(ctx.paths, name, &ve.conf_path)?;
     }
     ctx.say("Container private area was created");
     Ok(())
@@ -180,39 +180,6 @@ fn finish(
         source,
     })?;
     conf.save(conf_path)
-}
-
-/// A name must not look like a CTID and must be free.
-pub(crate) fn check_name(ctx: &Ctx, name: &str) -> Result<(), VzError> {
-    let valid = !name.is_empty()
-        && !name.bytes().all(|b| b.is_ascii_digit())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
-        && !name.starts_with('.');
-    if !valid {
-        return Err(VzError::InvalidValue(format!(
-            "invalid CT name {name:?}: use letters, digits, '-', '_' and '.', not only digits"
-        )));
-    }
-    if ctx.paths.names_dir().join(name).symlink_metadata().is_ok() {
-        return Err(VzError::InvalidValue(format!(
-            "CT name {name:?} is already in use"
-        )));
-    }
-    Ok(())
-}
-
-/// /etc/vz/names/NAME -> the VE's config, as OpenVZ kept names.
-pub(crate) fn link_name(ctx: &Ctx, name: &str, conf_path: &Path) -> Result<(), VzError> {
-    let dir = ctx.paths.names_dir();
-    let link = dir.join(name);
-    fs::create_dir_all(&dir)
-        .and_then(|()| std::os::unix::fs::symlink(conf_path, &link))
-        .map_err(|source| VzError::System {
-            what: format!("create {}", link.display()),
-            source,
-        })
 }
 
 #[cfg(test)]

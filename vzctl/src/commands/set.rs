@@ -88,7 +88,7 @@ pub fn run(ctx: &Ctx, args: &SetArgs) -> Result<(), VzError> {
     let old_name = conf.get("NAME").map(str::to_owned);
     if let Some(name) = &args.name {
         if old_name.as_deref() != Some(name.as_str()) {
-            super::create::check_name(ctx, name)?;
+            crate::names::check_name(ctx.paths, name)?;
         }
         conf.set("NAME", name)?;
     }
@@ -247,7 +247,7 @@ pub fn run(ctx: &Ctx, args: &SetArgs) -> Result<(), VzError> {
             if let Some(old) = &old_name {
                 let _ = std::fs::remove_file(ctx.paths.names_dir().join(old));
             }
-            super::create::link_name(ctx, name, &ve.conf_path)?;
+            crate::names::link_name(ctx.paths, name, &ve.conf_path)?;
         }
         ctx.say(&format!("Saved parameters for CT {}", ve.veid));
     } else if !running {
