@@ -1,20 +1,98 @@
 //! vzctl create: a new VE's private area from an OS template and its config from a sample.
 //! The private area is unpacked next to its final place and renamed into it, and the config
 //! is written last, so an interrupted or failed create leaves no half-made VE (a directory
-//! left by a killed create is removed by the next one).
+//! left by a killed create is removed by the next one). `plan` checks every value and builds
+//! the config before `make` makes anything.
 
 use super::Ctx;
 use crate::cli::CreateArgs;
 use crate::config::{expand_veid, ConfigFile};
 use crate::error::VzError;
 use crate::params;
+use crate::ve::Ve;
 use std::fs;
 use std::path::{Path, PathBuf};
+
+/// What `vzctl create` makes, every value checked: built by [`plan`] before anything is made.
+pub(crate) struct CreatePlan {
+    /// The new VE: its areas and its complete config.
+    pub ve: Ve,
+    /// The OS template's name and its tarball.
+    pub template_name: String,
+    pub tarball: PathBuf,
+    /// --hostname, written into the VE's /etc/hostname.
+    pub hostname: Option<String>,
+    /// --name, linked once the VE is made.
+    pub name: Option<String>,
+}
 
 pub fn run(ctx: &Ctx, args: &CreateArgs) -> Result<(), VzError> {
     let veid = params::parse_ctid(&args.ctid).map_err(VzError::InvalidValue)?;
     let _lock = ctx.lock(veid, "creating")?;
-    let mut ve = crate::ve::Ve::load(ctx.paths, ctx.global, veid)?;
+    let plan = plan(ctx, veid, args)?;
+    make(ctx, &plan)
+}
+
+/// Checks everything `args` asks for VE `veid` and builds its config; makes nothing.
+pub(crate) fn plan(ctx: &Ctx, veid: u32, args: &CreateArgs) -> Result<CreatePlan, VzError> {
+    let (mut ve, private_pattern, root_pattern) = new_areas(ctx, veid, args)?;
+    // Everything given is checked before anything is made.
+    let hostname = args
+        .hostname
+        .as_deref()
+        .map(params::parse_hostname)
+        .transpose()
+        .map_err(VzError::InvalidValue)?;
+    if let Some(name) = &args.name {
+        crate::names::check_name(ctx.paths, name)?;
+    }
+    let addresses =
+        crate::net::parse_addresses(&args.ipadd.join(" ")).map_err(|reason| VzError::BadIp {
+            veid,
+            value: args.ipadd.join(" "),
+            reason,
+        })?;
+    crate::net::check_addresses_free(ctx.paths, veid, &addresses)?;
+    let ids = host_ids(ctx, veid, args)?;
+    let template_name = args
+        .ostemplate
+        .clone()
+        .or_else(|| ctx.global.def_ostemplate.clone())
+        .ok_or(VzError::TemplateNotSpecified(veid))?;
+    let tarball = find_template(&ctx.global.template_cache(), &template_name)?;
+    let (sample_name, mut conf) = sample(ctx, args)?;
+    for (key, value) in [
+        ("OSTEMPLATE", template_name.as_str()),
+        ("ORIGIN_SAMPLE", sample_name.as_str()),
+        ("VE_ROOT", root_pattern.as_str()),
+        ("VE_PRIVATE", private_pattern.as_str()),
+    ] {
+        conf.set(key, value)?;
+    }
+    if let Some(hostname) = &hostname {
+        conf.set("HOSTNAME", hostname)?;
+    }
+    if let Some(name) = &args.name {
+        conf.set("NAME", name)?;
+    }
+    if !addresses.is_empty() {
+        conf.set("IP_ADDRESS", &crate::net::join_addresses(&addresses))?;
+    }
+    ids.store(&mut conf)?;
+    ve.conf = Some(conf);
+    Ok(CreatePlan {
+        ve,
+        template_name,
+        tarball,
+        hostname,
+        name: args.name.clone(),
+    })
+}
+
+/// The new VE with its private area and root (from --private and --root, or vz.conf's
+/// patterns), and the two patterns; neither its config nor its private area may exist.
+fn new_areas(ctx: &Ctx, veid: u32, args: &CreateArgs) -> Result<(Ve, String, String), VzError> {
+    let mut ve = Ve::load(ctx.paths, ctx.global, veid)?;
     if ve.conf.is_some() {
         return Err(VzError::AlreadyExists {
             veid,
@@ -37,23 +115,12 @@ pub fn run(ctx: &Ctx, args: &CreateArgs) -> Result<(), VzError> {
             what: ve.private,
         });
     }
-    // Everything given is checked before anything is made.
-    let hostname = args
-        .hostname
-        .as_deref()
-        .map(params::parse_hostname)
-        .transpose()
-        .map_err(VzError::InvalidValue)?;
-    if let Some(name) = &args.name {
-        crate::names::check_name(ctx.paths, name)?;
-    }
-    let addresses =
-        crate::net::parse_addresses(&args.ipadd.join(" ")).map_err(|reason| VzError::BadIp {
-            veid,
-            value: args.ipadd.join(" "),
-            reason,
-        })?;
-    crate::net::check_addresses_free(ctx.paths, veid, &addresses)?;
+    Ok((ve, private_pattern, root_pattern))
+}
+
+/// The VE's host id range: --local_uid and --local_gid checked against the other VEs, the
+/// lowest free range for what is not given.
+fn host_ids(ctx: &Ctx, veid: u32, args: &CreateArgs) -> Result<crate::idmap::IdMap, VzError> {
     let local_id = |key: &str, text: &Option<String>| {
         text.as_deref()
             .map(|t| crate::idmap::parse_base(key, t))
@@ -66,54 +133,49 @@ pub fn run(ctx: &Ctx, args: &CreateArgs) -> Result<(), VzError> {
         local_id("--local_gid", &args.local_gid)?,
     );
     let wanted = (uid.or(gid), gid.or(uid));
-    let ids = crate::idmap::allocate(ctx.paths, veid, ctx.global.id_base, wanted)?;
-    let template_name = args
-        .ostemplate
-        .clone()
-        .or_else(|| ctx.global.def_ostemplate.clone())
-        .ok_or(VzError::TemplateNotSpecified(veid))?;
-    let tarball = find_template(&ctx.global.template_cache(), &template_name)?;
+    crate::idmap::allocate(ctx.paths, veid, ctx.global.id_base, wanted)
+}
+
+/// The sample config (--config, or vz.conf's CONFIGFILE): its name and its contents.
+fn sample(ctx: &Ctx, args: &CreateArgs) -> Result<(String, ConfigFile), VzError> {
     let sample_name = args
         .config
         .clone()
         .unwrap_or_else(|| ctx.global.configfile.clone());
     let sample_path = ctx.paths.sample(&sample_name);
-    let mut conf = match ConfigFile::load(&sample_path) {
-        Err(VzError::ConfigNotFound(path)) => return Err(VzError::SampleNotFound(path)),
-        other => other?,
-    };
-    for (key, value) in [
-        ("OSTEMPLATE", template_name.as_str()),
-        ("ORIGIN_SAMPLE", sample_name.as_str()),
-        ("VE_ROOT", root_pattern.as_str()),
-        ("VE_PRIVATE", private_pattern.as_str()),
-    ] {
-        conf.set(key, value)?;
+    match ConfigFile::load(&sample_path) {
+        Err(VzError::ConfigNotFound(path)) => Err(VzError::SampleNotFound(path)),
+        other => Ok((sample_name, other?)),
     }
-    if let Some(hostname) = &hostname {
-        conf.set("HOSTNAME", hostname)?;
-    }
-    if let Some(name) = &args.name {
-        conf.set("NAME", name)?;
-    }
-    if !addresses.is_empty() {
-        conf.set("IP_ADDRESS", &crate::net::join_addresses(&addresses))?;
-    }
-    ids.store(&mut conf)?;
+}
 
+/// Makes the planned VE: its private area, then its config; on a failure after the unpack,
+/// both are removed again.
+fn make(ctx: &Ctx, plan: &CreatePlan) -> Result<(), VzError> {
+    let ve = &plan.ve;
     ctx.say(&format!(
-        "Creating container private area ({template_name})"
+        "Creating container private area ({})",
+        plan.template_name
     ));
-    unpack_private(ctx, &tarball, &ve.private)?;
-    ve.conf = Some(conf.clone());
-    let finished = finish(ctx, &ve.private, &ve.conf_path, &conf, hostname.as_deref())
+    unpack_private(ctx, &plan.tarball, &ve.private)?;
+    let finished = ve
+        .conf()
+        .and_then(|conf| {
+            finish(
+                ctx,
+                &ve.private,
+                &ve.conf_path,
+                conf,
+                plan.hostname.as_deref(),
+            )
+        })
         .and_then(|()| ve.apply_disk_limits(ctx.host, ctx.global, true));
     if let Err(err) = finished {
         let _ = fs::remove_dir_all(&ve.private);
         let _ = fs::remove_file(&ve.conf_path);
         return Err(err);
     }
-    if let Some(name) = &args.name {
+    if let Some(name) = &plan.name {
         crate::names::link_name(ctx.paths, name, &ve.conf_path)?;
     }
     ctx.say("Container private area was created");
@@ -260,6 +322,37 @@ pub(crate) mod tests {
         );
         let again = run(&ctx, &args("101")).unwrap_err();
         assert_eq!(again.exit_code(), 44);
+        let _ = fs::remove_dir_all(paths.root());
+    }
+
+    #[test]
+    fn plan_builds_the_config_and_makes_nothing() {
+        let paths = scratch("create-plan");
+        let global = Global::load(&paths).unwrap();
+        let host = FakeHost::default();
+        let ctx = crate::commands::fake::ctx(&paths, &global, &host);
+        let mut wanted = args("101");
+        wanted.ipadd = vec!["10.0.0.5".into()];
+        wanted.local_gid = Some("200000".into());
+        let plan = plan(&ctx, 101, &wanted).unwrap();
+        assert_eq!(plan.ve.private, paths.resolve("/vz/private/101"));
+        assert_eq!(plan.template_name, "tiny");
+        assert!(plan.tarball.ends_with("tiny.tar.gz"));
+        assert_eq!(plan.hostname.as_deref(), Some("ct.example.com"));
+        assert_eq!(plan.name.as_deref(), Some("web"));
+        let conf = plan.ve.conf().unwrap();
+        assert_eq!(conf.get("ORIGIN_SAMPLE"), Some("basic"));
+        assert_eq!(conf.get("IP_ADDRESS"), Some("10.0.0.5"));
+        assert_eq!(conf.get("NAME"), Some("web"));
+        assert_eq!(
+            (conf.get("LOCAL_UID"), conf.get("LOCAL_GID")),
+            (Some("200000"), Some("200000")),
+            "one of the two given: the other is the same"
+        );
+        assert!(host.calls().is_empty(), "nothing was unpacked");
+        assert!(!paths.resolve("/vz/private/101").exists());
+        assert!(!paths.ve_conf(101).exists());
+        assert!(!paths.names_dir().join("web").exists());
         let _ = fs::remove_dir_all(paths.root());
     }
 
