@@ -27,6 +27,8 @@ pub struct UbcParam {
     pub name: &'static str,
     /// The configuration key, as in `NUMPROC="240:240"`.
     pub key: &'static str,
+    /// vzlist's column header, as in `NPROC`.
+    pub header: &'static str,
     /// OpenVZ's resource id: the index into [`vz_abi::UB_NAMES`].
     pub resource: u32,
     /// The unit of barrier and limit.
@@ -64,10 +66,11 @@ const fn str_eq(a: &str, b: &str) -> bool {
     true
 }
 
-const fn ubc(name: &'static str, key: &'static str, unit: Unit) -> UbcParam {
+const fn ubc(name: &'static str, key: &'static str, header: &'static str, unit: Unit) -> UbcParam {
     UbcParam {
         name,
         key,
+        header,
         resource: ub_id(name),
         unit,
     }
@@ -75,27 +78,27 @@ const fn ubc(name: &'static str, key: &'static str, unit: Unit) -> UbcParam {
 
 /// Every settable OpenVZ beancounter, in the order of vzctl(8).
 pub const UBC_PARAMS: &[UbcParam] = &[
-    ubc("numproc", "NUMPROC", Unit::Items),
-    ubc("numtcpsock", "NUMTCPSOCK", Unit::Items),
-    ubc("numothersock", "NUMOTHERSOCK", Unit::Items),
-    ubc("vmguarpages", "VMGUARPAGES", Unit::Pages),
-    ubc("kmemsize", "KMEMSIZE", Unit::Bytes),
-    ubc("tcpsndbuf", "TCPSNDBUF", Unit::Bytes),
-    ubc("tcprcvbuf", "TCPRCVBUF", Unit::Bytes),
-    ubc("othersockbuf", "OTHERSOCKBUF", Unit::Bytes),
-    ubc("dgramrcvbuf", "DGRAMRCVBUF", Unit::Bytes),
-    ubc("oomguarpages", "OOMGUARPAGES", Unit::Pages),
-    ubc("lockedpages", "LOCKEDPAGES", Unit::Pages),
-    ubc("privvmpages", "PRIVVMPAGES", Unit::Pages),
-    ubc("shmpages", "SHMPAGES", Unit::Pages),
-    ubc("numfile", "NUMFILE", Unit::Items),
-    ubc("numflock", "NUMFLOCK", Unit::Items),
-    ubc("numpty", "NUMPTY", Unit::Items),
-    ubc("numsiginfo", "NUMSIGINFO", Unit::Items),
-    ubc("dcachesize", "DCACHESIZE", Unit::Bytes),
-    ubc("numiptent", "NUMIPTENT", Unit::Items),
-    ubc("physpages", "PHYSPAGES", Unit::Pages),
-    ubc("swappages", "SWAPPAGES", Unit::Pages),
+    ubc("numproc", "NUMPROC", "NPROC", Unit::Items),
+    ubc("numtcpsock", "NUMTCPSOCK", "NTCPSOCK", Unit::Items),
+    ubc("numothersock", "NUMOTHERSOCK", "NOTHSOCK", Unit::Items),
+    ubc("vmguarpages", "VMGUARPAGES", "VMGUARP", Unit::Pages),
+    ubc("kmemsize", "KMEMSIZE", "KMEMSIZE", Unit::Bytes),
+    ubc("tcpsndbuf", "TCPSNDBUF", "TCPSNDB", Unit::Bytes),
+    ubc("tcprcvbuf", "TCPRCVBUF", "TCPRCVB", Unit::Bytes),
+    ubc("othersockbuf", "OTHERSOCKBUF", "OTHSOCKB", Unit::Bytes),
+    ubc("dgramrcvbuf", "DGRAMRCVBUF", "DGRAMRB", Unit::Bytes),
+    ubc("oomguarpages", "OOMGUARPAGES", "OOMGUARP", Unit::Pages),
+    ubc("lockedpages", "LOCKEDPAGES", "LOCKEDP", Unit::Pages),
+    ubc("privvmpages", "PRIVVMPAGES", "PRIVVMP", Unit::Pages),
+    ubc("shmpages", "SHMPAGES", "SHMP", Unit::Pages),
+    ubc("numfile", "NUMFILE", "NFILE", Unit::Items),
+    ubc("numflock", "NUMFLOCK", "NFLOCK", Unit::Items),
+    ubc("numpty", "NUMPTY", "NPTY", Unit::Items),
+    ubc("numsiginfo", "NUMSIGINFO", "NSIGINFO", Unit::Items),
+    ubc("dcachesize", "DCACHESIZE", "DCACHESZ", Unit::Bytes),
+    ubc("numiptent", "NUMIPTENT", "NIPTENT", Unit::Items),
+    ubc("physpages", "PHYSPAGES", "PHYSP", Unit::Pages),
+    ubc("swappages", "SWAPPAGES", "SWAPP", Unit::Pages),
 ];
 
 /// The beancounter with option name `name` (`"numproc"`).
