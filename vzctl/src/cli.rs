@@ -132,48 +132,9 @@ pub struct SetArgs {
     /// Write the changes to the VE's config.
     #[arg(long)]
     pub save: bool,
-    #[arg(long)]
-    pub numproc: Option<String>,
-    #[arg(long)]
-    pub numtcpsock: Option<String>,
-    #[arg(long)]
-    pub numothersock: Option<String>,
-    #[arg(long)]
-    pub vmguarpages: Option<String>,
-    #[arg(long, short = 'k')]
-    pub kmemsize: Option<String>,
-    #[arg(long)]
-    pub tcpsndbuf: Option<String>,
-    #[arg(long, short = 'b')]
-    pub tcprcvbuf: Option<String>,
-    #[arg(long)]
-    pub othersockbuf: Option<String>,
-    #[arg(long)]
-    pub dgramrcvbuf: Option<String>,
-    #[arg(long)]
-    pub oomguarpages: Option<String>,
-    #[arg(long, short = 'l')]
-    pub lockedpages: Option<String>,
-    #[arg(long)]
-    pub privvmpages: Option<String>,
-    #[arg(long)]
-    pub shmpages: Option<String>,
-    #[arg(long, short = 'n')]
-    pub numfile: Option<String>,
-    #[arg(long, short = 'f')]
-    pub numflock: Option<String>,
-    #[arg(long, short = 't')]
-    pub numpty: Option<String>,
-    #[arg(long, short = 'i')]
-    pub numsiginfo: Option<String>,
-    #[arg(long, short = 'x')]
-    pub dcachesize: Option<String>,
-    #[arg(long, short = 'e')]
-    pub numiptent: Option<String>,
-    #[arg(long)]
-    pub physpages: Option<String>,
-    #[arg(long)]
-    pub swappages: Option<String>,
+    /// The beancounters: --numproc and the others of [`crate::params::UBC_PARAMS`].
+    #[command(flatten)]
+    pub ubc: UbcArgs,
     /// RAM: physpages 0:RAM.
     #[arg(long)]
     pub ram: Option<String>,
@@ -221,36 +182,54 @@ pub struct SetArgs {
     pub devnodes: Vec<String>,
 }
 
-impl SetArgs {
-    /// The beancounter options given, as (option name, value).
-    pub fn ubc_values(&self) -> Vec<(&'static str, &str)> {
-        let all = [
-            ("numproc", &self.numproc),
-            ("numtcpsock", &self.numtcpsock),
-            ("numothersock", &self.numothersock),
-            ("vmguarpages", &self.vmguarpages),
-            ("kmemsize", &self.kmemsize),
-            ("tcpsndbuf", &self.tcpsndbuf),
-            ("tcprcvbuf", &self.tcprcvbuf),
-            ("othersockbuf", &self.othersockbuf),
-            ("dgramrcvbuf", &self.dgramrcvbuf),
-            ("oomguarpages", &self.oomguarpages),
-            ("lockedpages", &self.lockedpages),
-            ("privvmpages", &self.privvmpages),
-            ("shmpages", &self.shmpages),
-            ("numfile", &self.numfile),
-            ("numflock", &self.numflock),
-            ("numpty", &self.numpty),
-            ("numsiginfo", &self.numsiginfo),
-            ("dcachesize", &self.dcachesize),
-            ("numiptent", &self.numiptent),
-            ("physpages", &self.physpages),
-            ("swappages", &self.swappages),
-        ];
-        all.into_iter()
-            .filter_map(|(name, value)| value.as_deref().map(|v| (name, v)))
-            .collect()
-    }
+/// Declares [`UbcArgs`]: one `--NAME` option per beancounter listed (with its short
+/// option, if it has one), and [`UbcArgs::values`] over them. The list is
+/// [`crate::params::UBC_PARAMS`]'s names, in its order; a unit test checks they agree.
+macro_rules! ubc_args {
+    ($($name:ident $(= $short:literal)?),+ $(,)?) => {
+        /// `vzctl set`'s beancounter options, one per row of [`crate::params::UBC_PARAMS`].
+        #[derive(Debug, Default, clap::Args)]
+        pub struct UbcArgs {
+            $(
+                #[arg(long $(, short = $short)?)]
+                pub $name: Option<String>,
+            )+
+        }
+
+        impl UbcArgs {
+            /// The beancounter options given, as (option name, value).
+            pub fn values(&self) -> Vec<(&'static str, &str)> {
+                [$((stringify!($name), &self.$name)),+]
+                    .into_iter()
+                    .filter_map(|(name, value)| value.as_deref().map(|v| (name, v)))
+                    .collect()
+            }
+        }
+    };
+}
+
+ubc_args! {
+    numproc,
+    numtcpsock,
+    numothersock,
+    vmguarpages,
+    kmemsize = 'k',
+    tcpsndbuf,
+    tcprcvbuf = 'b',
+    othersockbuf,
+    dgramrcvbuf,
+    oomguarpages,
+    lockedpages = 'l',
+    privvmpages,
+    shmpages,
+    numfile = 'n',
+    numflock = 'f',
+    numpty = 't',
+    numsiginfo = 'i',
+    dcachesize = 'x',
+    numiptent = 'e',
+    physpages,
+    swappages,
 }
 
 /// vzlist: list virtual environments and their usage.
@@ -380,6 +359,32 @@ mod tests {
         let err = parse::<VzctlCli, _, _>(["vzctl", "--frobnicate"]).unwrap_err();
         assert_eq!(err.exit_code(), 20);
         assert!(err.to_string().contains("--frobnicate"));
+    }
+
+    #[test]
+    fn every_beancounter_has_a_flag_and_every_flag_a_beancounter() {
+        use clap::Args;
+        let flags: Vec<String> = UbcArgs::augment_args(clap::Command::new("set"))
+            .get_arguments()
+            .filter_map(|arg| arg.get_long().map(str::to_owned))
+            .collect();
+        let names: Vec<&str> = crate::params::UBC_PARAMS.iter().map(|p| p.name).collect();
+        assert_eq!(flags, names, "the same names, in the same order");
+        // Each flag's value reaches `values` under its row's name.
+        let mut argv = vec!["vzctl".to_owned(), "set".to_owned(), "101".to_owned()];
+        for name in &names {
+            argv.extend([format!("--{name}"), format!("{name}-value")]);
+        }
+        let cli = parse::<VzctlCli, _, _>(argv).unwrap().unwrap();
+        let Some(VzctlCommand::Set(set)) = cli.command else {
+            panic!("not parsed as set: {:?}", cli.command);
+        };
+        let values = set.ubc.values();
+        assert_eq!(values.len(), names.len());
+        for (name, value) in values {
+            assert!(crate::params::ubc_param(name).is_some(), "{name}");
+            assert_eq!(value, format!("{name}-value"));
+        }
     }
 
     #[test]

@@ -157,7 +157,7 @@ fn plan_ubc(
     conf: &mut ConfigFile,
     ubc: &mut Vec<(u32, u64, u64)>,
 ) -> Result<(), VzError> {
-    for (name, value) in args.ubc_values() {
+    for (name, value) in args.ubc.values() {
         let param = params::ubc_param(name).ok_or_else(|| invalid(name, "unknown".into()))?;
         let (barrier, limit) = params::parse_ubc(param, value).map_err(|e| invalid(name, e))?;
         conf.set(param.key, &params::format_ubc(barrier, limit))?;
@@ -513,8 +513,8 @@ mod tests {
         });
         let ctx = crate::commands::fake::ctx(&paths, &global, &host);
         let mut args = set_args("101");
-        args.numproc = Some("100:120".into());
-        args.privvmpages = Some("256M".into());
+        args.ubc.numproc = Some("100:120".into());
+        args.ubc.privvmpages = Some("256M".into());
         run(&ctx, &args).unwrap();
         assert!(host.calls().contains(&"ubc 101 5 100:120".to_string()));
         assert!(host.calls().contains(&"ubc 101 2 65536:65536".to_string()));
@@ -533,7 +533,7 @@ mod tests {
         assert!(saved.contains("PRIVVMPAGES=\"65536:65536\""));
 
         let mut bad = set_args("101");
-        bad.numproc = Some("10M".into());
+        bad.ubc.numproc = Some("10M".into());
         bad.hostname = Some("fine.example".into());
         let calls = host.calls().len();
         assert_eq!(run(&ctx, &bad).unwrap_err().exit_code(), 21);
@@ -563,7 +563,7 @@ mod tests {
         let ctx = crate::commands::fake::ctx(&paths, &global, &host);
         let ve = ctx.ve("101").unwrap();
         let mut args = set_args("101");
-        args.numproc = Some("100:120".into());
+        args.ubc.numproc = Some("100:120".into());
         args.ram = Some("64M".into());
         args.cpus = Some("1".into());
         args.ipdel = vec!["10.0.0.1".into()];
@@ -643,7 +643,7 @@ mod tests {
         let mut args = set_args("101");
         args.hostname = Some("new.example".into());
         args.nameserver = vec!["192.0.2.53".into()];
-        args.numproc = Some("50".into());
+        args.ubc.numproc = Some("50".into());
         let plan = plan(&ctx, &ve, &args).unwrap();
         assert!(!apply(&ctx, &ve, &plan).unwrap(), "stopped");
         assert!(
