@@ -205,31 +205,6 @@ const PARTS: [(Part, &str, &str); 5] = [
     (Part::Failcnt, ".f", ".F"),
 ];
 
-/// The beancounters in vzlist's order (OpenVZ's resource ids) with their column headers.
-const UBC_HEADERS: [(&str, &str); 21] = [
-    ("kmemsize", "KMEMSIZE"),
-    ("lockedpages", "LOCKEDP"),
-    ("privvmpages", "PRIVVMP"),
-    ("shmpages", "SHMP"),
-    ("numproc", "NPROC"),
-    ("physpages", "PHYSP"),
-    ("vmguarpages", "VMGUARP"),
-    ("oomguarpages", "OOMGUARP"),
-    ("numtcpsock", "NTCPSOCK"),
-    ("numflock", "NFLOCK"),
-    ("numpty", "NPTY"),
-    ("numsiginfo", "NSIGINFO"),
-    ("tcpsndbuf", "TCPSNDB"),
-    ("tcprcvbuf", "TCPRCVB"),
-    ("othersockbuf", "OTHSOCKB"),
-    ("dgramrcvbuf", "DGRAMRB"),
-    ("numothersock", "NOTHSOCK"),
-    ("dcachesize", "DCACHESZ"),
-    ("numfile", "NFILE"),
-    ("numiptent", "NIPTENT"),
-    ("swappages", "SWAPP"),
-];
-
 /// What a field shows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
@@ -333,14 +308,14 @@ fn fields() -> Vec<Field> {
         Field::new("searchdomain", "SEARCHDOMAIN", Kind::Searchdomain),
         Field::new("status", "STATUS", Kind::Status),
     ];
-    for (name, header) in UBC_HEADERS {
-        let Some(param) = params::ubc_param(name) else {
-            continue;
-        };
+    // The beancounters in OpenVZ's order: their resource ids.
+    let mut beancounters: Vec<_> = params::UBC_PARAMS.iter().collect();
+    beancounters.sort_by_key(|param| param.resource);
+    for param in beancounters {
         for (part, suffix, header_suffix) in PARTS {
             all.push(Field {
-                name: format!("{name}{suffix}"),
-                header: format!("{header}{header_suffix}"),
+                name: format!("{}{suffix}", param.name),
+                header: format!("{}{header_suffix}", param.header),
                 kind: Kind::Ubc(param.resource as usize, part),
             });
         }
@@ -1502,7 +1477,14 @@ mod tests {
 
     #[test]
     fn every_beancounter_is_a_field() {
-        assert_eq!(UBC_HEADERS.len(), params::UBC_PARAMS.len());
+        let ubc_fields: Vec<_> = fields()
+            .into_iter()
+            .filter_map(|field| match field.kind {
+                Kind::Ubc(id, Part::Held) => Some(id),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(ubc_fields.len(), params::UBC_PARAMS.len());
         for param in params::UBC_PARAMS {
             for suffix in ["", ".m", ".b", ".l", ".f"] {
                 let field = find_field(&format!("{}{suffix}", param.name)).unwrap();
@@ -1510,11 +1492,7 @@ mod tests {
             }
         }
         // In OpenVZ's order: ascending resource ids.
-        let ids: Vec<_> = UBC_HEADERS
-            .iter()
-            .map(|(name, _)| params::ubc_param(name).unwrap().resource)
-            .collect();
-        assert!(ids.windows(2).all(|w| w[0] < w[1]));
+        assert!(ubc_fields.windows(2).all(|w| w[0] < w[1]));
     }
 
     #[test]
