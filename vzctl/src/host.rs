@@ -2,7 +2,7 @@
 //! logic (state checks, config handling, what is applied when) is unit-tested without root.
 //! [`LinuxHost`] is the real implementation, exercised by the VM suite.
 
-use crate::device::Vzctl;
+use crate::device::{ControlDevice, Vzctl};
 use crate::devices::Rule;
 use crate::error::VzError;
 use crate::net;
@@ -141,7 +141,7 @@ impl LinuxHost {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        if device.ve_info(veid).is_ok() {
+        if matches!(device.ve_info(veid), Ok(Some(_))) {
             device.ve_destroy(veid)?;
         }
         self.disconnect(veid)?;
@@ -291,17 +291,14 @@ impl LinuxHost {
 
 impl Host for LinuxHost {
     fn running(&self, veid: u32) -> Result<Option<Running>, VzError> {
-        match self.device()?.ve_info(veid) {
-            Ok(info) if info.nproc > 0 => Ok(Some(Running {
+        Ok(self
+            .device()?
+            .ve_info(veid)?
+            .filter(|info| info.nproc > 0)
+            .map(|info| Running {
                 init_pid: info.init_pid,
                 nproc: info.nproc,
-            })),
-            Ok(_) => Ok(None),
-            Err(VzError::Ioctl { source, .. }) if source.raw_os_error() == Some(libc::ENOENT) => {
-                Ok(None)
-            }
-            Err(e) => Err(e),
-        }
+            }))
     }
 
     fn is_mounted(&self, root: &Path) -> Result<bool, VzError> {
@@ -365,7 +362,7 @@ impl Host for LinuxHost {
     fn start(&self, plan: &StartPlan) -> Result<(), VzError> {
         let device = self.device()?;
         // A VE left in the kernel without tasks (a crashed vzctl) is replaced.
-        if device.ve_info(plan.veid).is_ok() {
+        if matches!(device.ve_info(plan.veid), Ok(Some(_))) {
             self.tear_down(plan.veid)?;
         }
         // The kernel log is the host's: without CAP_SYSLOG a VE then cannot read it.

@@ -20,7 +20,7 @@
 //! last. The command gets only pipes (exec) or a pty of the VE's devpts (enter) as its stdio;
 //! vzctl relays them on the host side, so no host descriptor or terminal is ever inside.
 
-use crate::device::Vzctl;
+use crate::device::{ControlDevice, Vzctl};
 use crate::devices::Rule;
 use crate::error::VzError;
 use crate::idmap::IdMap;

@@ -8,6 +8,7 @@ use std::fs::OpenOptions;
 use std::os::fd::AsRawFd;
 use std::sync::Mutex;
 use vz_abi as abi;
+use vzctl::device::ControlDevice;
 
 #[derive(clap::Args)]
 pub struct FuzzArgs {

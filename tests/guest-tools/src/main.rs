@@ -18,7 +18,7 @@ use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, ExitCode};
 use vz_abi as abi;
-use vzctl::device::Vzctl;
+use vzctl::device::{ControlDevice, Vzctl};
 
 #[derive(Parser)]
 #[command(name = "vztest")]
@@ -381,7 +381,13 @@ fn run(command: Cmd) -> Result<(), String> {
             println!("{destroyed}");
         }
         Cmd::Info { veid } => {
-            let i = open_device()?.ve_info(veid).map_err(err)?;
+            // The module's one "no such VE" answer, ENOENT, printed as any other failure.
+            let i = open_device()?.ve_info(veid).map_err(err)?.ok_or_else(|| {
+                format!(
+                    "VE_INFO: {}",
+                    std::io::Error::from_raw_os_error(libc::ENOENT)
+                )
+            })?;
             println!(
                 "{} {} {} {} {}",
                 i.veid, i.state, i.nproc, i.init_pid, i.created

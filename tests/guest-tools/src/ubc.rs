@@ -15,7 +15,7 @@ use std::os::unix::fs::FileExt;
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 use vz_abi as abi;
-use vzctl::device::Vzctl;
+use vzctl::device::{ControlDevice, Vzctl};
 
 /// `ubtest` arguments.
 #[derive(clap::Args)]

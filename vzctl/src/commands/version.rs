@@ -33,23 +33,17 @@ pub fn run<D: ControlDevice>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use vz_abi::{VersionInfo, VZ_ABI_VERSION};
-
-    struct FakeDevice;
-
-    impl ControlDevice for FakeDevice {
-        fn version(&self) -> Result<VersionInfo, VzError> {
-            let mut info = VersionInfo::zeroed();
-            info.abi_version = VZ_ABI_VERSION;
-            info.module_version[..5].copy_from_slice(b"9.8.7");
-            Ok(info)
-        }
-    }
+    use crate::device::fake::FakeDevice;
+    use vz_abi::VZ_ABI_VERSION;
 
     #[test]
     fn prints_tools_and_module_versions() {
         let mut out = Vec::new();
-        run("vzctl", &mut out, || Ok(FakeDevice)).unwrap();
+        let device = FakeDevice {
+            release: "9.8.7",
+            ..FakeDevice::default()
+        };
+        run("vzctl", &mut out, || Ok(device)).unwrap();
         let text = String::from_utf8(out).unwrap();
         assert_eq!(
             text,

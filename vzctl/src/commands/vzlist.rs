@@ -2,13 +2,13 @@
 //! `src/vzlist.c`): the same field names, column headers, printf widths, trimming, sort order,
 //! filters and messages.
 //!
-//! [`gather`] reads the VE configs and asks the module (through [`Kernel`]) which VEs run and
+//! [`gather`] reads the VE configs and asks the module (through [`ControlDevice`]) which VEs run and
 //! what they hold; [`render`] is a pure function of the resulting [`Entry`]s and the
 //! [`Options`], so nearly all of vzlist is unit-tested without root.
 
 use crate::cli::VzlistCli;
 use crate::config::{expand_veid, ConfigFile};
-use crate::device::Vzctl;
+use crate::device::{ControlDevice, Vzctl};
 use crate::error::VzError;
 use crate::params;
 use crate::paths::{Global, Paths};
@@ -612,38 +612,6 @@ pub fn render(entries: &[Entry], opts: &Options) -> Result<String, VzError> {
     }
 }
 
-/// What vzlist asks of the kernel module.
-pub trait Kernel {
-    /// Every VE the module has.
-    fn ve_ids(&self) -> Result<Vec<u32>, VzError>;
-    /// The VE's task count; `None` when the module does not know the VE (any more).
-    fn nproc(&self, veid: u32) -> Result<Option<u32>, VzError>;
-    /// The VE's beancounters, indexed like [`vz_abi::UB_NAMES`].
-    fn counters(&self, veid: u32) -> Result<[UbCounter; UB_COUNT], VzError>;
-}
-
-impl Kernel for Vzctl {
-    fn ve_ids(&self) -> Result<Vec<u32>, VzError> {
-        self.ve_list()
-    }
-
-    fn nproc(&self, veid: u32) -> Result<Option<u32>, VzError> {
-        match self.ve_info(veid) {
-            Ok(info) => Ok(Some(info.nproc)),
-            Err(VzError::Ioctl { source, .. })
-                if matches!(source.raw_os_error(), Some(libc::ENOENT | libc::ESRCH)) =>
-            {
-                Ok(None)
-            }
-            Err(e) => Err(e),
-        }
-    }
-
-    fn counters(&self, veid: u32) -> Result<[UbCounter; UB_COUNT], VzError> {
-        self.ub_get(veid)
-    }
-}
-
 /// The VEs [`gather`] found, and what it could not read (printed as warnings).
 #[derive(Debug, Default)]
 pub struct Gathered {
@@ -749,7 +717,7 @@ fn from_config(paths: &Paths, global: &Global, veid: u32, conf: Option<&ConfigFi
 /// Collects the VEs to list, as OpenVZ's vzlist does: with [`Show::Running`] and no CTIDs
 /// the VEs the module runs; otherwise also every `/etc/vz/conf/<N>.conf` and every VE the
 /// module knows. `only` (CTIDs from the command line) restricts both. A VE is running when
-/// the module reports tasks in it; without the module (`kernel` None) none is. A VE that is
+/// the module reports tasks in it; without the module (`device` None) none is. A VE that is
 /// not running and has no private area is left out; one whose root is mounted is mounted,
 /// one with a dump in DUMPDIR suspended.
 ///
@@ -757,16 +725,17 @@ fn from_config(paths: &Paths, global: &Global, veid: u32, conf: Option<&ConfigFi
 pub fn gather(
     paths: &Paths,
     global: &Global,
-    kernel: Option<&dyn Kernel>,
+    device: Option<&dyn ControlDevice>,
     show: Show,
     only: &[u32],
 ) -> Result<Option<Gathered>, VzError> {
     let wanted = |id: u32| id != 0 && (only.is_empty() || only.contains(&id));
     let mut nprocs = BTreeMap::new();
-    if let Some(kernel) = kernel {
-        for id in kernel.ve_ids()?.into_iter().filter(|&id| wanted(id)) {
-            if let Some(nproc) = kernel.nproc(id)? {
-                nprocs.insert(id, nproc);
+    if let Some(device) = device {
+        for id in device.ve_list()?.into_iter().filter(|&id| wanted(id)) {
+            // A VE destroyed since the list was taken is left out.
+            if let Some(info) = device.ve_info(id)? {
+                nprocs.insert(id, info.nproc);
             }
         }
     }
@@ -812,7 +781,7 @@ pub fn gather(
         };
         if entry.status == Status::Running {
             // A VE that stopped since it was listed has no counters: its values print as `-`.
-            entry.counters = kernel.and_then(|k| k.counters(id).ok());
+            entry.counters = device.and_then(|d| d.ub_get(id).ok());
         }
         gathered.entries.push(entry);
     }
@@ -847,10 +816,10 @@ pub fn run(cli: &VzlistCli, out: &mut dyn Write, err: &mut dyn Write) -> Result<
 
 /// `vzlist` under `paths`; `open` gives the module, or `None` when it is not loaded (every VE
 /// is then stopped). Returns the exit status: 1 when CTIDs were given and none was found.
-pub fn run_in<K: Kernel>(
+pub fn run_in<D: ControlDevice>(
     paths: &Paths,
     cli: &VzlistCli,
-    open: impl FnOnce() -> Result<Option<K>, VzError>,
+    open: impl FnOnce() -> Result<Option<D>, VzError>,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<i32, VzError> {
@@ -871,8 +840,8 @@ pub fn run_in<K: Kernel>(
         .collect::<Result<Vec<_>, _>>()?;
     let global = Global::load(paths)?;
     let device = open()?;
-    let kernel = device.as_ref().map(|d| d as &dyn Kernel);
-    let Some(gathered) = gather(paths, &global, kernel, opts.show, &only)? else {
+    let device = device.as_ref().map(|d| d as &dyn ControlDevice);
+    let Some(gathered) = gather(paths, &global, device, opts.show, &only)? else {
         // As OpenVZ: only an error when the VEs asked for do not exist.
         let _ = writeln!(err, "Container(s) not found");
         return Ok(if only.is_empty() { 0 } else { 1 });
@@ -888,7 +857,7 @@ pub fn run_in<K: Kernel>(
 mod tests {
     use super::*;
     use crate::cli;
-    use std::cell::RefCell;
+    use crate::device::fake::FakeDevice;
 
     const HEADER: &str = "      CTID      NPROC STATUS    IP_ADDR         HOSTNAME\n";
 
@@ -1599,37 +1568,13 @@ mod tests {
 
         fn gather(
             &self,
-            kernel: Option<&dyn Kernel>,
+            device: Option<&dyn ControlDevice>,
             show: Show,
             only: &[u32],
         ) -> Option<Vec<Entry>> {
-            gather(&self.paths, &self.global(), kernel, show, only)
+            gather(&self.paths, &self.global(), device, show, only)
                 .unwrap()
                 .map(|g| g.entries)
-        }
-    }
-
-    #[derive(Default)]
-    struct FakeKernel {
-        ves: Vec<(u32, u32)>,
-        counters: [UbCounter; UB_COUNT],
-        asked: RefCell<Vec<u32>>,
-    }
-
-    impl Kernel for FakeKernel {
-        fn ve_ids(&self) -> Result<Vec<u32>, VzError> {
-            Ok(self.ves.iter().map(|&(id, _)| id).collect())
-        }
-        fn nproc(&self, veid: u32) -> Result<Option<u32>, VzError> {
-            Ok(self
-                .ves
-                .iter()
-                .find(|&&(id, _)| id == veid)
-                .map(|&(_, n)| n))
-        }
-        fn counters(&self, veid: u32) -> Result<[UbCounter; UB_COUNT], VzError> {
-            self.asked.borrow_mut().push(veid);
-            Ok(self.counters)
         }
     }
 
@@ -1668,19 +1613,25 @@ mod tests {
         .unwrap();
         std::fs::create_dir_all(host.paths.resolve("/vz/dump")).unwrap();
         std::fs::write(host.paths.resolve("/vz/dump/Dump.104"), "").unwrap();
-        let kernel = FakeKernel {
-            // 101 runs; 200 runs without a config; 300 is known but has no tasks.
-            ves: vec![(101, 3), (200, 1), (300, 0)],
+        let device = FakeDevice {
             counters: counters(&[("numproc", 3, 4, 240, 240, 0)]),
-            ..FakeKernel::default()
+            // 101 runs; 200 runs without a config; 300 is known but has no tasks.
+            ..FakeDevice::with_ves(&[(101, 3), (200, 1), (300, 0)])
         };
 
-        let running = host.gather(Some(&kernel), Show::Running, &[]).unwrap();
+        let running = host.gather(Some(&device), Show::Running, &[]).unwrap();
         assert_eq!(
             ids(&running),
             [(101, Status::Running), (200, Status::Running)]
         );
-        assert_eq!(*kernel.asked.borrow(), [101, 200]);
+        let counters_read = device
+            .calls()
+            .into_iter()
+            .filter(|c| c.starts_with("ub_get"));
+        assert_eq!(
+            counters_read.collect::<Vec<_>>(),
+            ["ub_get 101", "ub_get 200"]
+        );
         let web = &running[0];
         assert_eq!(web.hostname.as_deref(), Some("a.example"));
         assert_eq!(web.ip, ["10.0.0.1", "10.0.0.2"]);
@@ -1699,7 +1650,7 @@ mod tests {
         assert_eq!(running[1].private.as_deref(), Some("/vz/private/200"));
         assert_eq!(running[1].hostname, None);
 
-        let all = host.gather(Some(&kernel), Show::All, &[]).unwrap();
+        let all = host.gather(Some(&device), Show::All, &[]).unwrap();
         assert_eq!(
             ids(&all),
             [
@@ -1714,10 +1665,10 @@ mod tests {
         assert_eq!(all[1].name, None, "NAME without its link is not shown");
 
         let only = host
-            .gather(Some(&kernel), Show::Running, &[102, 101])
+            .gather(Some(&device), Show::Running, &[102, 101])
             .unwrap();
         assert_eq!(ids(&only), [(101, Status::Running), (102, Status::Stopped)]);
-        assert!(host.gather(Some(&kernel), Show::All, &[555]).is_none());
+        assert!(host.gather(Some(&device), Show::All, &[555]).is_none());
     }
 
     #[test]
@@ -1744,14 +1695,14 @@ mod tests {
 
     fn run_args(
         host: &Host,
-        kernel: FakeKernel,
+        device: FakeDevice,
         args: &[&str],
     ) -> (Result<i32, VzError>, String, String) {
         let mut argv = vec!["vzlist"];
         argv.extend_from_slice(args);
         let cli = cli::parse::<VzlistCli, _, _>(argv).unwrap().unwrap();
         let (mut out, mut err) = (Vec::new(), Vec::new());
-        let result = run_in(&host.paths, &cli, || Ok(Some(kernel)), &mut out, &mut err);
+        let result = run_in(&host.paths, &cli, || Ok(Some(device)), &mut out, &mut err);
         (
             result,
             String::from_utf8(out).unwrap(),
@@ -1768,12 +1719,11 @@ mod tests {
             true,
         );
         host.ve(102, "HOSTNAME=\"b.example\"\n", true);
-        let kernel = || FakeKernel {
-            ves: vec![(101, 2)],
+        let device = || FakeDevice {
             counters: counters(&[("numproc", 2, 2, 240, 240, 0)]),
-            ..FakeKernel::default()
+            ..FakeDevice::with_ves(&[(101, 2)])
         };
-        let (code, out, err) = run_args(&host, kernel(), &["-a"]);
+        let (code, out, err) = run_args(&host, device(), &["-a"]);
         assert_eq!(code.unwrap(), 0);
         assert_eq!(
             out,
@@ -1784,32 +1734,32 @@ mod tests {
         );
         assert_eq!(err, "");
 
-        let (code, out, err) = run_args(&host, kernel(), &["555"]);
+        let (code, out, err) = run_args(&host, device(), &["555"]);
         assert_eq!(code.unwrap(), 1);
         assert_eq!(
             (out.as_str(), err.as_str()),
             ("", "Container(s) not found\n")
         );
-        let (code, _, err) = run_args(&host, FakeKernel::default(), &[]);
+        let (code, _, err) = run_args(&host, FakeDevice::default(), &[]);
         assert_eq!(code.unwrap(), 0, "nothing running is no error");
         assert_eq!(err, "Container(s) not found\n");
 
-        let (code, out, _) = run_args(&host, kernel(), &["-H", "-o", "ctid,status", "102"]);
+        let (code, out, _) = run_args(&host, device(), &["-H", "-o", "ctid,status", "102"]);
         assert_eq!(code.unwrap(), 0);
         assert_eq!(out, "       102 stopped\n");
 
-        let (code, _, _) = run_args(&host, kernel(), &["-o", "foo"]);
+        let (code, _, _) = run_args(&host, device(), &["-o", "foo"]);
         assert!(code
             .unwrap_err()
             .to_string()
             .contains("unknown field 'foo'"));
-        let (code, _, _) = run_args(&host, kernel(), &["nosuchname"]);
+        let (code, _, _) = run_args(&host, device(), &["nosuchname"]);
         assert!(code
             .unwrap_err()
             .to_string()
             .contains("CT ID nosuchname is invalid"));
 
-        let (code, out, _) = run_args(&host, kernel(), &["-L"]);
+        let (code, out, _) = run_args(&host, device(), &["-L"]);
         assert_eq!(code.unwrap(), 0);
         assert_eq!(out, field_list());
     }
@@ -1823,7 +1773,7 @@ mod tests {
         let result = run_in(
             &host.paths,
             &cli,
-            || -> Result<Option<FakeKernel>, VzError> { panic!("opened the module") },
+            || -> Result<Option<FakeDevice>, VzError> { panic!("opened the module") },
             &mut Vec::new(),
             &mut Vec::new(),
         );

@@ -8,11 +8,39 @@ use std::path::{Path, PathBuf};
 use vz_abi as abi;
 use vz_abi::{DevPerm, PidInfo, VeInfo, VersionInfo};
 
-/// What the tools ask of the kernel module. The real implementation is [`Vzctl`]; unit tests
-/// use a fake.
+#[cfg(test)]
+pub mod fake;
+
+/// What the tools ask of the kernel module: one method per ioctl of the ABI. The real
+/// implementation is [`Vzctl`]; unit tests use the fake in `device/fake.rs`.
 pub trait ControlDevice {
     /// The module's ABI version and release.
     fn version(&self) -> Result<VersionInfo, VzError>;
+    /// Creates VE `veid` with the default device rules.
+    fn ve_create(&self, veid: u32) -> Result<(), VzError>;
+    /// Destroys VE `veid`, which must have no tasks.
+    fn ve_destroy(&self, veid: u32) -> Result<(), VzError>;
+    /// Moves the calling thread into VE `veid` for good.
+    fn ve_enter(&self, veid: u32) -> Result<(), VzError>;
+    /// State, task count, init and creation time of VE `veid`; `None` when the module does
+    /// not know the VE (never created, or destroyed). The module answers that, and only
+    /// that, with `ENOENT`: `VZCTL_VE_INFO` has no other "no such VE" errno.
+    fn ve_info(&self, veid: u32) -> Result<Option<VeInfo>, VzError>;
+    /// Ids of all VEs, ascending.
+    fn ve_list(&self) -> Result<Vec<u32>, VzError>;
+    /// The VE of host pid `pid` and its pid inside the VE.
+    fn pid_info(&self, pid: i32) -> Result<PidInfo, VzError>;
+    /// Sets one device rule.
+    fn set_devperm(&self, rule: DevPerm) -> Result<(), VzError>;
+    /// The device rules of VE `veid`.
+    fn devperms(&self, veid: u32) -> Result<Vec<DevPerm>, VzError>;
+    /// Gives network device `name` to running VE `veid` (`op` = `NETDEV_ADD`) or takes it
+    /// back (`NETDEV_DEL`).
+    fn netdev(&self, veid: u32, op: u32, name: &str) -> Result<(), VzError>;
+    /// Sets barrier and limit of one beancounter resource (an index into `abi::UB_NAMES`).
+    fn ub_set(&self, veid: u32, resource: u32, barrier: u64, limit: u64) -> Result<(), VzError>;
+    /// Every beancounter row of a VE, indexed like `abi::UB_NAMES`.
+    fn ub_get(&self, veid: u32) -> Result<[abi::UbCounter; abi::UB_COUNT], VzError>;
 }
 
 /// An open `/dev/vzctl` whose module speaks this ABI version.
@@ -74,37 +102,45 @@ impl Vzctl {
         }
         Ok(())
     }
+}
 
-    /// Creates VE `veid` with the default device rules.
-    pub fn ve_create(&self, veid: u32) -> Result<(), VzError> {
+impl ControlDevice for Vzctl {
+    fn version(&self) -> Result<VersionInfo, VzError> {
+        let mut info = VersionInfo::zeroed();
+        self.call("GET_VERSION", abi::VZCTL_GET_VERSION, &mut info)?;
+        Ok(info)
+    }
+
+    fn ve_create(&self, veid: u32) -> Result<(), VzError> {
         let mut req = abi::VeCreate { veid, flags: 0 };
         self.call("VE_CREATE", abi::VZCTL_VE_CREATE, &mut req)
     }
 
-    /// Destroys VE `veid`, which must have no tasks.
-    pub fn ve_destroy(&self, veid: u32) -> Result<(), VzError> {
+    fn ve_destroy(&self, veid: u32) -> Result<(), VzError> {
         let mut req = abi::VeRef { veid, reserved: 0 };
         self.call("VE_DESTROY", abi::VZCTL_VE_DESTROY, &mut req)
     }
 
-    /// Moves the calling thread into VE `veid` for good.
-    pub fn ve_enter(&self, veid: u32) -> Result<(), VzError> {
+    fn ve_enter(&self, veid: u32) -> Result<(), VzError> {
         let mut req = abi::VeRef { veid, reserved: 0 };
         self.call("VE_ENTER", abi::VZCTL_VE_ENTER, &mut req)
     }
 
-    /// State, task count, init and creation time of VE `veid`.
-    pub fn ve_info(&self, veid: u32) -> Result<VeInfo, VzError> {
+    fn ve_info(&self, veid: u32) -> Result<Option<VeInfo>, VzError> {
         let mut info = VeInfo {
             veid,
             ..VeInfo::default()
         };
-        self.call("VE_INFO", abi::VZCTL_VE_INFO, &mut info)?;
-        Ok(info)
+        match self.call("VE_INFO", abi::VZCTL_VE_INFO, &mut info) {
+            Ok(()) => Ok(Some(info)),
+            Err(VzError::Ioctl { source, .. }) if source.raw_os_error() == Some(libc::ENOENT) => {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
     }
 
-    /// Ids of all VEs, ascending.
-    pub fn ve_list(&self) -> Result<Vec<u32>, VzError> {
+    fn ve_list(&self) -> Result<Vec<u32>, VzError> {
         let mut ids = vec![0u32; 64];
         loop {
             let mut req = abi::VeList {
@@ -123,8 +159,7 @@ impl Vzctl {
         }
     }
 
-    /// The VE of host pid `pid` and its pid inside the VE.
-    pub fn pid_info(&self, pid: i32) -> Result<PidInfo, VzError> {
+    fn pid_info(&self, pid: i32) -> Result<PidInfo, VzError> {
         let mut req = PidInfo {
             pid,
             ..PidInfo::default()
@@ -133,14 +168,12 @@ impl Vzctl {
         Ok(req)
     }
 
-    /// Sets one device rule.
-    pub fn set_devperm(&self, rule: DevPerm) -> Result<(), VzError> {
+    fn set_devperm(&self, rule: DevPerm) -> Result<(), VzError> {
         let mut rule = rule;
         self.call("SET_DEVPERMS", abi::VZCTL_SET_DEVPERMS, &mut rule)
     }
 
-    /// The device rules of VE `veid`.
-    pub fn devperms(&self, veid: u32) -> Result<Vec<DevPerm>, VzError> {
+    fn devperms(&self, veid: u32) -> Result<Vec<DevPerm>, VzError> {
         let mut rules = vec![DevPerm::default(); abi::VZ_MAX_DEVPERMS as usize];
         let mut req = abi::DevPermList {
             veid,
@@ -154,9 +187,7 @@ impl Vzctl {
         Ok(rules)
     }
 
-    /// Gives network device `name` to running VE `veid` (`op` = `NETDEV_ADD`) or takes it
-    /// back (`NETDEV_DEL`).
-    pub fn netdev(&self, veid: u32, op: u32, name: &str) -> Result<(), VzError> {
+    fn netdev(&self, veid: u32, op: u32, name: &str) -> Result<(), VzError> {
         let bytes = name.as_bytes();
         if bytes.is_empty() || bytes.len() >= abi::NETDEV_NAME_LEN || bytes.contains(&0) {
             return Err(VzError::InvalidValue(format!(
@@ -173,14 +204,7 @@ impl Vzctl {
         self.call("VE_NETDEV", abi::VZCTL_VE_NETDEV, &mut req)
     }
 
-    /// Sets barrier and limit of one beancounter resource (an index into `abi::UB_NAMES`).
-    pub fn ub_set(
-        &self,
-        veid: u32,
-        resource: u32,
-        barrier: u64,
-        limit: u64,
-    ) -> Result<(), VzError> {
+    fn ub_set(&self, veid: u32, resource: u32, barrier: u64, limit: u64) -> Result<(), VzError> {
         let mut req = abi::UbSet {
             veid,
             resource,
@@ -190,21 +214,12 @@ impl Vzctl {
         self.call("UB_SET", abi::VZCTL_UB_SET, &mut req)
     }
 
-    /// Every beancounter row of a VE, indexed like `abi::UB_NAMES`.
-    pub fn ub_get(&self, veid: u32) -> Result<[abi::UbCounter; abi::UB_COUNT], VzError> {
+    fn ub_get(&self, veid: u32) -> Result<[abi::UbCounter; abi::UB_COUNT], VzError> {
         let mut req = abi::UbGet {
             veid,
             ..Default::default()
         };
         self.call("UB_GET", abi::VZCTL_UB_GET, &mut req)?;
         Ok(req.counters)
-    }
-}
-
-impl ControlDevice for Vzctl {
-    fn version(&self) -> Result<VersionInfo, VzError> {
-        let mut info = VersionInfo::zeroed();
-        self.call("GET_VERSION", abi::VZCTL_GET_VERSION, &mut info)?;
-        Ok(info)
     }
 }
