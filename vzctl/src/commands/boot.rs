@@ -93,7 +93,7 @@ pub fn shutdown(ctx: &Ctx) -> Result<(), VzError> {
 mod tests {
     use super::*;
     use crate::commands::create::tests::scratch;
-    use crate::commands::fake::FakeHost;
+    use crate::host::fake::FakeHost;
     use crate::paths::Global;
 
     #[test]

@@ -247,7 +247,7 @@ fn finish(
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::commands::fake::FakeHost;
+    use crate::host::fake::FakeHost;
     use crate::paths::{Global, Paths};
 
     /// A scratch host root with vz.conf, a sample and a template.

@@ -465,7 +465,7 @@ pub(crate) fn cpu_settings(conf: &ConfigFile) -> Result<Vec<(String, String)>, S
 mod tests {
     use super::*;
     use crate::commands::create::tests::scratch;
-    use crate::commands::fake::FakeHost;
+    use crate::host::fake::FakeHost;
     use crate::host::Running;
     use crate::paths::Global;
 
