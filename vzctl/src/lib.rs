@@ -21,6 +21,7 @@ pub mod paths;
 pub mod procfs;
 pub mod quota;
 pub mod runtime;
+pub mod tools;
 pub mod ve;
 pub mod ve_files;
 

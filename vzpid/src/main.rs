@@ -6,6 +6,7 @@ use vzctl::commands;
 use vzctl::device::Vzctl;
 use vzctl::error::VzError;
 use vzctl::procfs::Proc;
+use vzctl::tools::vzpid;
 
 fn run() -> Result<(), VzError> {
     let Some(cli) = cli::parse::<VzpidCli, _, _>(std::env::args_os())? else {
@@ -14,7 +15,7 @@ fn run() -> Result<(), VzError> {
     if cli.version {
         return commands::version::run("vzpid", &mut std::io::stdout(), Vzctl::open);
     }
-    commands::vzpid::run(
+    vzpid::run(
         &Proc::default(),
         &cli.pids,
         cli.with_vpid,

@@ -5,6 +5,7 @@ use vzctl::cli::{self, VzlistCli};
 use vzctl::commands;
 use vzctl::device::Vzctl;
 use vzctl::error::VzError;
+use vzctl::tools::vzlist;
 
 fn main() -> ExitCode {
     let cli = match cli::parse::<VzlistCli, _, _>(std::env::args_os()) {
@@ -18,7 +19,7 @@ fn main() -> ExitCode {
         let printed = commands::version::run("vzlist", &mut std::io::stdout(), Vzctl::open);
         return vzctl::error::exit_code_of("vzlist", printed);
     }
-    match commands::vzlist::run(&cli, &mut std::io::stdout().lock(), &mut std::io::stderr()) {
+    match vzlist::run(&cli, &mut std::io::stdout().lock(), &mut std::io::stderr()) {
         // 1 when the CTIDs asked for do not exist.
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
         Err(err) => fail(&err),

@@ -10,8 +10,6 @@ pub mod start;
 pub mod status;
 pub mod stop;
 pub mod version;
-pub mod vzlist;
-pub mod vzpid;
 
 use crate::error::VzError;
 use crate::host::Host;
