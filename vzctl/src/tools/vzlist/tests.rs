@@ -1,0 +1,953 @@
+//! vzlist's unit tests: rendering from entries, and gather and run_in over a temporary
+//! tree and a fake module.
+
+use super::fields::{fields, find_field, Kind, UBC_HEADERS};
+use super::select::{glob_match, SortKey};
+use super::*;
+use crate::cli;
+use crate::device::fake::FakeDevice;
+use crate::params;
+use std::path::PathBuf;
+
+const HEADER: &str = "      CTID      NPROC STATUS    IP_ADDR         HOSTNAME\n";
+
+fn counters(pairs: &[(&str, u64, u64, u64, u64, u64)]) -> [UbCounter; UB_COUNT] {
+    let mut all = [UbCounter::default(); UB_COUNT];
+    for &(name, held, maxheld, barrier, limit, failcnt) in pairs {
+        let id = params::ubc_param(name).unwrap().resource as usize;
+        all[id] = UbCounter {
+            held,
+            maxheld,
+            barrier,
+            limit,
+            failcnt,
+        };
+    }
+    all
+}
+
+fn conf_ubc(pairs: &[(&str, u64, u64)]) -> [Option<(u64, u64)>; UB_COUNT] {
+    let mut all = [None; UB_COUNT];
+    for &(name, barrier, limit) in pairs {
+        all[params::ubc_param(name).unwrap().resource as usize] = Some((barrier, limit));
+    }
+    all
+}
+
+/// VE 101 running with 5 tasks; VE 102 stopped with a config.
+fn running_101() -> Entry {
+    Entry {
+        hostname: Some("a.example".into()),
+        ip: vec!["10.0.0.1".into()],
+        counters: Some(counters(&[
+            ("numproc", 5, 9, 240, 240, 0),
+            ("kmemsize", 1_000_000, 2_000_000, 14_372_700, 14_790_164, 3),
+        ])),
+        conf_ubc: conf_ubc(&[("numproc", 240, 240)]),
+        ..Entry::new(101, Status::Running)
+    }
+}
+
+fn stopped_102() -> Entry {
+    Entry {
+        hostname: Some("b.example".into()),
+        conf_ubc: conf_ubc(&[("numproc", 100, 120)]),
+        ..Entry::new(102, Status::Stopped)
+    }
+}
+
+fn both() -> Vec<Entry> {
+    vec![stopped_102(), running_101()]
+}
+
+fn opts() -> Options {
+    Options::default()
+}
+
+fn all() -> Options {
+    Options {
+        show: Show::All,
+        ..opts()
+    }
+}
+
+fn output(fields: &str) -> Options {
+    Options {
+        output: Some(fields.into()),
+        ..all()
+    }
+}
+
+fn text(entries: &[Entry], opts: &Options) -> String {
+    render(entries, opts).unwrap()
+}
+
+fn message(result: Result<String, VzError>) -> String {
+    result.unwrap_err().to_string()
+}
+
+#[test]
+fn default_lists_running_ves_in_openvz_columns() {
+    assert_eq!(
+        text(&both(), &opts()),
+        format!("{HEADER}       101          5 running   10.0.0.1        a.example\n")
+    );
+}
+
+#[test]
+fn all_shows_stopped_ves_with_dashes() {
+    assert_eq!(
+        text(&both(), &all()),
+        format!(
+            "{HEADER}       101          5 running   10.0.0.1        a.example\n       \
+             102          - stopped   -               b.example\n"
+        )
+    );
+}
+
+#[test]
+fn header_uses_the_column_widths() {
+    let header = text(&[], &opts());
+    assert_eq!(header, HEADER);
+    // %10s %10s %-9s %-15s %-32s, the last trimmed.
+    assert_eq!(
+        header.trim_end(),
+        format!(
+            "{:>10} {:>10} {:<9} {:<15} {}",
+            "CTID", "NPROC", "STATUS", "IP_ADDR", "HOSTNAME"
+        )
+    );
+}
+
+#[test]
+fn stopped_lists_every_ve_that_does_not_run() {
+    let mut mounted = Entry::new(103, Status::Mounted);
+    mounted.hostname = Some("c".into());
+    let entries = vec![running_101(), stopped_102(), mounted];
+    let out = text(
+        &entries,
+        &Options {
+            show: Show::Stopped,
+            output: Some("ctid,status".into()),
+            ..opts()
+        },
+    );
+    assert_eq!(
+        out,
+        "      CTID STATUS\n       102 stopped\n       103 mounted\n"
+    );
+}
+
+#[test]
+fn no_header_and_one() {
+    let no_header = Options {
+        no_header: true,
+        ..all()
+    };
+    assert_eq!(
+        text(&both(), &no_header),
+        "       101          5 running   10.0.0.1        a.example\n       \
+         102          - stopped   -               b.example\n"
+    );
+    let cli = cli::parse::<VzlistCli, _, _>(["vzlist", "-1", "-a"])
+        .unwrap()
+        .unwrap();
+    let one = Options::from_cli(&cli);
+    assert!(one.no_header);
+    assert_eq!(text(&both(), &one), "       101\n       102\n");
+    let ctid = Options {
+        no_header: true,
+        ..output("ctid")
+    };
+    assert_eq!(text(&both(), &ctid), text(&both(), &one));
+}
+
+#[test]
+fn long_values_are_trimmed_except_in_the_last_column() {
+    let long = "h".repeat(40);
+    let entry = Entry {
+        hostname: Some(long.clone()),
+        ip: vec!["10.0.0.1".into(), "10.0.0.2".into()],
+        ..Entry::new(7, Status::Stopped)
+    };
+    let entries = [entry];
+    let trimmed = text(
+        &entries,
+        &Options {
+            no_header: true,
+            ..output("hostname,ip,ctid")
+        },
+    );
+    assert_eq!(
+        trimmed,
+        format!("{} 10.0.0.1                 7\n", "h".repeat(32))
+    );
+    let last = text(
+        &entries,
+        &Options {
+            no_header: true,
+            ..output("ctid,ip,hostname")
+        },
+    );
+    assert_eq!(last, format!("         7 10.0.0.1        {long}\n"));
+    let ip_last = text(
+        &entries,
+        &Options {
+            no_header: true,
+            ..output("ctid,ip")
+        },
+    );
+    assert_eq!(ip_last, "         7 10.0.0.1 10.0.0.2\n");
+    let untrimmed = text(
+        &entries,
+        &Options {
+            no_header: true,
+            no_trim: true,
+            ..output("hostname,ip,ctid")
+        },
+    );
+    assert_eq!(untrimmed, format!("{long} 10.0.0.1 10.0.0.2          7\n"));
+}
+
+#[test]
+fn numbers_longer_than_the_column_print_whole() {
+    let entry = Entry {
+        conf_ubc: conf_ubc(&[("physpages", 0, UB_UNLIMITED)]),
+        ..Entry::new(5, Status::Stopped)
+    };
+    assert_eq!(
+        text(&[entry], &output("physpages.l,ctid")),
+        "   PHYSP.L       CTID\n9223372036854775807          5\n"
+    );
+}
+
+#[test]
+fn ubc_suffixes_show_each_part() {
+    let out = text(
+        &both(),
+        &output("ctid,numproc,numproc.m,numproc.b,numproc.l,numproc.f,kmemsize.f"),
+    );
+    assert_eq!(
+        out,
+        "      CTID      NPROC    NPROC.M    NPROC.B    NPROC.L    NPROC.F KMEMSIZE.F\n       \
+         101          5          9        240        240          0          3\n       \
+         102          -          -        100        120          -          -\n"
+    );
+}
+
+#[test]
+fn stopped_ve_without_config_values_prints_dashes() {
+    let bare = Entry::new(9, Status::Stopped);
+    assert_eq!(
+        text(&[bare], &output("ctid,numproc.b,hostname,cpuunits,cpus,ip")),
+        "      CTID    NPROC.B HOSTNAME                          CPUUNI  CPUS IP_ADDR\n         \
+         9          - -                                      -     - -\n"
+    );
+}
+
+#[test]
+fn running_ve_shows_the_module_limits_not_the_config() {
+    let mut entry = running_101();
+    entry.conf_ubc = conf_ubc(&[("numproc", 1, 1)]);
+    assert_eq!(
+        text(&[entry], &output("numproc.b,numproc.l")),
+        "   NPROC.B    NPROC.L\n       240        240\n"
+    );
+}
+
+#[test]
+fn mounted_ve_has_no_usage() {
+    let mut entry = running_101();
+    entry.status = Status::Mounted;
+    assert_eq!(
+        text(&[entry], &output("numproc,numproc.b,status")),
+        "     NPROC    NPROC.B STATUS\n         -        240 mounted\n"
+    );
+}
+
+#[test]
+fn sort_by_number_and_in_reverse() {
+    let mut entries = vec![
+        Entry {
+            conf_ubc: conf_ubc(&[("numproc", 50, 50)]),
+            ..Entry::new(1, Status::Stopped)
+        },
+        Entry {
+            conf_ubc: conf_ubc(&[("numproc", 9, 9)]),
+            ..Entry::new(2, Status::Stopped)
+        },
+        Entry {
+            conf_ubc: conf_ubc(&[("numproc", 100, 100)]),
+            ..Entry::new(3, Status::Stopped)
+        },
+        Entry::new(4, Status::Stopped),
+    ];
+    entries.reverse();
+    let sorted = |sort: &str| {
+        text(
+            &entries,
+            &Options {
+                no_header: true,
+                sort: Some(sort.into()),
+                ..output("ctid")
+            },
+        )
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+    };
+    // Numeric, not text order; a missing value first.
+    assert_eq!(sorted("numproc.l"), "4 2 1 3");
+    assert_eq!(sorted("-numproc.l"), "3 1 2 4");
+    assert_eq!(sorted("ctid"), "1 2 3 4");
+    assert_eq!(sorted("-ctid"), "4 3 2 1");
+    assert_eq!(sorted("-veid"), "4 3 2 1");
+}
+
+#[test]
+fn sort_by_text_and_status() {
+    let named = |id, host: Option<&str>, status| Entry {
+        hostname: host.map(str::to_owned),
+        ..Entry::new(id, status)
+    };
+    let entries = vec![
+        named(1, Some("zeta"), Status::Stopped),
+        named(2, Some("alpha"), Status::Running),
+        named(3, None, Status::Mounted),
+        named(4, Some("beta"), Status::Running),
+    ];
+    let order = |sort: &str| {
+        text(
+            &entries,
+            &Options {
+                no_header: true,
+                sort: Some(sort.into()),
+                ..output("ctid")
+            },
+        )
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+    };
+    assert_eq!(order("hostname"), "3 2 4 1");
+    assert_eq!(order("-hostname"), "1 4 2 3");
+    // running, stopped, mounted; ties by CTID.
+    assert_eq!(order("status"), "2 4 1 3");
+}
+
+#[test]
+fn default_order_is_by_ctid() {
+    let entries = vec![
+        Entry::new(30, Status::Stopped),
+        Entry::new(4, Status::Stopped),
+        Entry::new(100, Status::Stopped),
+    ];
+    let out = text(
+        &entries,
+        &Options {
+            no_header: true,
+            ..output("ctid")
+        },
+    );
+    assert_eq!(out, "         4\n        30\n       100\n");
+}
+
+#[test]
+fn name_columns_use_smart_name() {
+    let cli = cli::parse::<VzlistCli, _, _>(["vzlist", "-n"])
+        .unwrap()
+        .unwrap();
+    let opts = Options::from_cli(&cli);
+    assert_eq!(opts.output.as_deref(), Some(DEFAULT_NAME_FIELDS));
+    let mut named = running_101();
+    named.name = Some("web".into());
+    let mut unnamed = running_101();
+    unnamed.veid = 102;
+    assert_eq!(
+        text(&[named, unnamed], &opts),
+        " SMARTNAME      NPROC STATUS    IP_ADDR         HOSTNAME\n       \
+         web          5 running   10.0.0.1        a.example\n       \
+         102          5 running   10.0.0.1        a.example\n"
+    );
+}
+
+#[test]
+fn other_fields_format_like_openvz() {
+    let entry = Entry {
+        onboot: true,
+        cpuunits: Some(1000),
+        cpulimit: Some(25),
+        cpus: Some(2),
+        bootorder: Some(7),
+        private: Some("/vz/private/8".into()),
+        conf_ubc: conf_ubc(&[("physpages", 0, 65536)]),
+        ..Entry::new(8, Status::Stopped)
+    };
+    assert_eq!(
+        text(
+            &[entry],
+            &output("onboot,cpuunits,cpulimit,cpus,bootorder,layout,vswap,disabled,private")
+        ),
+        "ONBOOT  CPUUNI  CPULIM  CPUS  BOOTORDER LAYOUT VSWAP DISABL PRIVATE\n   \
+         yes    1000      25     2          7 simfs    yes     no /vz/private/8\n"
+    );
+}
+
+#[test]
+fn unknown_fields_are_errors() {
+    let err = render(&both(), &output("ctid,foo")).unwrap_err();
+    assert!(err.to_string().contains("unknown field 'foo'"), "{err}");
+    assert!(message(render(&both(), &output("numproc.x"))).contains("'numproc.x'"));
+    assert!(message(render(&both(), &output(""))).contains("unknown field ''"));
+    let bad_sort = Options {
+        sort: Some("-bar".into()),
+        ..opts()
+    };
+    assert!(message(render(&both(), &bad_sort)).contains("'-bar'"));
+}
+
+#[test]
+fn glob_filters() {
+    let entry = |id, host: Option<&str>, name: Option<&str>, desc: Option<&str>| Entry {
+        hostname: host.map(str::to_owned),
+        name: name.map(str::to_owned),
+        description: desc.map(str::to_owned),
+        ..Entry::new(id, Status::Running)
+    };
+    let entries = vec![
+        entry(1, Some("web1.example"), Some("web1"), Some("front end")),
+        entry(2, Some("db.example"), Some("db"), None),
+        entry(3, None, None, Some("spare")),
+        entry(4, Some("web2.other"), Some("web2"), Some("front end 2")),
+    ];
+    let ids = |o: Options| {
+        text(
+            &entries,
+            &Options {
+                no_header: true,
+                output: Some("ctid".into()),
+                ..o
+            },
+        )
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+    };
+    let host = |p: &str| Options {
+        hostname: Some(p.into()),
+        ..opts()
+    };
+    assert_eq!(ids(host("*.example")), "1 2");
+    assert_eq!(ids(host("web?.*")), "1 4");
+    assert_eq!(ids(host("[a-d]*")), "2");
+    assert_eq!(ids(host("[!w]*")), "2");
+    assert_eq!(
+        ids(host("*")),
+        "1 2 4",
+        "a VE without hostname never matches"
+    );
+    assert_eq!(ids(host("web1")), "", "the whole value must match");
+    let name = Options {
+        name: Some("web*".into()),
+        ..opts()
+    };
+    assert_eq!(ids(name), "1 4");
+    let desc = Options {
+        description: Some("front*".into()),
+        ..opts()
+    };
+    assert_eq!(ids(desc), "1 4");
+    let both = Options {
+        description: Some("front*".into()),
+        hostname: Some("*.other".into()),
+        ..opts()
+    };
+    assert_eq!(ids(both), "4");
+}
+
+#[test]
+fn json_has_every_field_by_default() {
+    let out = render(
+        &both(),
+        &Options {
+            json: true,
+            ..all()
+        },
+    )
+    .unwrap();
+    let value: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let ves = value.as_array().unwrap();
+    assert_eq!(ves.len(), 2);
+    let running = &ves[0];
+    assert_eq!(running["ctid"], 101);
+    assert_eq!(running["veid"], 101);
+    assert_eq!(running["status"], "running");
+    assert_eq!(running["hostname"], "a.example");
+    assert_eq!(running["ip"], serde_json::json!(["10.0.0.1"]));
+    assert_eq!(running["nameserver"], serde_json::json!([]));
+    assert_eq!(running["description"], serde_json::Value::Null);
+    assert_eq!(running["onboot"], false);
+    assert_eq!(running["smart_name"], 101);
+    assert_eq!(running["cpuunits"], serde_json::Value::Null);
+    assert_eq!(
+        running["numproc"],
+        serde_json::json!({"held": 5, "maxheld": 9, "barrier": 240, "limit": 240, "failcnt": 0})
+    );
+    assert_eq!(running["kmemsize"]["failcnt"], 3);
+    let stopped = &ves[1];
+    assert_eq!(stopped["status"], "stopped");
+    assert_eq!(
+        stopped["numproc"],
+        serde_json::json!({"held": 0, "maxheld": 0, "barrier": 100, "limit": 120, "failcnt": 0})
+    );
+    assert_eq!(
+        stopped["kmemsize"],
+        serde_json::json!({"held": 0, "maxheld": 0, "barrier": null, "limit": null, "failcnt": 0})
+    );
+    // Every field without a suffix, none with one.
+    let keys = running.as_object().unwrap();
+    let expected: Vec<_> = fields().into_iter().filter(|f| !f.has_suffix()).collect();
+    assert_eq!(keys.len(), expected.len());
+    assert!(expected.iter().all(|f| keys.contains_key(&f.name)));
+    assert!(!keys.contains_key("numproc.m"));
+}
+
+#[test]
+fn json_layout_matches_openvz() {
+    let mut entry = running_101();
+    entry.ip.push("10.0.0.2".into());
+    entry.name = Some("we\"b".into());
+    let out = render(
+        &[entry],
+        &Options {
+            json: true,
+            ..output("ctid,name,ip,numproc,onboot")
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        out,
+        "[\n  {\n    \"ctid\": 101,\n    \"name\": \"we\\\"b\",\n    \
+         \"ip\": [\"10.0.0.1\", \"10.0.0.2\"],\n    \"numproc\": {\n      \
+         \"held\": 5,\n      \"maxheld\": 9,\n      \"barrier\": 240,\n      \
+         \"limit\": 240,\n      \"failcnt\": 0\n    },\n    \"onboot\": false\n  }\n]\n"
+    );
+    let none = render(
+        &[],
+        &Options {
+            json: true,
+            ..opts()
+        },
+    )
+    .unwrap();
+    assert_eq!(none, "[\n]\n");
+    let two = render(
+        &both(),
+        &Options {
+            json: true,
+            ..output("ctid")
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        two,
+        "[\n  {\n    \"ctid\": 101\n  },\n  {\n    \"ctid\": 102\n  }\n]\n"
+    );
+}
+
+#[test]
+fn json_refuses_suffixes_and_ignores_header_options() {
+    let err = message(render(
+        &both(),
+        &Options {
+            json: true,
+            ..output("ctid,numproc.m")
+        },
+    ));
+    assert!(
+        err.contains("'numproc.m' is not available in JSON"),
+        "{err}"
+    );
+    let out = render(
+        &both(),
+        &Options {
+            json: true,
+            no_header: false,
+            sort: Some("-ctid".into()),
+            ..output("ctid")
+        },
+    )
+    .unwrap();
+    let value: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(value, serde_json::json!([{"ctid": 102}, {"ctid": 101}]));
+}
+
+#[test]
+fn field_list_names_every_field_with_its_header() {
+    let list = field_list();
+    let lines: Vec<_> = list.lines().collect();
+    assert_eq!(lines[0], "ctid            CTID           ");
+    assert!(lines.contains(&"numproc         NPROC          "));
+    assert!(lines.contains(&"kmemsize.b      KMEMSIZE.B     "));
+    assert!(lines.contains(&"ip              IP_ADDR        "));
+    // 16 general, 21 beancounters with 5 parts each, 8 others.
+    assert_eq!(lines.len(), 16 + 21 * 5 + 8);
+}
+
+#[test]
+fn every_beancounter_is_a_field() {
+    assert_eq!(UBC_HEADERS.len(), params::UBC_PARAMS.len());
+    for param in params::UBC_PARAMS {
+        for suffix in ["", ".m", ".b", ".l", ".f"] {
+            let field = find_field(&format!("{}{suffix}", param.name)).unwrap();
+            assert!(matches!(field.kind, Kind::Ubc(id, _) if id == param.resource as usize));
+        }
+    }
+    // In OpenVZ's order: ascending resource ids.
+    let ids: Vec<_> = UBC_HEADERS
+        .iter()
+        .map(|(name, _)| params::ubc_param(name).unwrap().resource)
+        .collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]));
+}
+
+#[test]
+fn command_line() {
+    let parse = |args: &[&str]| {
+        let mut argv = vec!["vzlist"];
+        argv.extend_from_slice(args);
+        cli::parse::<VzlistCli, _, _>(argv).unwrap().unwrap()
+    };
+    let cli = parse(&["-h", "*.example", "-s", "-numproc", "-N", "web*", "-d", "x"]);
+    assert_eq!(cli.hostname.as_deref(), Some("*.example"));
+    assert_eq!(cli.sort.as_deref(), Some("-numproc"));
+    assert_eq!(cli.name_filter.as_deref(), Some("web*"));
+    assert_eq!(cli.description.as_deref(), Some("x"));
+    let cli = parse(&["-aHtj", "-o", "ctid", "-o", "ip", "101", "web"]);
+    assert!(cli.all && cli.no_header && cli.no_trim && cli.json);
+    assert_eq!(cli.output.as_deref(), Some("ip"), "the last -o wins");
+    assert_eq!(cli.ctids, ["101", "web"]);
+    let opts = Options::from_cli(&cli);
+    assert_eq!(opts.show, Show::All);
+    let long = parse(&[
+        "--all",
+        "--stopped",
+        "--no-header",
+        "--no-trim",
+        "--json",
+        "--output=ctid",
+        "--sort=ctid",
+        "--hostname=h",
+        "--name_filter=n",
+        "--description=d",
+        "--name",
+        "--list",
+    ]);
+    assert!(long.list && long.name && long.stopped);
+    assert_eq!(Options::from_cli(&long).show, Show::Stopped);
+    assert_eq!(Options::from_cli(&parse(&[])).show, Show::Running);
+    assert_eq!(Options::from_cli(&parse(&["102"])).show, Show::All);
+    assert!(parse(&["--version"]).version);
+    // --help prints and stops; -h needs a pattern.
+    assert!(cli::parse::<VzlistCli, _, _>(["vzlist", "--help"])
+        .unwrap()
+        .is_none());
+    assert!(cli::parse::<VzlistCli, _, _>(["vzlist", "-h"]).is_err());
+    assert!(cli::parse::<VzlistCli, _, _>(["vzlist", "-x"]).is_err());
+}
+
+// gather and run_in, against a temporary tree and a fake module.
+
+/// A directory under the system temp dir, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> TempDir {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "vzlist-test-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+struct Host {
+    _dir: TempDir,
+    paths: Paths,
+}
+
+impl Host {
+    fn new() -> Host {
+        let dir = TempDir::new();
+        let paths = Paths::new(&dir.0);
+        std::fs::create_dir_all(paths.conf_dir()).unwrap();
+        std::fs::create_dir_all(paths.names_dir()).unwrap();
+        std::fs::write(
+            paths.vz_conf(),
+            "VE_ROOT=/vz/root/$VEID\nVE_PRIVATE=/vz/private/$VEID\nDUMPDIR=/vz/dump\n",
+        )
+        .unwrap();
+        Host { _dir: dir, paths }
+    }
+
+    /// A VE with config `conf` and (if `private`) a private area.
+    fn ve(&self, veid: u32, conf: &str, private: bool) {
+        std::fs::write(self.paths.ve_conf(veid), conf).unwrap();
+        if private {
+            std::fs::create_dir_all(self.paths.resolve(&format!("/vz/private/{veid}"))).unwrap();
+        }
+    }
+
+    fn global(&self) -> Global {
+        Global::load(&self.paths).unwrap()
+    }
+
+    fn gather(
+        &self,
+        device: Option<&dyn ControlDevice>,
+        show: Show,
+        only: &[u32],
+    ) -> Option<Vec<Entry>> {
+        gather(&self.paths, &self.global(), device, show, only)
+            .unwrap()
+            .map(|g| g.entries)
+    }
+}
+
+fn ids(entries: &[Entry]) -> Vec<(u32, Status)> {
+    entries.iter().map(|e| (e.veid, e.status)).collect()
+}
+
+#[test]
+fn gather_reads_configs_and_the_module() {
+    let host = Host::new();
+    host.ve(
+        101,
+        "HOSTNAME=\"a.example\"\nIP_ADDRESS=\"10.0.0.1 10.0.0.2\"\nNUMPROC=\"240:240\"\n\
+         KMEMSIZE=\"2M:3M\"\nONBOOT=\"yes\"\nCPUUNITS=\"1000\"\nCPUS=\"unlimited\"\n\
+         NAME=\"web\"\nDESCRIPTION=\"front end\"\nOSTEMPLATE=\"busybox\"\n\
+         VE_ROOT=\"/vz/root/$VEID\"\nVE_PRIVATE=\"/vz/private/$VEID\"\n",
+        true,
+    );
+    std::os::unix::fs::symlink("../conf/101.conf", host.paths.names_dir().join("web")).unwrap();
+    host.ve(102, "HOSTNAME=\"b\"\nNAME=\"stale\"\n", true);
+    host.ve(103, "", true);
+    host.ve(104, "", true);
+    host.ve(105, "", false);
+    std::fs::write(host.paths.ve_conf(106).with_extension("conf.destroyed"), "").unwrap();
+    std::fs::write(host.paths.conf_dir().join("ve-basic.conf-sample"), "").unwrap();
+    // 103 is mounted, 104 suspended, 105 has no private area.
+    let root_103 = host.paths.resolve("/vz/root/103");
+    std::fs::create_dir_all(host.paths.proc().join("self")).unwrap();
+    std::fs::write(
+        host.paths.proc().join("self/mountinfo"),
+        format!(
+            "36 35 98:0 / {} rw - ext4 /dev/vda rw\n",
+            root_103.display()
+        ),
+    )
+    .unwrap();
+    std::fs::create_dir_all(host.paths.resolve("/vz/dump")).unwrap();
+    std::fs::write(host.paths.resolve("/vz/dump/Dump.104"), "").unwrap();
+    let device = FakeDevice {
+        counters: counters(&[("numproc", 3, 4, 240, 240, 0)]),
+        // 101 runs; 200 runs without a config; 300 is known but has no tasks.
+        ..FakeDevice::with_ves(&[(101, 3), (200, 1), (300, 0)])
+    };
+
+    let running = host.gather(Some(&device), Show::Running, &[]).unwrap();
+    assert_eq!(
+        ids(&running),
+        [(101, Status::Running), (200, Status::Running)]
+    );
+    let counters_read = device
+        .calls()
+        .into_iter()
+        .filter(|c| c.starts_with("ub_get"));
+    assert_eq!(
+        counters_read.collect::<Vec<_>>(),
+        ["ub_get 101", "ub_get 200"]
+    );
+    let web = &running[0];
+    assert_eq!(web.hostname.as_deref(), Some("a.example"));
+    assert_eq!(web.ip, ["10.0.0.1", "10.0.0.2"]);
+    assert_eq!(web.name.as_deref(), Some("web"));
+    assert_eq!(web.description.as_deref(), Some("front end"));
+    assert_eq!(web.ostemplate.as_deref(), Some("busybox"));
+    assert_eq!(web.private.as_deref(), Some("/vz/private/101"));
+    assert_eq!(web.root.as_deref(), Some("/vz/root/101"));
+    assert!(web.onboot);
+    assert_eq!(web.cpuunits, Some(1000));
+    assert_eq!(web.cpus, None, "unlimited");
+    let kmem = params::ubc_param("kmemsize").unwrap().resource as usize;
+    assert_eq!(web.conf_ubc[kmem], Some((2 << 20, 3 << 20)));
+    assert_eq!(web.ubc(5, Part::Held), Some(3));
+    // Defaults of vz.conf for a VE without config.
+    assert_eq!(running[1].private.as_deref(), Some("/vz/private/200"));
+    assert_eq!(running[1].hostname, None);
+
+    let all = host.gather(Some(&device), Show::All, &[]).unwrap();
+    assert_eq!(
+        ids(&all),
+        [
+            (101, Status::Running),
+            (102, Status::Stopped),
+            (103, Status::Mounted),
+            (104, Status::Suspended),
+            (200, Status::Running),
+        ],
+        "105 and 300 have no private area"
+    );
+    assert_eq!(all[1].name, None, "NAME without its link is not shown");
+
+    let only = host
+        .gather(Some(&device), Show::Running, &[102, 101])
+        .unwrap();
+    assert_eq!(ids(&only), [(101, Status::Running), (102, Status::Stopped)]);
+    assert!(host.gather(Some(&device), Show::All, &[555]).is_none());
+}
+
+#[test]
+fn without_the_module_every_ve_is_stopped() {
+    let host = Host::new();
+    host.ve(101, "HOSTNAME=\"a\"\n", true);
+    assert!(host.gather(None, Show::Running, &[]).is_none());
+    let all = host.gather(None, Show::All, &[]).unwrap();
+    assert_eq!(ids(&all), [(101, Status::Stopped)]);
+    assert_eq!(all[0].counters, None);
+}
+
+#[test]
+fn a_broken_config_is_a_warning() {
+    let host = Host::new();
+    host.ve(101, "this is not a config\n", true);
+    let gathered = gather(&host.paths, &host.global(), None, Show::All, &[])
+        .unwrap()
+        .unwrap();
+    assert_eq!(ids(&gathered.entries), [(101, Status::Stopped)]);
+    assert_eq!(gathered.warnings.len(), 1);
+    assert!(gathered.warnings[0].contains("101.conf"));
+}
+
+fn run_args(
+    host: &Host,
+    device: FakeDevice,
+    args: &[&str],
+) -> (Result<i32, VzError>, String, String) {
+    let mut argv = vec!["vzlist"];
+    argv.extend_from_slice(args);
+    let cli = cli::parse::<VzlistCli, _, _>(argv).unwrap().unwrap();
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let result = run_in(&host.paths, &cli, || Ok(Some(device)), &mut out, &mut err);
+    (
+        result,
+        String::from_utf8(out).unwrap(),
+        String::from_utf8(err).unwrap(),
+    )
+}
+
+#[test]
+fn run_prints_and_reports_missing_ves() {
+    let host = Host::new();
+    host.ve(
+        101,
+        "HOSTNAME=\"a.example\"\nIP_ADDRESS=\"10.0.0.1\"\n",
+        true,
+    );
+    host.ve(102, "HOSTNAME=\"b.example\"\n", true);
+    let device = || FakeDevice {
+        counters: counters(&[("numproc", 2, 2, 240, 240, 0)]),
+        ..FakeDevice::with_ves(&[(101, 2)])
+    };
+    let (code, out, err) = run_args(&host, device(), &["-a"]);
+    assert_eq!(code.unwrap(), 0);
+    assert_eq!(
+        out,
+        format!(
+            "{HEADER}       101          2 running   10.0.0.1        a.example\n       \
+             102          - stopped   -               b.example\n"
+        )
+    );
+    assert_eq!(err, "");
+
+    let (code, out, err) = run_args(&host, device(), &["555"]);
+    assert_eq!(code.unwrap(), 1);
+    assert_eq!(
+        (out.as_str(), err.as_str()),
+        ("", "Container(s) not found\n")
+    );
+    let (code, _, err) = run_args(&host, FakeDevice::default(), &[]);
+    assert_eq!(code.unwrap(), 0, "nothing running is no error");
+    assert_eq!(err, "Container(s) not found\n");
+
+    let (code, out, _) = run_args(&host, device(), &["-H", "-o", "ctid,status", "102"]);
+    assert_eq!(code.unwrap(), 0);
+    assert_eq!(out, "       102 stopped\n");
+
+    let (code, _, _) = run_args(&host, device(), &["-o", "foo"]);
+    assert!(code
+        .unwrap_err()
+        .to_string()
+        .contains("unknown field 'foo'"));
+    let (code, _, _) = run_args(&host, device(), &["nosuchname"]);
+    assert!(code
+        .unwrap_err()
+        .to_string()
+        .contains("CT ID nosuchname is invalid"));
+
+    let (code, out, _) = run_args(&host, device(), &["-L"]);
+    assert_eq!(code.unwrap(), 0);
+    assert_eq!(out, field_list());
+}
+
+#[test]
+fn bad_options_fail_before_the_module_is_opened() {
+    let host = Host::new();
+    let cli = cli::parse::<VzlistCli, _, _>(["vzlist", "-j", "-o", "numproc.l"])
+        .unwrap()
+        .unwrap();
+    let result = run_in(
+        &host.paths,
+        &cli,
+        || -> Result<Option<FakeDevice>, VzError> { panic!("opened the module") },
+        &mut Vec::new(),
+        &mut Vec::new(),
+    );
+    assert!(result.unwrap_err().to_string().contains("JSON"));
+}
+
+#[test]
+fn glob_matches_like_fnmatch() {
+    assert!(glob_match("*", ""));
+    assert!(glob_match("a*c", "abbbc"));
+    assert!(glob_match("a?c", "abc"));
+    assert!(!glob_match("a?c", "ac"));
+    assert!(glob_match("[0-9]*", "1x"));
+    assert!(glob_match("\\*", "*"));
+    assert!(!glob_match("\\*", "x"));
+    assert!(!glob_match("a\0", "a"));
+}
+
+#[test]
+fn missing_values_sort_first() {
+    use std::cmp::Ordering;
+    // SortKey compares missing values first.
+    assert_eq!(
+        SortKey::Num(None).cmp(&SortKey::Num(Some(0))),
+        Ordering::Less
+    );
+    assert_eq!(
+        SortKey::Text(None).cmp(&SortKey::Text(Some(String::new()))),
+        Ordering::Less
+    );
+}
