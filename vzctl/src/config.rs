@@ -283,24 +283,6 @@ mod tests {
         }
     }
 
-    /// A directory under the system temp dir, removed when dropped.
-    struct TempDir(PathBuf);
-
-    impl TempDir {
-        fn new(name: &str) -> TempDir {
-            let dir = std::env::temp_dir().join(format!("vz-config-{name}-{}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&dir);
-            std::fs::create_dir_all(&dir).unwrap();
-            TempDir(dir)
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-
     const SAMPLE: &str = "# Sample config\n\
                           \n\
                           ONBOOT=\"yes\"\n\
@@ -469,8 +451,8 @@ mod tests {
 
     #[test]
     fn load_and_save_round_trip() {
-        let dir = TempDir::new("save");
-        let path = dir.0.join("101.conf");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("101.conf");
         assert!(matches!(
             ConfigFile::load(&path),
             Err(VzError::ConfigNotFound(p)) if p == path
@@ -484,15 +466,15 @@ mod tests {
             text,
             SAMPLE.replace("NUMPROC=240:240", "NUMPROC=\"100:100\"")
         );
-        assert!(!dir.0.join("101.conf.tmp").exists());
-        let entries = std::fs::read_dir(&dir.0).unwrap().count();
+        assert!(!dir.path().join("101.conf.tmp").exists());
+        let entries = std::fs::read_dir(dir.path()).unwrap().count();
         assert_eq!(entries, 1, "no temporary file is left behind");
     }
 
     #[test]
     fn save_into_a_missing_directory_is_exit_139() {
-        let dir = TempDir::new("save-missing");
-        let path = dir.0.join("absent").join("101.conf");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("absent").join("101.conf");
         let err = parse(SAMPLE).save(&path).unwrap_err();
         assert_eq!(err.exit_code(), 139);
         assert!(err.to_string().contains("absent/101.conf"), "{err}");

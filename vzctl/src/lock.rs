@@ -217,23 +217,22 @@ mod tests {
 
     /// A temporary lock directory and /proc tree, removed when dropped.
     struct TempDirs {
-        root: PathBuf,
+        root: tempfile::TempDir,
     }
 
     impl TempDirs {
-        fn new(name: &str) -> TempDirs {
-            let root = std::env::temp_dir().join(format!("vz-lock-{name}-{}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&root);
-            std::fs::create_dir_all(root.join("proc")).unwrap();
+        fn new() -> TempDirs {
+            let root = tempfile::tempdir().unwrap();
+            std::fs::create_dir_all(root.path().join("proc")).unwrap();
             TempDirs { root }
         }
 
         fn lockdir(&self) -> PathBuf {
-            self.root.join("vz/lock")
+            self.root.path().join("vz/lock")
         }
 
         fn proc(&self) -> PathBuf {
-            self.root.join("proc")
+            self.root.path().join("proc")
         }
 
         fn files(&self) -> Vec<String> {
@@ -246,18 +245,12 @@ mod tests {
         }
     }
 
-    impl Drop for TempDirs {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.root);
-        }
-    }
-
     /// A pid no process can have: above the kernel's maximum pid_max (2^22).
     const DEAD_PID: i32 = 0x7fff_fffe;
 
     #[test]
     fn acquire_writes_pid_and_status_and_drop_removes() {
-        let dirs = TempDirs::new("basic");
+        let dirs = TempDirs::new();
         let lock = VeLock::acquire(&dirs.lockdir(), &dirs.proc(), 101, "starting").unwrap();
         assert_eq!(lock.path(), dirs.lockdir().join("101.lck"));
         let text = std::fs::read_to_string(lock.path()).unwrap();
@@ -275,7 +268,7 @@ mod tests {
 
     #[test]
     fn live_holder_is_locked_with_its_cmdline() {
-        let dirs = TempDirs::new("live");
+        let dirs = TempDirs::new();
         let me = std::process::id();
         std::fs::create_dir_all(dirs.lockdir()).unwrap();
         std::fs::write(dirs.lockdir().join("102.lck"), format!("{me}\nstopping\n")).unwrap();
@@ -300,7 +293,7 @@ mod tests {
 
     #[test]
     fn unreadable_cmdline_is_unknown() {
-        let dirs = TempDirs::new("nocmdline");
+        let dirs = TempDirs::new();
         let me = std::process::id();
         std::fs::create_dir_all(dirs.lockdir()).unwrap();
         std::fs::write(dirs.lockdir().join("103.lck"), format!("{me}\nmounting\n")).unwrap();
@@ -315,7 +308,7 @@ mod tests {
 
     #[test]
     fn stale_locks_are_replaced() {
-        let dirs = TempDirs::new("stale");
+        let dirs = TempDirs::new();
         std::fs::create_dir_all(dirs.lockdir()).unwrap();
         let path = dirs.lockdir().join("104.lck");
         for stale in [
@@ -340,7 +333,7 @@ mod tests {
 
     #[test]
     fn second_acquire_in_the_same_process_is_locked() {
-        let dirs = TempDirs::new("twice");
+        let dirs = TempDirs::new();
         let first = VeLock::acquire(&dirs.lockdir(), &dirs.proc(), 105, "starting").unwrap();
         let err = VeLock::acquire(&dirs.lockdir(), &dirs.proc(), 105, "starting").unwrap_err();
         assert!(matches!(err, VzError::Locked { veid: 105, .. }));
@@ -353,7 +346,7 @@ mod tests {
 
     #[test]
     fn drop_keeps_a_lock_taken_over_by_another_process() {
-        let dirs = TempDirs::new("takeover");
+        let dirs = TempDirs::new();
         let lock = VeLock::acquire(&dirs.lockdir(), &dirs.proc(), 107, "starting").unwrap();
         std::fs::write(lock.path(), "1\nstarting\n").unwrap();
         let path = lock.path().to_owned();

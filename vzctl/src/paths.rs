@@ -170,27 +170,20 @@ mod tests {
     use super::*;
 
     /// A temporary root, removed when dropped.
-    struct TempRoot(PathBuf);
+    struct TempRoot(tempfile::TempDir);
 
     impl TempRoot {
-        fn new(name: &str, vz_conf: Option<&str>) -> TempRoot {
-            let dir = std::env::temp_dir().join(format!("vz-paths-{name}-{}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&dir);
-            std::fs::create_dir_all(dir.join("etc/vz")).unwrap();
+        fn new(vz_conf: Option<&str>) -> TempRoot {
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::create_dir_all(dir.path().join("etc/vz")).unwrap();
             if let Some(text) = vz_conf {
-                std::fs::write(dir.join("etc/vz/vz.conf"), text).unwrap();
+                std::fs::write(dir.path().join("etc/vz/vz.conf"), text).unwrap();
             }
             TempRoot(dir)
         }
 
         fn paths(&self) -> Paths {
-            Paths::new(&self.0)
-        }
-    }
-
-    impl Drop for TempRoot {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
+            Paths::new(self.0.path())
         }
     }
 
@@ -224,13 +217,16 @@ mod tests {
 
     #[test]
     fn defaults_for_unset_keys() {
-        let root = TempRoot::new("defaults", Some("# empty\nVIRTUOZZO=yes\nLOCKDIR=\"\"\n"));
+        let root = TempRoot::new(Some("# empty\nVIRTUOZZO=yes\nLOCKDIR=\"\"\n"));
         let global = Global::load(&root.paths()).unwrap();
-        assert_eq!(global.lockdir, root.0.join("vz/lock"));
-        assert_eq!(global.template, root.0.join("vz/template"));
-        assert_eq!(global.template_cache(), root.0.join("vz/template/cache"));
-        assert_eq!(global.ve_root(101), root.0.join("vz/root/101"));
-        assert_eq!(global.ve_private(101), root.0.join("vz/private/101"));
+        assert_eq!(global.lockdir, root.0.path().join("vz/lock"));
+        assert_eq!(global.template, root.0.path().join("vz/template"));
+        assert_eq!(
+            global.template_cache(),
+            root.0.path().join("vz/template/cache")
+        );
+        assert_eq!(global.ve_root(101), root.0.path().join("vz/root/101"));
+        assert_eq!(global.ve_private(101), root.0.path().join("vz/private/101"));
         assert_eq!(global.configfile, "basic");
         assert_eq!(global.def_ostemplate, None);
         assert_eq!(global.stop_timeout, 120);
@@ -238,19 +234,19 @@ mod tests {
 
     #[test]
     fn values_from_vz_conf() {
-        let root = TempRoot::new(
-            "values",
-            Some(
-                "LOCKDIR=/var/lock/vz\nTEMPLATE=/srv/tmpl\nVE_ROOT=/ct/${VEID}/root\n\
+        let root = TempRoot::new(Some(
+            "LOCKDIR=/var/lock/vz\nTEMPLATE=/srv/tmpl\nVE_ROOT=/ct/${VEID}/root\n\
                  VE_PRIVATE=\"/ct/$VEID/private\"\nCONFIGFILE=\"vswap-256m\"\n\
                  DEF_OSTEMPLATE=\"debian-12-x86_64\"\nSTOP_TIMEOUT=30\n",
-            ),
-        );
+        ));
         let global = Global::load(&root.paths()).unwrap();
-        assert_eq!(global.lockdir, root.0.join("var/lock/vz"));
-        assert_eq!(global.template_cache(), root.0.join("srv/tmpl/cache"));
-        assert_eq!(global.ve_root(5), root.0.join("ct/5/root"));
-        assert_eq!(global.ve_private(5), root.0.join("ct/5/private"));
+        assert_eq!(global.lockdir, root.0.path().join("var/lock/vz"));
+        assert_eq!(
+            global.template_cache(),
+            root.0.path().join("srv/tmpl/cache")
+        );
+        assert_eq!(global.ve_root(5), root.0.path().join("ct/5/root"));
+        assert_eq!(global.ve_private(5), root.0.path().join("ct/5/private"));
         assert_eq!(global.ve_root_pattern, "/ct/${VEID}/root");
         assert_eq!(global.configfile, "vswap-256m");
         assert_eq!(global.def_ostemplate.as_deref(), Some("debian-12-x86_64"));
@@ -259,15 +255,17 @@ mod tests {
 
     #[test]
     fn missing_vz_conf_is_exit_10() {
-        let root = TempRoot::new("missing", None);
+        let root = TempRoot::new(None);
         let err = Global::load(&root.paths()).unwrap_err();
-        assert!(matches!(&err, VzError::VzConfNotFound(p) if *p == root.0.join("etc/vz/vz.conf")));
+        assert!(
+            matches!(&err, VzError::VzConfNotFound(p) if *p == root.0.path().join("etc/vz/vz.conf"))
+        );
         assert_eq!(err.exit_code(), 10);
     }
 
     #[test]
     fn bad_stop_timeout_names_file_and_key() {
-        let root = TempRoot::new("timeout", Some("STOP_TIMEOUT=soon\n"));
+        let root = TempRoot::new(Some("STOP_TIMEOUT=soon\n"));
         let err = Global::load(&root.paths()).unwrap_err();
         assert_eq!(err.exit_code(), 21);
         let msg = err.to_string();
@@ -280,7 +278,7 @@ mod tests {
 
     #[test]
     fn syntax_errors_in_vz_conf_propagate() {
-        let root = TempRoot::new("syntax", Some("A=1\nLOCKDIR=\"/vz/lock\n"));
+        let root = TempRoot::new(Some("A=1\nLOCKDIR=\"/vz/lock\n"));
         let err = Global::load(&root.paths()).unwrap_err();
         assert!(
             matches!(err, VzError::ConfigSyntax { line: 2, .. }),

@@ -57,16 +57,16 @@ impl Proc {
 /// A /proc tree of status files in a temporary directory, for unit tests.
 #[cfg(test)]
 pub(crate) struct FakeProc {
-    root: PathBuf,
+    root: tempfile::TempDir,
 }
 
 #[cfg(test)]
 impl FakeProc {
-    /// A tree named `name` (unique per test) with one `<pid>/status` file per entry.
-    pub(crate) fn new(name: &str, tasks: &[(i32, &str)]) -> FakeProc {
-        let root = std::env::temp_dir().join(format!("vz-{name}-{}", std::process::id()));
+    /// A tree with one `<pid>/status` file per entry.
+    pub(crate) fn new(tasks: &[(i32, &str)]) -> FakeProc {
+        let root = tempfile::tempdir().unwrap();
         for (pid, status) in tasks {
-            let dir = root.join(pid.to_string());
+            let dir = root.path().join(pid.to_string());
             std::fs::create_dir_all(&dir).unwrap();
             std::fs::write(dir.join("status"), status).unwrap();
         }
@@ -74,14 +74,7 @@ impl FakeProc {
     }
 
     pub(crate) fn proc(&self) -> Proc {
-        Proc::at(&self.root)
-    }
-}
-
-#[cfg(test)]
-impl Drop for FakeProc {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.root);
+        Proc::at(self.root.path())
     }
 }
 
@@ -91,13 +84,10 @@ mod tests {
 
     #[test]
     fn reads_env_id_vpid_and_name() {
-        let fake = FakeProc::new(
-            "procfs-read",
-            &[(
-                42,
-                "Name:\tnginx\nState:\tS\nPid:\t42\nenvID:\t101\nVPid:\t7\n",
-            )],
-        );
+        let fake = FakeProc::new(&[(
+            42,
+            "Name:\tnginx\nState:\tS\nPid:\t42\nenvID:\t101\nVPid:\t7\n",
+        )]);
         assert_eq!(
             fake.proc().task_ve(42),
             Some(TaskVe {
@@ -111,7 +101,7 @@ mod tests {
 
     #[test]
     fn missing_task_or_lines_give_none() {
-        let fake = FakeProc::new("procfs-missing", &[(42, "Name:\tsh\nPid:\t42\n")]);
+        let fake = FakeProc::new(&[(42, "Name:\tsh\nPid:\t42\n")]);
         assert_eq!(fake.proc().task_ve(42), None);
         assert_eq!(fake.proc().task_ve(43), None);
     }

@@ -818,17 +818,10 @@ mod tests {
         assert!(!prjquota_enabled(""));
     }
 
-    /// A fresh directory under the system's temporary one.
-    fn scratch(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("vz-quota-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
-    }
-
     #[test]
     fn the_walk_visits_directories_and_regular_files_only() {
-        let root = scratch("walk");
+        let scratch = tempfile::tempdir().unwrap();
+        let root = scratch.path();
         let tree = root.join("tree");
         std::fs::create_dir_all(tree.join("etc/init.d")).unwrap();
         std::fs::write(tree.join("etc/passwd"), "root:x:0:0\n").unwrap();
@@ -876,14 +869,14 @@ mod tests {
         }
         want.insert((deep.join("leaf"), false));
         assert_eq!(seen, want);
-        std::fs::remove_dir_all(&root).unwrap();
     }
 
     #[test]
     fn the_walk_stops_at_the_first_error_and_names_it() {
-        let tree = scratch("walk-error");
+        let scratch = tempfile::tempdir().unwrap();
+        let tree = scratch.path();
         std::fs::write(tree.join("a"), "").unwrap();
-        let err = walk(&tree, &mut |_, path, is_dir| {
+        let err = walk(tree, &mut |_, path, is_dir| {
             if is_dir {
                 Ok(())
             } else {
@@ -892,24 +885,23 @@ mod tests {
         })
         .unwrap_err();
         assert!(err.to_string().contains(&format!("{}/a:", tree.display())));
-        std::fs::remove_dir_all(&tree).unwrap();
     }
 
     #[test]
     fn a_missing_or_symlinked_tree_is_an_error_naming_it() {
-        let root = scratch("walk-missing");
+        let scratch = tempfile::tempdir().unwrap();
+        let root = scratch.path();
         let err = assign_project(&root.join("nope"), 101).unwrap_err();
         assert!(
             err.to_string().contains("nope: cannot open the directory"),
             "{err}"
         );
-        std::os::unix::fs::symlink(&root, root.join("link")).unwrap();
+        std::os::unix::fs::symlink(root, root.join("link")).unwrap();
         let err = assign_project(&root.join("link"), 101).unwrap_err();
         assert!(
             err.to_string().contains("link: cannot open the directory"),
             "{err}"
         );
-        std::fs::remove_dir_all(&root).unwrap();
     }
 
     /// Enforcement for real. Needs root, and a kernel with CONFIG_QUOTA and CONFIG_QFMT_V2 (the
@@ -924,19 +916,26 @@ mod tests {
         use std::io::Write;
         use std::process::Command;
 
-        struct Cleanup(PathBuf, PathBuf);
+        /// Unmounts `mnt`; the scratch directory that holds it is removed after that.
+        struct Cleanup {
+            mnt: PathBuf,
+            _scratch: tempfile::TempDir,
+        }
         impl Drop for Cleanup {
             fn drop(&mut self) {
-                let _ = umount2(&self.1, MntFlags::MNT_DETACH);
-                let _ = std::fs::remove_dir_all(&self.0);
+                let _ = umount2(&self.mnt, MntFlags::MNT_DETACH);
             }
         }
 
         const PROJECT: u32 = 4242;
-        let base = scratch("real");
+        let scratch = tempfile::tempdir().unwrap();
+        let base = scratch.path().to_owned();
         let mnt = base.join("mnt");
         std::fs::create_dir(&mnt).unwrap();
-        let _cleanup = Cleanup(base.clone(), mnt.clone());
+        let _cleanup = Cleanup {
+            mnt: mnt.clone(),
+            _scratch: scratch,
+        };
         if let Ok(device) = std::env::var("VZ_QUOTA_TEST_DEVICE") {
             mount(
                 Some(device.as_str()),

@@ -66,14 +66,11 @@ mod tests {
     use super::*;
     use crate::procfs::FakeProc;
 
-    fn fake(name: &str) -> FakeProc {
-        FakeProc::new(
-            name,
-            &[
-                (10, "Name:\tinit\nenvID:\t0\nVPid:\t10\n"),
-                (20, "Name:\tsystemd\nenvID:\t101\nVPid:\t1\n"),
-            ],
-        )
+    fn fake() -> FakeProc {
+        FakeProc::new(&[
+            (10, "Name:\tinit\nenvID:\t0\nVPid:\t10\n"),
+            (20, "Name:\tsystemd\nenvID:\t101\nVPid:\t1\n"),
+        ])
     }
 
     fn output(proc: &Proc, pids: &[&str], with_vpid: bool, stdin: &str) -> String {
@@ -85,7 +82,7 @@ mod tests {
 
     #[test]
     fn openvz_format_with_and_without_vpid() {
-        let fake = fake("vzpid-format");
+        let fake = fake();
         let proc = fake.proc();
         assert_eq!(
             output(&proc, &["10", "20", "30"], false, ""),

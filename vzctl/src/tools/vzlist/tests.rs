@@ -7,7 +7,6 @@ use super::*;
 use crate::cli;
 use crate::device::fake::FakeDevice;
 use crate::params;
-use std::path::PathBuf;
 
 const HEADER: &str = "      CTID      NPROC STATUS    IP_ADDR         HOSTNAME\n";
 
@@ -658,38 +657,16 @@ fn command_line() {
 
 // gather and run_in, against a temporary tree and a fake module.
 
-/// A directory under the system temp dir, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> TempDir {
-        use std::sync::atomic::{AtomicUsize, Ordering};
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "vzlist-test-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
+/// A temporary host tree, removed when dropped.
 struct Host {
-    _dir: TempDir,
+    _dir: tempfile::TempDir,
     paths: Paths,
 }
 
 impl Host {
     fn new() -> Host {
-        let dir = TempDir::new();
-        let paths = Paths::new(&dir.0);
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths::new(dir.path());
         std::fs::create_dir_all(paths.conf_dir()).unwrap();
         std::fs::create_dir_all(paths.names_dir()).unwrap();
         std::fs::write(
