@@ -23,31 +23,6 @@ pub(super) const PARTS: [(Part, &str, &str); 5] = [
     (Part::Failcnt, ".f", ".F"),
 ];
 
-/// The beancounters in vzlist's order (OpenVZ's resource ids) with their column headers.
-pub(super) const UBC_HEADERS: [(&str, &str); 21] = [
-    ("kmemsize", "KMEMSIZE"),
-    ("lockedpages", "LOCKEDP"),
-    ("privvmpages", "PRIVVMP"),
-    ("shmpages", "SHMP"),
-    ("numproc", "NPROC"),
-    ("physpages", "PHYSP"),
-    ("vmguarpages", "VMGUARP"),
-    ("oomguarpages", "OOMGUARP"),
-    ("numtcpsock", "NTCPSOCK"),
-    ("numflock", "NFLOCK"),
-    ("numpty", "NPTY"),
-    ("numsiginfo", "NSIGINFO"),
-    ("tcpsndbuf", "TCPSNDB"),
-    ("tcprcvbuf", "TCPRCVB"),
-    ("othersockbuf", "OTHSOCKB"),
-    ("dgramrcvbuf", "DGRAMRB"),
-    ("numothersock", "NOTHSOCK"),
-    ("dcachesize", "DCACHESZ"),
-    ("numfile", "NFILE"),
-    ("numiptent", "NIPTENT"),
-    ("swappages", "SWAPP"),
-];
-
 /// What a field shows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Kind {
@@ -151,14 +126,14 @@ pub(super) fn fields() -> Vec<Field> {
         Field::new("searchdomain", "SEARCHDOMAIN", Kind::Searchdomain),
         Field::new("status", "STATUS", Kind::Status),
     ];
-    for (name, header) in UBC_HEADERS {
-        let Some(param) = params::ubc_param(name) else {
-            continue;
-        };
+    // The beancounters in OpenVZ's order: their resource ids.
+    let mut beancounters: Vec<_> = params::UBC_PARAMS.iter().collect();
+    beancounters.sort_by_key(|param| param.resource);
+    for param in beancounters {
         for (part, suffix, header_suffix) in PARTS {
             all.push(Field {
-                name: format!("{name}{suffix}"),
-                header: format!("{header}{header_suffix}"),
+                name: format!("{}{suffix}", param.name),
+                header: format!("{}{header_suffix}", param.header),
                 kind: Kind::Ubc(param.resource as usize, part),
             });
         }
