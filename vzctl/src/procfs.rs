@@ -1,5 +1,8 @@
-//! Reading task facts from /proc, rooted at a configurable path so tests use temporary trees.
+//! Reading task facts and the mount table from /proc, rooted at a configurable path so tests use
+//! temporary trees.
 
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
 
 /// What /proc/<pid>/status says about a task's VE.
@@ -54,6 +57,83 @@ impl Proc {
     }
 }
 
+/// One line of /proc/self/mountinfo, the fields vzctl needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MountEntry {
+    /// Where the filesystem is mounted, unescaped.
+    pub mount_point: PathBuf,
+    /// The filesystem type, e.g. `ext4`.
+    pub fstype: String,
+    /// The mount source, unescaped: for ext4 the block device, e.g. `/dev/vdb`.
+    pub source: PathBuf,
+    /// The per-superblock options, e.g. `rw,prjquota`.
+    pub super_options: String,
+}
+
+/// The mount point and the source (for ext4 the block device) of the mount that holds `path`,
+/// per `mountinfo`, the text of /proc/self/mountinfo. See [`mount_of`].
+pub fn device_of(path: &Path, mountinfo: &str) -> Option<(PathBuf, PathBuf)> {
+    mount_of(path, mountinfo).map(|entry| (entry.mount_point, entry.source))
+}
+
+/// The mount that holds `path`, per `mountinfo`, the text of /proc/self/mountinfo: the one
+/// whose mount point is the longest prefix of `path`, whole components only; of several at the
+/// same point, the last listed (the one on top).
+///
+/// `path` should be absolute and canonical (no symlinks, `.` or `..`), as
+/// `std::fs::canonicalize` returns it. Malformed lines are ignored.
+pub fn mount_of(path: &Path, mountinfo: &str) -> Option<MountEntry> {
+    mountinfo
+        .lines()
+        .filter_map(parse_mountinfo_line)
+        .filter(|entry| path.starts_with(&entry.mount_point))
+        .max_by_key(|entry| entry.mount_point.components().count())
+}
+
+/// Parses `id parent major:minor root mount-point options [optional...] - fstype source super`.
+fn parse_mountinfo_line(line: &str) -> Option<MountEntry> {
+    let mut fields = line.split(' ');
+    let mount_point = fields.nth(4)?;
+    // The per-mount options, then optional fields (`shared:1`, ...) up to a lone "-".
+    fields.next()?;
+    fields.find(|field| *field == "-")?;
+    let fstype = fields.next()?;
+    let source = fields.next()?;
+    let super_options = fields.next().unwrap_or("");
+    Some(MountEntry {
+        mount_point: unescape(mount_point),
+        fstype: fstype.to_owned(),
+        source: unescape(source),
+        super_options: super_options.to_owned(),
+    })
+}
+
+/// Undoes mountinfo's escaping: space, tab, newline and backslash appear as `\` and three octal
+/// digits. Works on bytes, so any name comes back as it is on disk.
+fn unescape(field: &str) -> PathBuf {
+    let bytes = field.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&byte) = bytes.get(i) {
+        let escaped = bytes
+            .get(i + 1..i + 4)
+            .filter(|_| byte == b'\\')
+            .and_then(|digits| std::str::from_utf8(digits).ok())
+            .and_then(|digits| u8::from_str_radix(digits, 8).ok());
+        match escaped {
+            Some(value) => {
+                out.push(value);
+                i += 4;
+            }
+            None => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    PathBuf::from(OsString::from_vec(out))
+}
+
 /// A /proc tree of status files in a temporary directory, for unit tests.
 #[cfg(test)]
 pub(crate) struct FakeProc {
@@ -79,8 +159,88 @@ impl FakeProc {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use std::os::unix::ffi::OsStrExt;
+
+    pub(crate) const MOUNTINFO: &str = "\
+22 27 0:21 / /proc rw,relatime - proc proc rw
+27 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw,discard
+40 27 254:16 / /vz rw,relatime shared:12 master:3 - ext4 /dev/vdb rw,relatime,prjquota
+41 40 0:50 / /vz/root/101 rw,relatime - simfs /vz/private/101 rw
+42 27 254:32 / /vzx rw - ext4 /dev/vdc rw
+43 27 7:0 / /mnt/my\\040disk rw - ext4 /dev/disk/by-label/a\\040b rw,usrquota
+";
+
+    #[test]
+    fn the_longest_mount_point_prefix_wins() {
+        assert_eq!(
+            device_of(Path::new("/vz/private/101"), MOUNTINFO),
+            Some(("/vz".into(), "/dev/vdb".into()))
+        );
+        assert_eq!(
+            device_of(Path::new("/vz"), MOUNTINFO),
+            Some(("/vz".into(), "/dev/vdb".into()))
+        );
+        assert_eq!(
+            device_of(Path::new("/vz/root/101/etc"), MOUNTINFO),
+            Some(("/vz/root/101".into(), "/vz/private/101".into()))
+        );
+        // Whole components: /vzx is not under /vz, /vzy is under /.
+        assert_eq!(
+            device_of(Path::new("/vzx/a"), MOUNTINFO),
+            Some(("/vzx".into(), "/dev/vdc".into()))
+        );
+        assert_eq!(
+            device_of(Path::new("/vzy"), MOUNTINFO),
+            Some(("/".into(), "/dev/vda".into()))
+        );
+        assert_eq!(
+            device_of(Path::new("/vz/"), MOUNTINFO),
+            Some(("/vz".into(), "/dev/vdb".into()))
+        );
+    }
+
+    #[test]
+    fn escapes_are_undone_in_mount_point_and_source() {
+        let entry = mount_of(Path::new("/mnt/my disk/x"), MOUNTINFO).unwrap();
+        assert_eq!(entry.mount_point, Path::new("/mnt/my disk"));
+        assert_eq!(entry.source, Path::new("/dev/disk/by-label/a b"));
+        assert!(!entry.prjquota());
+        assert_eq!(unescape("a\\011b\\012c\\134d"), Path::new("a\tb\nc\\d"));
+        // A backslash without three octal digits stays as written.
+        assert_eq!(unescape("a\\9xy\\"), Path::new("a\\9xy\\"));
+        assert_eq!(unescape("\\04"), Path::new("\\04"));
+        // Bytes that are not UTF-8 come back as bytes.
+        assert_eq!(
+            unescape("\\377").as_os_str().as_bytes(),
+            &[0xff],
+            "raw byte"
+        );
+    }
+
+    #[test]
+    fn later_mounts_on_the_same_point_win() {
+        let info = "30 1 8:1 / /vz rw - ext4 /dev/sda1 rw\n\
+                    31 30 8:2 / /vz rw - ext4 /dev/sdb1 rw,prjquota\n";
+        let entry = mount_of(Path::new("/vz/private"), info).unwrap();
+        assert_eq!(entry.source, Path::new("/dev/sdb1"));
+        assert!(entry.prjquota());
+    }
+
+    #[test]
+    fn malformed_lines_are_skipped() {
+        let info = "\n\
+                    garbage\n\
+                    36 35 98:0 / /vz rw no-separator ext4 /dev/vdb rw\n\
+                    37 35 98:0 / /vz rw -\n\
+                    38 1 98:0 / / rw - ext4 /dev/vda\n";
+        let root = mount_of(Path::new("/vz/x"), info).unwrap();
+        assert_eq!(root.mount_point, Path::new("/"));
+        assert_eq!(root.super_options, "");
+        assert_eq!(device_of(Path::new("/vz"), ""), None);
+        assert_eq!(device_of(Path::new("relative"), MOUNTINFO), None);
+    }
 
     #[test]
     fn reads_env_id_vpid_and_name() {

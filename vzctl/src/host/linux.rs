@@ -378,7 +378,7 @@ impl Host for LinuxHost {
     ) -> Result<(), VzError> {
         let info = self.mountinfo()?;
         let failed = |reason: String| VzError::QuotaFailed { veid, reason };
-        let mount = quota::mount_of(private, &info)
+        let mount = crate::procfs::mount_of(private, &info)
             .ok_or_else(|| failed(format!("no filesystem holds {}", private.display())))?;
         if !mount.prjquota() {
             return Err(failed(format!(
