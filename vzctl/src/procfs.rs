@@ -83,11 +83,20 @@ pub fn device_of(path: &Path, mountinfo: &str) -> Option<(PathBuf, PathBuf)> {
 /// `path` should be absolute and canonical (no symlinks, `.` or `..`), as
 /// `std::fs::canonicalize` returns it. Malformed lines are ignored.
 pub fn mount_of(path: &Path, mountinfo: &str) -> Option<MountEntry> {
-    mountinfo
-        .lines()
-        .filter_map(parse_mountinfo_line)
+    mounts(mountinfo)
         .filter(|entry| path.starts_with(&entry.mount_point))
         .max_by_key(|entry| entry.mount_point.components().count())
+}
+
+/// The mounts of `mountinfo`, the text of /proc/self/mountinfo, in its order (a mount on top of
+/// another comes after it). Malformed lines are skipped.
+pub fn mounts(mountinfo: &str) -> impl Iterator<Item = MountEntry> + '_ {
+    mountinfo.lines().filter_map(parse_mountinfo_line)
+}
+
+/// Whether `path` is a mount point in the caller's mount namespace, per `mountinfo`, the text of /proc/self/mountinfo.
+pub fn is_mounted(mountinfo: &str, path: &Path) -> bool {
+    mounts(mountinfo).any(|entry| entry.mount_point == path)
 }
 
 /// Parses `id parent major:minor root mount-point options [optional...] - fstype source super`.
@@ -217,6 +226,17 @@ pub(crate) mod tests {
             &[0xff],
             "raw byte"
         );
+    }
+
+    #[test]
+    fn mount_points_are_found_with_escapes() {
+        let info = "36 35 98:0 / /vz/root/101 rw - ext4 /dev/vda rw\n\
+                    37 35 98:0 / /mnt/a\\040b rw - ext4 /dev/vda rw\n";
+        assert!(is_mounted(info, Path::new("/vz/root/101")));
+        assert!(is_mounted(info, Path::new("/mnt/a b")));
+        assert!(!is_mounted(info, Path::new("/vz/root/102")));
+        assert!(!is_mounted(info, Path::new("/vz/root")));
+        assert!(is_mounted(MOUNTINFO, Path::new("/mnt/my disk")));
     }
 
     #[test]

@@ -25,6 +25,7 @@ use crate::devices::Rule;
 use crate::error::VzError;
 use crate::idmap::IdMap;
 use crate::mounts;
+use crate::procfs;
 use nix::errno::Errno;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sched::{setns, unshare, CloneFlags};
@@ -1242,16 +1243,13 @@ fn ensure_nsdelegate(cgroup_root: &Path) -> Result<(), VzError> {
         what: "read /proc/self/mountinfo".into(),
         source,
     })?;
-    let want = cgroup_root.to_string_lossy();
-    let Some(options) = info.lines().find_map(|line| {
-        let (mount, fs) = line.split_once(" - ")?;
-        let mut fs = fs.split(' ');
-        (unescape_mount_path(mount.split(' ').nth(4)?) == want && fs.next()? == "cgroup2")
-            .then(|| fs.nth(1).unwrap_or_default().to_string())
-    }) else {
+    let Some(cgroup2) = procfs::mounts(&info)
+        .find(|entry| entry.mount_point == cgroup_root && entry.fstype == "cgroup2")
+    else {
         return Ok(());
     };
-    let mut kept: Vec<&str> = options
+    let mut kept: Vec<&str> = cgroup2
+        .super_options
         .split(',')
         .filter(|o| !matches!(*o, "rw" | "ro" | ""))
         .collect();
@@ -1361,49 +1359,9 @@ pub fn umount_private(root: &Path) -> Result<(), VzError> {
         .map_err(|e| VzError::UmountFailed(format!("{}: {}", root.display(), e.desc())))
 }
 
-/// Whether `path` is a mount point in the caller's mount namespace (per `mounts`, the text of
-/// /proc/self/mountinfo).
-pub fn is_mounted(mountinfo: &str, path: &Path) -> bool {
-    let want = path.to_string_lossy();
-    mountinfo
-        .lines()
-        .filter_map(|line| line.split(' ').nth(4))
-        .any(|mount_point| unescape_mount_path(mount_point) == want)
-}
-
-/// mountinfo escapes space, tab, newline and backslash as octal.
-fn unescape_mount_path(field: &str) -> String {
-    let mut out = String::with_capacity(field.len());
-    let mut chars = field.chars();
-    while let Some(c) = chars.next() {
-        if c == '\\' {
-            let code: String = chars.by_ref().take(3).collect();
-            match u8::from_str_radix(&code, 8) {
-                Ok(byte) => out.push(char::from(byte)),
-                Err(_) => {
-                    out.push('\\');
-                    out.push_str(&code);
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn mount_points_are_found_with_escapes() {
-        let info = "36 35 98:0 / /vz/root/101 rw - ext4 /dev/vda rw\n\
-                    37 35 98:0 / /mnt/a\\040b rw - ext4 /dev/vda rw\n";
-        assert!(is_mounted(info, Path::new("/vz/root/101")));
-        assert!(is_mounted(info, Path::new("/mnt/a b")));
-        assert!(!is_mounted(info, Path::new("/vz/root/102")));
-    }
 
     #[test]
     fn dropped_capabilities_fit_the_two_words() {

@@ -235,7 +235,7 @@ impl Host for LinuxHost {
     }
 
     fn is_mounted(&self, root: &Path) -> Result<bool, VzError> {
-        Ok(runtime::is_mounted(&self.mountinfo()?, root))
+        Ok(crate::procfs::is_mounted(&self.mountinfo()?, root))
     }
 
     fn mount(&self, private: &Path, root: &Path) -> Result<(), VzError> {

@@ -6,7 +6,7 @@ use crate::device::ControlDevice;
 use crate::error::VzError;
 use crate::params;
 use crate::paths::{Global, Paths};
-use crate::runtime;
+use crate::procfs;
 use crate::ve::{resolve_ctid, Ve};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -177,7 +177,7 @@ pub fn gather(
             Status::Running
         } else if !private.is_dir() {
             continue;
-        } else if runtime::is_mounted(&mountinfo, &root) {
+        } else if procfs::is_mounted(&mountinfo, &root) {
             Status::Mounted
         } else if dumps.join(format!("Dump.{id}")).exists() {
             Status::Suspended
