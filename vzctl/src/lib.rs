@@ -4,6 +4,7 @@
 //! command logic is unit-tested without root or a kernel; the real implementations are
 //! exercised in the VM suite.
 
+pub mod cgroup;
 pub mod cli;
 pub mod commands;
 pub mod config;

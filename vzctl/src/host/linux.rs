@@ -1,6 +1,7 @@
 //! [`LinuxHost`]: the [`Host`] of a real machine, exercised by the VM suite.
 
 use super::{Host, Running, StartPlan};
+use crate::cgroup;
 use crate::device::{ControlDevice, Vzctl};
 use crate::devices::Rule;
 use crate::error::VzError;
@@ -78,7 +79,7 @@ impl LinuxHost {
             device.ve_destroy(veid)?;
         }
         self.disconnect(veid)?;
-        runtime::remove_cgroup(&self.cgroup_root, veid)
+        cgroup::remove_cgroup(&self.cgroup_root, veid)
     }
 
     /// Deletes the VE's link pair and waits until the host end is gone (its routes go with
@@ -312,7 +313,7 @@ impl Host for LinuxHost {
             for &(resource, barrier, limit) in &plan.ubc {
                 device.ub_set(plan.veid, resource, barrier, limit)?;
             }
-            let cgroup = runtime::make_cgroup(&self.cgroup_root, plan.veid, plan.ids)?;
+            let cgroup = cgroup::make_cgroup(&self.cgroup_root, plan.veid, plan.ids)?;
             for (file, value) in &plan.cgroup {
                 self.set_cgroup(plan.veid, file, value)?;
             }
