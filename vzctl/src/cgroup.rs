@@ -4,15 +4,16 @@
 use crate::error::VzError;
 use crate::idmap::IdMap;
 use crate::procfs;
+use crate::runtime::{SetupError, Step};
 use nix::mount::{mount, MsFlags};
 use std::fs;
 use std::path::{Path, PathBuf};
 
 /// Moves the calling process into the cgroup at `dir`.
-pub fn join_cgroup(dir: &Path) -> Result<(), String> {
+pub fn join_cgroup(dir: &Path) -> Result<(), SetupError> {
     let procs = dir.join("cgroup.procs");
     fs::write(&procs, std::process::id().to_string())
-        .map_err(|e| format!("{}: {e}", procs.display()))
+        .map_err(Step::JoinCgroup.failed_at(procs.display()))
 }
 
 /// Files of a cgroup that its delegate may write (cgroup v2's delegation: the directory to

@@ -413,7 +413,8 @@ impl Host for LinuxHost {
                     )
                 });
                 let dev = dev.map_err(|e| fail(format!("/dev: {e}")))?;
-                runtime::make_node(std::os::fd::AsFd::as_fd(&dev), name, rule, owner).map_err(fail)
+                runtime::make_node(std::os::fd::AsFd::as_fd(&dev), name, rule, owner)
+                    .map_err(|e| fail(e.to_string()))
             })?;
         }
         Ok(())

@@ -1,8 +1,7 @@
 //! What a task on its way into a VE keeps: its capability sets, its ids in the VE's user
 //! namespace, and whether it is dumpable.
 
-use super::sys;
-use nix::errno::Errno;
+use super::{SetupError, Step};
 
 /// Capabilities no VE task keeps, even in its own user namespace (where the kernel's checks
 /// against the host already refuse them): module loading, raw I/O, process accounting,
@@ -27,22 +26,22 @@ const DROPPED_CAPS: [u32; 14] = [
 
 /// Makes the calling process non-dumpable: nothing in a VE may open its /proc files, its
 /// memory or its executable (a host binary) while it is on its way in.
-pub(super) fn set_nondumpable() -> Result<(), String> {
+pub(super) fn set_nondumpable() -> Result<(), SetupError> {
     // SAFETY: PR_SET_DUMPABLE takes an integer and touches no memory.
     if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) } != 0 {
-        return Err(format!("PR_SET_DUMPABLE: {}", Errno::last().desc()));
+        return Err(SetupError::last(Step::SetNondumpable, ""));
     }
     Ok(())
 }
 
 /// Becomes uid and gid 0 (the VE's root) of the user namespace just joined, with no
 /// supplementary groups.
-pub(super) fn become_ve_root() -> Result<(), String> {
-    nix::unistd::setgroups(&[]).map_err(sys("setgroups in the VE"))?;
+pub(super) fn become_ve_root() -> Result<(), SetupError> {
+    nix::unistd::setgroups(&[]).map_err(Step::Setgroups.failed())?;
     let root_gid = nix::unistd::Gid::from_raw(0);
-    nix::unistd::setresgid(root_gid, root_gid, root_gid).map_err(sys("setresgid 0 in the VE"))?;
+    nix::unistd::setresgid(root_gid, root_gid, root_gid).map_err(Step::Setresgid.failed())?;
     let root_uid = nix::unistd::Uid::from_raw(0);
-    nix::unistd::setresuid(root_uid, root_uid, root_uid).map_err(sys("setresuid 0 in the VE"))
+    nix::unistd::setresuid(root_uid, root_uid, root_uid).map_err(Step::Setresuid.failed())
 }
 
 /// The kernel's capability header and data (capget(2)/capset(2), version 3: two 32-bit words).
@@ -64,11 +63,11 @@ const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
 
 /// Removes [`DROPPED_CAPS`] from the bounding, ambient, effective, permitted and inheritable
 /// sets, so that nothing exec'd in the VE can get them back.
-pub fn drop_capabilities() -> Result<(), String> {
+pub(super) fn drop_capabilities() -> Result<(), SetupError> {
     for cap in DROPPED_CAPS {
         // SAFETY: PR_CAPBSET_DROP takes a capability number and touches no memory.
         if unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) } != 0 {
-            return Err(format!("drop capability {cap}: {}", Errno::last().desc()));
+            return Err(SetupError::last(Step::DropCapability, cap.to_string()));
         }
     }
     // SAFETY: PR_CAP_AMBIENT_CLEAR_ALL touches no memory.
@@ -89,7 +88,7 @@ pub fn drop_capabilities() -> Result<(), String> {
     // SAFETY: The header and a two-element data array, as version 3 requires, live across
     // the call.
     if unsafe { libc::syscall(libc::SYS_capget, &mut header, data.as_mut_ptr()) } != 0 {
-        return Err(format!("capget: {}", Errno::last().desc()));
+        return Err(SetupError::last(Step::Capget, ""));
     }
     for cap in DROPPED_CAPS {
         let (word, bit) = ((cap / 32) as usize, 1u32 << (cap % 32));
@@ -101,7 +100,7 @@ pub fn drop_capabilities() -> Result<(), String> {
     }
     // SAFETY: As for capget.
     if unsafe { libc::syscall(libc::SYS_capset, &mut header, data.as_ptr()) } != 0 {
-        return Err(format!("capset: {}", Errno::last().desc()));
+        return Err(SetupError::last(Step::Capset, ""));
     }
     Ok(())
 }

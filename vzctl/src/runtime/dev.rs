@@ -1,11 +1,10 @@
 //! The VE's /dev: a tmpfs made on the host holding the permitted device nodes.
 
-use super::io_err;
+use super::{SetupError, Step};
 use crate::devices::Rule;
 use crate::idmap::IdMap;
 use crate::mounts;
-use nix::errno::Errno;
-use std::ffi::CString;
+use std::ffi::{CStr, CString};
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
@@ -22,13 +21,21 @@ const DEV_NODES: [(&str, u32, u32); 6] = [
 
 /// The VE's /dev tmpfs: small (nodes, links and the odd socket), and owned by the VE's root.
 const DEV_SIZE: &str = "1m";
-
 const DEV_INODES: &str = "4096";
+
+/// The links of every VE's /dev: name, target.
+const DEV_LINKS: [(&CStr, &CStr); 5] = [
+    (c"ptmx", c"pts/ptmx"),
+    (c"fd", c"/proc/self/fd"),
+    (c"stdin", c"/proc/self/fd/0"),
+    (c"stdout", c"/proc/self/fd/1"),
+    (c"stderr", c"/proc/self/fd/2"),
+];
 
 /// The VE's /dev, made in the host's user namespace so that its nodes work: a tmpfs owned by
 /// the VE's root holding the standard nodes, the DEVNODES `nodes`, the pts and shm mount
 /// points and the usual links.
-pub(super) fn make_dev(ids: IdMap, nodes: &[(String, Rule)]) -> Result<OwnedFd, String> {
+pub(super) fn make_dev(ids: IdMap, nodes: &[(String, Rule)]) -> Result<OwnedFd, SetupError> {
     let owner = (ids.uid, ids.gid);
     let dev = mounts::new_filesystem(
         "tmpfs",
@@ -41,7 +48,7 @@ pub(super) fn make_dev(ids: IdMap, nodes: &[(String, Rule)]) -> Result<OwnedFd, 
         ],
         mounts::MOUNT_ATTR_NOSUID | mounts::MOUNT_ATTR_NOEXEC,
     )
-    .map_err(io_err("make the VE's /dev"))?;
+    .map_err(Step::MakeDev.failed())?;
     // SAFETY: `dev` is the root of the new mount and stays open while borrowed.
     let dir = unsafe { BorrowedFd::borrow_raw(dev.as_raw_fd()) };
     for (name, major, minor) in DEV_NODES {
@@ -49,28 +56,19 @@ pub(super) fn make_dev(ids: IdMap, nodes: &[(String, Rule)]) -> Result<OwnedFd, 
     }
     for sub in ["pts", "shm"] {
         mounts::make_dirs_in_root(dir, Path::new(sub), owner)
-            .map_err(io_err(format!("/dev/{sub}")))?;
+            .map_err(Step::DevDir.failed_at(sub))?;
     }
     for (name, rule) in nodes {
         make_node(dir, name, rule, owner)?;
     }
-    for (link, target) in [
-        ("ptmx", "pts/ptmx"),
-        ("fd", "/proc/self/fd"),
-        ("stdin", "/proc/self/fd/0"),
-        ("stdout", "/proc/self/fd/1"),
-        ("stderr", "/proc/self/fd/2"),
-    ] {
-        let (t, l) = (
-            CString::new(target).map_err(|e| e.to_string())?,
-            CString::new(link).map_err(|e| e.to_string())?,
-        );
+    for (link, target) in DEV_LINKS {
+        let name = link.to_string_lossy();
         // SAFETY: Both strings are NUL-terminated; `dir` is an open directory.
-        if unsafe { libc::symlinkat(t.as_ptr(), dir.as_raw_fd(), l.as_ptr()) } != 0 {
-            return Err(format!("/dev/{link}: {}", Errno::last().desc()));
+        if unsafe { libc::symlinkat(target.as_ptr(), dir.as_raw_fd(), link.as_ptr()) } != 0 {
+            return Err(SetupError::last(Step::DevLink, name));
         }
-        mounts::chown_at(dir.as_raw_fd(), Path::new(link), owner)
-            .map_err(io_err(format!("/dev/{link}")))?;
+        mounts::chown_at(dir.as_raw_fd(), Path::new(&*name), owner)
+            .map_err(Step::DevLinkOwner.failed_at(name))?;
     }
     Ok(dev)
 }
@@ -83,7 +81,7 @@ pub fn make_node(
     name: &str,
     rule: &Rule,
     owner: (u32, u32),
-) -> Result<(), String> {
+) -> Result<(), SetupError> {
     let kind = if rule.kind == vz_abi::DEV_BLOCK {
         libc::S_IFBLK
     } else {
@@ -100,16 +98,17 @@ fn make_node_at(
     minor: u32,
     mode: u32,
     owner: (u32, u32),
-) -> Result<(), String> {
+) -> Result<(), SetupError> {
     let path = Path::new(name);
-    let fail = |e: std::io::Error| format!("mknod /dev/{name}: {e}");
+    let fail = |e: std::io::Error| Step::Mknod.failed_at(name)(e);
     let parent = path.parent().unwrap_or(Path::new(""));
     let file = path
         .file_name()
-        .ok_or_else(|| format!("/dev/{name}: not a node name"))?;
+        .ok_or_else(|| SetupError::new(Step::NodeName, name, nix::errno::Errno::EINVAL))?;
     let dir = mounts::make_dirs_in_root(dev, parent, owner).map_err(fail)?;
-    let cfile =
-        CString::new(std::os::unix::ffi::OsStrExt::as_bytes(file)).map_err(|e| e.to_string())?;
+    // A NUL byte in the name: the same error as a path the kernel refuses.
+    let cfile = CString::new(std::os::unix::ffi::OsStrExt::as_bytes(file))
+        .map_err(|_| fail(std::io::Error::from_raw_os_error(libc::EINVAL)))?;
     // SAFETY: `dir` is an open directory and `cfile` a NUL-terminated name.
     unsafe { libc::unlinkat(dir.as_raw_fd(), cfile.as_ptr(), 0) };
     // SAFETY: As above; mknodat creates the node in `dir`.

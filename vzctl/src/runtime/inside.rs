@@ -2,19 +2,17 @@
 //! work done for the host in one of the VE's namespaces.
 
 use super::caps::{become_ve_root, drop_capabilities, set_nondumpable};
-use super::fork::{exit_code, fork_into_ve, wait_for};
+use super::fork::{close_in_child, exit_code, fork_reporting, host_error, Forked};
 use super::relay::relay_pipes;
-use super::sys;
+use super::{SetupError, Step};
 use crate::cgroup::join_cgroup;
 use crate::device::{ControlDevice, Vzctl};
 use crate::error::VzError;
 use nix::errno::Errno;
 use nix::sched::{setns, CloneFlags};
 use nix::sys::wait::WaitStatus;
-use nix::unistd::{fork, ForkResult, Pid};
 use std::ffi::CString;
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::path::Path;
 
@@ -66,12 +64,12 @@ impl VeNamespaces {
 /// cgroup of the VE's init and the VE's id, then its user namespace as its root, then the
 /// VE's other namespaces, and last the VE's capability limits. The process itself is not in
 /// the VE's pid namespace: its children are.
-pub fn join_ve(device: &Vzctl, at: &Inside, ns: &VeNamespaces) -> Result<(), String> {
+pub(super) fn join_ve(device: &Vzctl, at: &Inside, ns: &VeNamespaces) -> Result<(), SetupError> {
     set_nondumpable()?;
     join_cgroup(at.cgroup)?;
-    device.ve_enter(at.veid).map_err(|e| e.to_string())?;
+    device.ve_enter(at.veid).map_err(SetupError::enter_ve)?;
     for (file, flag) in &ns.0 {
-        setns(file.as_fd(), *flag).map_err(sys(format!("setns {flag:?}")))?;
+        setns(file.as_fd(), *flag).map_err(Step::Setns.failed_at(format_args!("{flag:?}")))?;
         if *flag == CloneFlags::CLONE_NEWUSER {
             become_ve_root()?;
         }
@@ -79,165 +77,108 @@ pub fn join_ve(device: &Vzctl, at: &Inside, ns: &VeNamespaces) -> Result<(), Str
     drop_capabilities()
 }
 
-/// The environment of a command run inside a VE.
-fn command_env(term: &str) -> Result<Vec<CString>, String> {
-    [
-        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_string(),
-        "HOME=/root".to_string(),
-        format!("TERM={term}"),
-    ]
-    .into_iter()
-    .map(|v| CString::new(v).map_err(|_| "TERM has a NUL byte".to_string()))
-    .collect()
+/// A command to run inside a VE: its argv and environment, checked on the host before the
+/// fork.
+pub(super) struct Command {
+    argv: Vec<CString>,
+    env: Vec<CString>,
 }
 
-pub(super) fn command_args(argv: &[String]) -> Result<Vec<CString>, VzError> {
-    argv.iter()
-        .map(|a| CString::new(a.as_bytes()))
+impl Command {
+    /// `argv`, with the environment of a command run inside a VE on a terminal of type `term`.
+    pub(super) fn new(argv: &[String], term: &str) -> Result<Command, VzError> {
+        let argv = argv
+            .iter()
+            .map(|a| CString::new(a.as_bytes()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| VzError::InvalidValue("a command argument contains a NUL byte".into()))?;
+        let env = [
+            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_string(),
+            "HOME=/root".to_string(),
+            format!("TERM={term}"),
+        ]
+        .into_iter()
+        .map(CString::new)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|_| VzError::InvalidValue("a command argument contains a NUL byte".into()))
-}
+        .map_err(|_| VzError::InvalidValue("TERM has a NUL byte".into()))?;
+        Ok(Command { argv, env })
+    }
 
-/// Execs `argv` (looked up in the VE's PATH).
-pub(super) fn exec_command(
-    argv: &[CString],
-    term: &str,
-) -> Result<std::convert::Infallible, String> {
-    close_inherited_fds()?;
-    let program = argv.first().ok_or("no command")?;
-    nix::unistd::execvpe(program, argv, &command_env(term)?)
-        .map_err(|e| format!("{}: {}", program.to_string_lossy(), e.desc()))
-}
-
-/// A child of vzctl that has joined the VE (see [`join_ve`]) and runs a command there.
-pub(super) struct Spawned {
-    pid: Pid,
-    report: File,
+    /// Execs the command (looked up in the VE's PATH).
+    pub(super) fn exec(&self) -> Result<std::convert::Infallible, SetupError> {
+        close_inherited_fds()?;
+        let program =
+            self.argv
+                .first()
+                .ok_or(SetupError::new(Step::NoCommand, "", Errno::EINVAL))?;
+        nix::unistd::execvpe(program, &self.argv, &self.env)
+            .map_err(Step::Exec.failed_at(program.to_string_lossy()))
+    }
 }
 
 /// Forks a child that points its stdio at `stdio`, closes `close` (vzctl's ends of what it
-/// shares with the command), joins the VE and forks `entered` inside it.
+/// shares with the command), joins the VE and forks `entered` inside it, in the VE's pid
+/// namespace. The child waits for it and ends with its exit status, or passes its report on.
 pub(super) fn spawn_in_ve(
     device: &Vzctl,
     at: &Inside,
     stdio: [RawFd; 3],
     close: &[RawFd],
-    entered: impl FnOnce() -> Result<std::convert::Infallible, String>,
-) -> Result<Spawned, VzError> {
+    entered: impl FnOnce() -> Result<std::convert::Infallible, SetupError>,
+) -> Result<Forked, VzError> {
     let ns = VeNamespaces::open(at)?;
-    let (report_r, report_w) =
-        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| VzError::system("pipe", e))?;
-    // SAFETY: vzctl is single-threaded; the child joins the VE and execs or exits.
-    match unsafe { fork() }.map_err(|e| VzError::system("fork", e))? {
-        ForkResult::Child => {
-            drop(report_r);
-            for &fd in close {
-                // SAFETY: `fd` is one of vzctl's descriptors, copied by fork; this child
-                // never uses it.
-                unsafe { libc::close(fd) };
-            }
-            let err = match redirect_stdio(stdio)
-                .and_then(|()| join_ve(device, at, &ns))
-                .and_then(|()| {
-                    drop(ns);
-                    fork_into_ve(&report_w, entered)
-                }) {
-                Ok(never) => match never {},
-                Err(e) => e,
-            };
-            let _ = File::from(report_w).write_all(err.as_bytes());
-            // SAFETY: Ends the child without running the parent's exit handlers.
-            unsafe { libc::_exit(1) }
+    fork_reporting(|| {
+        close_in_child(close);
+        redirect_stdio(stdio)?;
+        join_ve(device, at, &ns)?;
+        drop(ns);
+        let command = fork_reporting(|| match entered() {
+            Ok(never) => match never {},
+            Err(err) => Err(err),
+        })?;
+        match command.wait()? {
+            (_, Some(err)) => Err(err),
+            (status, None) => Ok(exit_code(status)),
         }
-        ForkResult::Parent { child } => Ok(Spawned {
-            pid: child,
-            report: File::from(report_r),
-        }),
-    }
+    })
+    .map_err(host_error)
 }
 
-impl Spawned {
-    /// Waits for the child after vzctl's side (`relayed`) is done: the command's exit
-    /// status, or why it could not run.
-    pub(super) fn finish(
-        mut self,
-        veid: u32,
-        relayed: Result<(), VzError>,
-    ) -> Result<i32, VzError> {
-        if relayed.is_err() {
-            let _ = nix::sys::signal::kill(self.pid, nix::sys::signal::Signal::SIGKILL);
-        }
-        let status = wait_for(self.pid)?;
-        let mut report = String::new();
-        let _ = self.report.read_to_string(&mut report);
-        relayed?;
-        if !report.is_empty() {
-            return Err(VzError::ExecFailed {
-                veid,
-                reason: report,
-            });
-        }
-        Ok(exit_code(status))
+/// Waits for the child that [`spawn_in_ve`] forked after vzctl's side (`relayed`) is done:
+/// the command's exit status, or why it could not run.
+pub(super) fn finish(
+    child: Forked,
+    veid: u32,
+    relayed: Result<(), VzError>,
+) -> Result<i32, VzError> {
+    if relayed.is_err() {
+        child.kill();
     }
+    let (status, report) = child.wait().map_err(host_error)?;
+    relayed?;
+    if let Some(err) = report {
+        return Err(VzError::ExecFailed {
+            veid,
+            reason: err.to_string(),
+        });
+    }
+    Ok(exit_code(status))
 }
 
 /// Points the caller's stdin, stdout and stderr at `fds`.
-pub(super) fn redirect_stdio(fds: [RawFd; 3]) -> Result<(), String> {
+pub(super) fn redirect_stdio(fds: [RawFd; 3]) -> Result<(), SetupError> {
     for (target, fd) in fds.into_iter().enumerate() {
         // SAFETY: dup2 onto a standard descriptor number; `fd` is open in the caller.
         if unsafe { libc::dup2(fd, target as RawFd) } < 0 {
-            return Err(format!("dup2: {}", Errno::last().desc()));
+            return Err(SetupError::last(Step::Dup2, ""));
         }
     }
     Ok(())
 }
 
-/// Runs `argv` inside the VE and returns its exit status. Its stdin, stdout and stderr are
-/// pipes that vzctl relays to and from its own: the command can neither reopen a host file
-/// through /proc/self/fd nor reach a host terminal. It gets the VE's namespaces, cgroup and
-/// VE id, the VE's root, the VE's capability limits and no other descriptor.
-pub fn run_inside(device: &Vzctl, at: &Inside, argv: &[String]) -> Result<i32, VzError> {
-    let args = command_args(argv)?;
-    let pipe =
-        || nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| VzError::system("pipe", e));
-    let (in_r, in_w) = pipe()?;
-    let (out_r, out_w) = pipe()?;
-    let (err_r, err_w) = pipe()?;
-    let spawned = spawn_in_ve(
-        device,
-        at,
-        [in_r.as_raw_fd(), out_w.as_raw_fd(), err_w.as_raw_fd()],
-        &[in_w.as_raw_fd(), out_r.as_raw_fd(), err_r.as_raw_fd()],
-        || exec_command(&args, "linux"),
-    )?;
-    drop((in_r, out_w, err_w));
-    let relayed = relay_pipes(spawned.pid, in_w, out_r, err_r);
-    spawned.finish(at.veid, relayed)
-}
-
-/// Runs `argv` inside the VE as [`run_inside`] does, with its stdio on the host's /dev/null:
-/// what vzctl runs for itself (stop's `halt`), whose chatter is not the admin's.
-pub fn run_inside_quietly(device: &Vzctl, at: &Inside, argv: &[String]) -> Result<i32, VzError> {
-    let args = command_args(argv)?;
-    let null = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/null")
-        .map_err(|source| VzError::System {
-            what: "open /dev/null".into(),
-            source,
-        })?;
-    let fd = null.as_raw_fd();
-    let spawned = spawn_in_ve(device, at, [fd, fd, fd], &[], || {
-        exec_command(&args, "linux")
-    })?;
-    drop(null);
-    spawned.finish(at.veid, Ok(()))
-}
-
 /// Marks every descriptor above stderr close-on-exec: nothing the caller had open reaches
 /// the VE.
-pub fn close_inherited_fds() -> Result<(), String> {
+pub(super) fn close_inherited_fds() -> Result<(), SetupError> {
     // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets flags on descriptors.
     let ret = unsafe {
         libc::syscall(
@@ -248,9 +189,50 @@ pub fn close_inherited_fds() -> Result<(), String> {
         )
     };
     if ret != 0 {
-        return Err(format!("close_range: {}", Errno::last().desc()));
+        return Err(SetupError::last(Step::CloseRange, ""));
     }
     Ok(())
+}
+
+/// Runs `argv` inside the VE and returns its exit status. Its stdin, stdout and stderr are
+/// pipes that vzctl relays to and from its own: the command can neither reopen a host file
+/// through /proc/self/fd nor reach a host terminal. It gets the VE's namespaces, cgroup and
+/// VE id, the VE's root, the VE's capability limits and no other descriptor.
+pub fn run_inside(device: &Vzctl, at: &Inside, argv: &[String]) -> Result<i32, VzError> {
+    let command = Command::new(argv, "linux")?;
+    let pipe =
+        || nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| VzError::system("pipe", e));
+    let (in_r, in_w) = pipe()?;
+    let (out_r, out_w) = pipe()?;
+    let (err_r, err_w) = pipe()?;
+    let child = spawn_in_ve(
+        device,
+        at,
+        [in_r.as_raw_fd(), out_w.as_raw_fd(), err_w.as_raw_fd()],
+        &[in_w.as_raw_fd(), out_r.as_raw_fd(), err_r.as_raw_fd()],
+        || command.exec(),
+    )?;
+    drop((in_r, out_w, err_w));
+    let relayed = relay_pipes(child.pid, in_w, out_r, err_r);
+    finish(child, at.veid, relayed)
+}
+
+/// Runs `argv` inside the VE as [`run_inside`] does, with its stdio on the host's /dev/null:
+/// what vzctl runs for itself (stop's `halt`), whose chatter is not the admin's.
+pub fn run_inside_quietly(device: &Vzctl, at: &Inside, argv: &[String]) -> Result<i32, VzError> {
+    let command = Command::new(argv, "linux")?;
+    let null = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+        .map_err(|source| VzError::System {
+            what: "open /dev/null".into(),
+            source,
+        })?;
+    let fd = null.as_raw_fd();
+    let child = spawn_in_ve(device, at, [fd, fd, fd], &[], || command.exec())?;
+    drop(null);
+    finish(child, at.veid, Ok(()))
 }
 
 /// Which of the VE's namespaces [`in_namespace`] joins.
@@ -278,42 +260,19 @@ pub fn in_namespace(
         what: format!("open {}", path.display()),
         source,
     })?;
-    let (report_r, report_w) =
-        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| VzError::system("pipe", e))?;
-    // SAFETY: vzctl is single-threaded; the child makes system calls and exits.
-    match unsafe { fork() }.map_err(|e| VzError::system("fork", e))? {
-        ForkResult::Child => {
-            drop(report_r);
-            // Not dumpable: nothing in the VE may reach a host task through its /proc entry.
-            let result = set_nondumpable()
-                .map_err(|e| VzError::System {
-                    what: "in the VE's namespace".into(),
-                    source: std::io::Error::other(e),
-                })
-                .and_then(|()| setns(ns.as_fd(), flag).map_err(|e| VzError::system("setns", e)))
-                .and_then(|()| work());
-            let code = match result {
-                Ok(()) => 0,
-                Err(err) => {
-                    let _ = File::from(report_w).write_all(err.to_string().as_bytes());
-                    1
-                }
-            };
-            // SAFETY: Ends the child without running the parent's exit handlers.
-            unsafe { libc::_exit(code) }
-        }
-        ForkResult::Parent { child } => {
-            drop(report_w);
-            let status = wait_for(child)?;
-            let mut report = String::new();
-            let _ = File::from(report_r).read_to_string(&mut report);
-            match status {
-                WaitStatus::Exited(_, 0) => Ok(()),
-                _ => Err(VzError::System {
-                    what: format!("in the VE's {name} namespace"),
-                    source: std::io::Error::other(report),
-                }),
-            }
-        }
+    let child = fork_reporting(|| {
+        // Not dumpable: nothing in the VE may reach a host task through its /proc entry.
+        set_nondumpable()?;
+        setns(ns.as_fd(), flag).map_err(Step::JoinNamespace.failed())?;
+        work().map_err(SetupError::work)?;
+        Ok(0)
+    })
+    .map_err(host_error)?;
+    match child.wait().map_err(host_error)? {
+        (WaitStatus::Exited(_, 0), _) => Ok(()),
+        (_, report) => Err(VzError::System {
+            what: format!("in the VE's {name} namespace"),
+            source: std::io::Error::other(report.map(|err| err.to_string()).unwrap_or_default()),
+        }),
     }
 }

@@ -23,6 +23,7 @@
 mod caps;
 mod channel;
 mod dev;
+mod error;
 mod fork;
 mod inside;
 mod mount;
@@ -31,19 +32,8 @@ mod relay;
 mod start;
 
 pub use dev::make_node;
+pub use error::{SetupError, Step};
 pub use inside::{in_namespace, run_inside, run_inside_quietly, Inside, Namespace};
 pub use mount::{close_parent, mount_private, umount_private};
 pub use pty::enter_pty;
 pub use start::{start_init, InitSpec};
-
-use nix::errno::Errno;
-
-fn sys(what: impl Into<String>) -> impl FnOnce(Errno) -> String {
-    let what = what.into();
-    move |e| format!("{what}: {}", e.desc())
-}
-
-fn io_err(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> String {
-    let what = what.into();
-    move |e| format!("{what}: {e}")
-}

@@ -1,14 +1,13 @@
 //! `vzctl enter`: a command on a pty of the VE's devpts, relayed to vzctl's terminal.
 
 use super::channel::{message_pair, recv_fds, send_fds};
-use super::inside::{command_args, exec_command, redirect_stdio, spawn_in_ve, Inside};
+use super::inside::{finish, redirect_stdio, spawn_in_ve, Command, Inside};
 use super::relay::write_all_to;
-use super::sys;
+use super::{SetupError, Step};
 use crate::device::Vzctl;
 use crate::error::VzError;
 use nix::errno::Errno;
 use nix::unistd::setsid;
-use std::ffi::CString;
 use std::fs::{File, OpenOptions};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
@@ -19,7 +18,8 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 /// stdin is a terminal it is put in raw mode for the session and the pty gets its window size.
 pub fn enter_pty(device: &Vzctl, at: &Inside, argv: &[String]) -> Result<i32, VzError> {
     use nix::sys::termios::{self, SetArg};
-    let args = command_args(argv)?;
+    let term = std::env::var("TERM").unwrap_or_else(|_| "linux".into());
+    let command = Command::new(argv, &term)?;
     let stdin = std::io::stdin();
     let saved = termios::tcgetattr(&stdin).ok();
     let mut winsize: libc::winsize = libc::winsize {
@@ -32,20 +32,19 @@ pub fn enter_pty(device: &Vzctl, at: &Inside, argv: &[String]) -> Result<i32, Vz
         // SAFETY: TIOCGWINSZ fills a winsize that lives across the call.
         unsafe { libc::ioctl(0, libc::TIOCGWINSZ, &mut winsize) };
     }
-    let term = std::env::var("TERM").unwrap_or_else(|_| "linux".into());
     let (ours, theirs) = message_pair()?;
     let null = File::open("/dev/null").map_err(|source| VzError::System {
         what: "open /dev/null".into(),
         source,
     })?;
     let fd = null.as_raw_fd();
-    let spawned = spawn_in_ve(device, at, [fd, fd, fd], &[ours.as_raw_fd()], || {
-        open_session(&theirs, &winsize, &args, &term)
+    let child = spawn_in_ve(device, at, [fd, fd, fd], &[ours.as_raw_fd()], || {
+        open_session(&theirs, &winsize, &command)
     })?;
     drop((theirs, null));
     let mut raw_set = false;
     let relayed = (|| {
-        let master = match recv_fds(&ours).map_err(VzError::InvalidValue)? {
+        let master = match recv_fds(&ours).map_err(|err| VzError::InvalidValue(err.to_string()))? {
             Some((b'p', mut fds)) if fds.len() == 1 => fds.remove(0),
             // The child failed before it had a pty; its report says why.
             _ => return Ok(()),
@@ -62,7 +61,7 @@ pub fn enter_pty(device: &Vzctl, at: &Inside, argv: &[String]) -> Result<i32, Vz
     if let (Some(saved), true) = (&saved, raw_set) {
         let _ = termios::tcsetattr(&stdin, SetArg::TCSANOW, saved);
     }
-    spawned.finish(at.veid, relayed)
+    finish(child, at.veid, relayed)
 }
 
 /// In the VE (the joined child's own child): opens a pty of the VE's devpts, sends its
@@ -70,35 +69,34 @@ pub fn enter_pty(device: &Vzctl, at: &Inside, argv: &[String]) -> Result<i32, Vz
 fn open_session(
     sock: &OwnedFd,
     winsize: &libc::winsize,
-    argv: &[CString],
-    term: &str,
-) -> Result<std::convert::Infallible, String> {
+    command: &Command,
+) -> Result<std::convert::Infallible, SetupError> {
     use nix::fcntl::OFlag;
     use nix::pty::{grantpt, posix_openpt, ptsname_r, unlockpt};
     let master = posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
-        .map_err(sys("open /dev/ptmx in the VE"))?;
-    grantpt(&master).map_err(sys("grantpt"))?;
-    unlockpt(&master).map_err(sys("unlockpt"))?;
-    let slave_path = ptsname_r(&master).map_err(sys("ptsname"))?;
+        .map_err(Step::OpenPtmx.failed())?;
+    grantpt(&master).map_err(Step::Grantpt.failed())?;
+    unlockpt(&master).map_err(Step::Unlockpt.failed())?;
+    let slave_path = ptsname_r(&master).map_err(Step::Ptsname.failed())?;
     if winsize.ws_row > 0 {
         // SAFETY: TIOCSWINSZ reads a winsize that lives across the call.
         unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, winsize) };
     }
-    setsid().map_err(sys("setsid"))?;
+    setsid().map_err(Step::Setsid.failed())?;
     let slave = OpenOptions::new()
         .read(true)
         .write(true)
         .open(&slave_path)
-        .map_err(|e| format!("{slave_path}: {e}"))?;
+        .map_err(Step::OpenPtySlave.failed_at(&slave_path))?;
     // SAFETY: Makes the just-opened pty our controlling terminal.
     if unsafe { libc::ioctl(slave.as_raw_fd(), libc::TIOCSCTTY, 0) } < 0 {
-        return Err(format!("TIOCSCTTY: {}", Errno::last().desc()));
+        return Err(SetupError::last(Step::Tiocsctty, ""));
     }
     send_fds(sock, b'p', &[master.as_raw_fd()])?;
     drop(master);
     let fd = slave.as_raw_fd();
     redirect_stdio([fd, fd, fd])?;
-    exec_command(argv, term)
+    command.exec()
 }
 
 /// Copies between vzctl's stdin/stdout and the pty `master` until the pty's last user is

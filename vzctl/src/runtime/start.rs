@@ -3,9 +3,9 @@
 use super::caps::{become_ve_root, drop_capabilities, set_nondumpable};
 use super::channel::{message_pair, recv_fds, send_fds};
 use super::dev::make_dev;
-use super::fork::wait_for;
+use super::fork::{close_in_child, fork_reporting, host_error};
 use super::inside::close_inherited_fds;
-use super::{io_err, sys};
+use super::{SetupError, Step};
 use crate::cgroup::join_cgroup;
 use crate::device::{ControlDevice, Vzctl};
 use crate::devices::Rule;
@@ -16,10 +16,8 @@ use nix::errno::Errno;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sched::{unshare, CloneFlags};
 use nix::sys::wait::WaitStatus;
-use nix::unistd::{chdir, execve, fork, pivot_root, sethostname, setsid, ForkResult, Pid};
-use std::ffi::CString;
+use nix::unistd::{chdir, execve, pivot_root, sethostname, setsid, Pid};
 use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 
@@ -42,51 +40,36 @@ pub struct InitSpec<'a> {
 /// Starts the VE's init; returns once it has exec'd /sbin/init (or with the reason it could
 /// not).
 pub fn start_init(device: &Vzctl, spec: &InitSpec) -> Result<(), VzError> {
-    let (report_r, report_w) =
-        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| VzError::system("pipe", e))?;
     let (ours, theirs) = message_pair()?;
-    // SAFETY: vzctl is single-threaded; the child only makes system calls and execs or exits.
-    match unsafe { fork() }.map_err(|e| VzError::system("fork", e))? {
-        ForkResult::Child => {
-            drop((report_r, ours));
-            let result = helper(device, spec, &theirs, &report_w);
-            if let Err(msg) = result {
-                let _ = File::from(report_w).write_all(msg.as_bytes());
-                // SAFETY: Ends the forked helper without running the parent's exit handlers.
-                unsafe { libc::_exit(1) };
-            }
-            // SAFETY: As above; the helper's work is done once init is forked.
-            unsafe { libc::_exit(0) };
-        }
-        ForkResult::Parent { child } => {
-            drop((report_w, theirs));
-            let handed = hand_over(spec, child, &ours);
-            if handed.is_err() {
-                let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
-            }
-            drop(ours);
-            let status = wait_for(child)?;
-            let mut report = String::new();
-            let _ = File::from(report_r).read_to_string(&mut report);
-            let failed = |reason| VzError::StartFailed {
-                veid: spec.veid,
-                reason,
-            };
-            handed.map_err(failed)?;
-            if !report.is_empty() {
-                return Err(failed(report));
-            }
-            if !matches!(status, WaitStatus::Exited(_, 0)) {
-                return Err(failed(format!("the start helper ended with {status:?}")));
-            }
-            Ok(())
-        }
+    let helper = fork_reporting(|| {
+        close_in_child(&[ours.as_raw_fd()]);
+        helper(device, spec, &theirs).map(|()| 0)
+    })
+    .map_err(host_error)?;
+    drop(theirs);
+    let handed = hand_over(spec, helper.pid, &ours);
+    if handed.is_err() {
+        helper.kill();
     }
+    drop(ours);
+    let (status, report) = helper.wait().map_err(host_error)?;
+    let failed = |reason| VzError::StartFailed {
+        veid: spec.veid,
+        reason,
+    };
+    handed.map_err(|err| failed(err.to_string()))?;
+    if let Some(err) = report {
+        return Err(failed(err.to_string()));
+    }
+    if !matches!(status, WaitStatus::Exited(_, 0)) {
+        return Err(failed(format!("the start helper ended with {status:?}")));
+    }
+    Ok(())
 }
 
 /// vzctl's side of the start: once the helper has its user namespace, maps the VE's ids into
 /// it and sends it the VE's root and /dev mounts, made here in the host's user namespace.
-fn hand_over(spec: &InitSpec, helper: Pid, sock: &OwnedFd) -> Result<(), String> {
+fn hand_over(spec: &InitSpec, helper: Pid, sock: &OwnedFd) -> Result<(), SetupError> {
     // End of file: the helper failed before; its report says why.
     if recv_fds(sock)?.is_none() {
         return Ok(());
@@ -97,32 +80,28 @@ fn hand_over(spec: &InitSpec, helper: Pid, sock: &OwnedFd) -> Result<(), String>
         ("gid_map", spec.ids.gid_map()),
     ] {
         let path = proc_entry.join(file);
-        fs::write(&path, &map).map_err(io_err(format!("write {}", path.display())))?;
+        fs::write(&path, &map).map_err(Step::WriteIdMap.failed_at(path.display()))?;
     }
     let userns_path = proc_entry.join("ns/user");
-    let userns = File::open(&userns_path).map_err(io_err(userns_path.display().to_string()))?;
-    let root = mounts::clone_mount(spec.root).map_err(io_err(format!(
-        "clone the mount at {}",
-        spec.root.display()
-    )))?;
-    mounts::idmap(&root, &userns).map_err(io_err(format!(
-        "idmap the mount of {}",
-        spec.root.display()
-    )))?;
+    let userns =
+        File::open(&userns_path).map_err(Step::OpenUserns.failed_at(userns_path.display()))?;
+    let root =
+        mounts::clone_mount(spec.root).map_err(Step::CloneRoot.failed_at(spec.root.display()))?;
+    mounts::idmap(&root, &userns).map_err(Step::IdmapRoot.failed_at(spec.root.display()))?;
     let dev = make_dev(spec.ids, spec.nodes)?;
     send_fds(sock, b'm', &[root.as_raw_fd(), dev.as_raw_fd()])
 }
 
-/// The helper: joins the VE, makes its namespaces, forks init.
-fn helper(device: &Vzctl, spec: &InitSpec, sock: &OwnedFd, report: &OwnedFd) -> Result<(), String> {
+/// The helper: joins the VE, makes its namespaces, forks init and passes on the init's report.
+fn helper(device: &Vzctl, spec: &InitSpec, sock: &OwnedFd) -> Result<(), SetupError> {
     join_cgroup(spec.cgroup)?;
-    device.ve_enter(spec.veid).map_err(|e| e.to_string())?;
+    device.ve_enter(spec.veid).map_err(SetupError::enter_ve)?;
     set_nondumpable()?;
-    unshare(CloneFlags::CLONE_NEWUSER).map_err(sys("unshare the user namespace"))?;
+    unshare(CloneFlags::CLONE_NEWUSER).map_err(Step::UnshareUser.failed())?;
     send_fds(sock, b'u', &[])?;
     let mounts = match recv_fds(sock)? {
         Some((b'm', fds)) if fds.len() == 2 => fds,
-        _ => return Err("vzctl did not send the VE's mounts".into()),
+        _ => return Err(SetupError::new(Step::MountsMissing, "", Errno::EPROTO)),
     };
     // Still the host's uid 0 (unmapped here), which owns the directories above VE_ROOT
     // (mode 0700): the init reaches its root before it becomes the VE's root.
@@ -134,20 +113,22 @@ fn helper(device: &Vzctl, spec: &InitSpec, sock: &OwnedFd, report: &OwnedFd) -> 
             | CloneFlags::CLONE_NEWCGROUP
             | CloneFlags::CLONE_NEWPID,
     )
-    .map_err(sys("unshare"))?;
-    // SAFETY: Single-threaded; the child builds the VE's root and execs its init.
-    match unsafe { fork() }.map_err(sys("fork init"))? {
-        ForkResult::Child => {
-            let err = match become_init(spec, &mounts[0], &mounts[1]) {
-                Ok(never) => match never {},
-                Err(msg) => msg,
-            };
-            let _ = File::from(report.try_clone().map_err(|e| e.to_string())?)
-                .write_all(err.as_bytes());
-            // SAFETY: Ends the would-be init without running exit handlers.
-            unsafe { libc::_exit(1) }
-        }
-        ForkResult::Parent { .. } => Ok(()),
+    .map_err(Step::UnshareNamespaces.failed())?;
+    let init = fork_reporting(|| match become_init(spec, &mounts[0], &mounts[1]) {
+        Ok(never) => match never {},
+        Err(err) => Err(err),
+    })
+    .map_err(|err| match err.step {
+        Step::Fork => SetupError {
+            step: Step::ForkInit,
+            ..err
+        },
+        _ => err,
+    })?;
+    // The init is the VE's pid 1 and is not waited for: its report ends with its exec.
+    match init.report() {
+        Some(err) => Err(err),
+        None => Ok(()),
     }
 }
 
@@ -156,7 +137,35 @@ fn become_init(
     spec: &InitSpec,
     root_mount: &OwnedFd,
     dev_mount: &OwnedFd,
-) -> Result<std::convert::Infallible, String> {
+) -> Result<std::convert::Infallible, SetupError> {
+    enter_root(spec.root, root_mount)?;
+    become_ve_root()?;
+    mount_proc_sys()?;
+    mount_dev(dev_mount)?;
+    // Pivot onto the VE's root with the old root stacked on it, then detach the old root.
+    pivot_root(".", ".").map_err(Step::PivotRoot.failed())?;
+    umount2(".", MntFlags::MNT_DETACH).map_err(Step::DetachHostRoot.failed())?;
+    chdir("/").map_err(Step::ChdirNewRoot.failed())?;
+    if let Some(name) = spec.hostname {
+        sethostname(name).map_err(Step::Sethostname.failed())?;
+    }
+    setsid().map_err(Step::Setsid.failed())?;
+    drop_capabilities()?;
+    attach_stdio_to_null()?;
+    close_inherited_fds()?;
+    let init = c"/sbin/init";
+    let env = [
+        c"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        c"HOME=/",
+        c"TERM=linux",
+        c"container=vz",
+    ];
+    execve(init, &[init], &env).map_err(Step::ExecInit.failed())
+}
+
+/// Attaches the VE's root mount at `root`, in a mount namespace whose mounts no longer
+/// propagate to the host, and makes it the working directory.
+fn enter_root(root: &Path, root_mount: &OwnedFd) -> Result<(), SetupError> {
     // Nothing mounted from here on propagates back to the host.
     mount(
         None::<&str>,
@@ -165,20 +174,18 @@ fn become_init(
         MsFlags::MS_REC | MsFlags::MS_PRIVATE,
         None::<&str>,
     )
-    .map_err(sys("make mounts private"))?;
-    let root = spec.root;
-    mounts::attach(root_mount, root).map_err(io_err(format!(
-        "attach the VE's root at {}",
-        root.display()
-    )))?;
+    .map_err(Step::MakeMountsPrivate.failed())?;
+    mounts::attach(root_mount, root).map_err(Step::AttachRoot.failed_at(root.display()))?;
     // From here on every path is relative to the VE's root: the VE's root may not pass the
     // host's directories above it.
-    chdir(root).map_err(sys(format!("chdir {}", root.display())))?;
-    become_ve_root()?;
-    mount_proc_sys()?;
+    chdir(root).map_err(Step::ChdirRoot.failed_at(root.display()))
+}
+
+/// Attaches the VE's /dev (made by vzctl) and mounts its devpts and /dev/shm.
+fn mount_dev(dev_mount: &OwnedFd) -> Result<(), SetupError> {
     let dev = Path::new("dev");
-    fs::create_dir_all(dev).map_err(io_err("/dev"))?;
-    mounts::attach(dev_mount, dev).map_err(io_err("attach /dev"))?;
+    fs::create_dir_all(dev).map_err(Step::MakeDevDir.failed())?;
+    mounts::attach(dev_mount, dev).map_err(Step::AttachDev.failed())?;
     mount_new(
         &dev.join("pts"),
         "devpts",
@@ -190,39 +197,20 @@ fn become_init(
         "tmpfs",
         MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
         "mode=1777",
-    )?;
-    // Pivot onto the VE's root with the old root stacked on it, then detach the old root.
-    pivot_root(".", ".").map_err(sys("pivot_root"))?;
-    umount2(".", MntFlags::MNT_DETACH).map_err(sys("detach the host's root"))?;
-    chdir("/").map_err(sys("chdir /"))?;
-    if let Some(name) = spec.hostname {
-        sethostname(name).map_err(sys("sethostname"))?;
-    }
-    setsid().map_err(sys("setsid"))?;
-    drop_capabilities()?;
-    attach_stdio_to_null()?;
-    close_inherited_fds()?;
-    let init = CString::new("/sbin/init").map_err(|e| e.to_string())?;
-    let env = [
-        c"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-        c"HOME=/",
-        c"TERM=linux",
-        c"container=vz",
-    ];
-    execve(&init, &[&init], &env).map_err(sys("exec /sbin/init in the VE"))
+    )
 }
 
 /// Mounts a new `fstype` instance at `target`, made first if missing.
-fn mount_new(target: &Path, fstype: &str, flags: MsFlags, data: &str) -> Result<(), String> {
-    fs::create_dir_all(target).map_err(|e| format!("{}: {e}", target.display()))?;
+fn mount_new(target: &Path, fstype: &str, flags: MsFlags, data: &str) -> Result<(), SetupError> {
+    fs::create_dir_all(target).map_err(Step::MakeMountPoint.failed_at(target.display()))?;
     let data = (!data.is_empty()).then_some(data);
     mount(Some(fstype), target, Some(fstype), flags, data)
-        .map_err(sys(format!("mount {fstype} on {}", target.display())))
+        .map_err(Step::Mount.failed_at(format_args!("{fstype} on {}", target.display())))
 }
 
 /// /proc and a read-only /sys of the VE's own namespaces, and its cgroup subtree (the root of
 /// its cgroup namespace) at /sys/fs/cgroup, writable where the host delegated it.
-fn mount_proc_sys() -> Result<(), String> {
+fn mount_proc_sys() -> Result<(), SetupError> {
     let nosuid = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
     mount_new(Path::new("proc"), "proc", nosuid, "")?;
     mount_new(Path::new("sys"), "sysfs", nosuid | MsFlags::MS_RDONLY, "")?;
@@ -234,20 +222,20 @@ fn mount_proc_sys() -> Result<(), String> {
         nosuid,
         None::<&str>,
     )
-    .map_err(sys(format!("mount cgroup2 on {}", cgroup.display())))
+    .map_err(Step::Mount.failed_at(format_args!("cgroup2 on {}", cgroup.display())))
 }
 
 /// Points stdin, stdout and stderr at the VE's /dev/null: init holds nothing of the host's.
-fn attach_stdio_to_null() -> Result<(), String> {
+fn attach_stdio_to_null() -> Result<(), SetupError> {
     let null = OpenOptions::new()
         .read(true)
         .write(true)
         .open("/dev/null")
-        .map_err(|e| format!("/dev/null in the VE: {e}"))?;
+        .map_err(Step::OpenNull.failed())?;
     for fd in 0..3 {
         // SAFETY: dup2 onto a standard descriptor number; `null` stays open across it.
         if unsafe { libc::dup2(null.as_raw_fd(), fd) } < 0 {
-            return Err(format!("dup2: {}", Errno::last().desc()));
+            return Err(SetupError::last(Step::Dup2, ""));
         }
     }
     Ok(())
