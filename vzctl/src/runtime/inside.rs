@@ -59,15 +59,22 @@ impl VeNamespaces {
     }
 }
 
+/// The first steps into VE `veid`, of every entry path and of the start helper: non-dumpable
+/// first (so that nothing inside can open the process's /proc entry, memory or host
+/// executable), then the cgroup `cgroup`, then the VE id.
+pub(super) fn enter_ve(device: &Vzctl, veid: u32, cgroup: &Path) -> Result<(), SetupError> {
+    set_nondumpable()?;
+    join_cgroup(cgroup)?;
+    device.ve_enter(veid).map_err(SetupError::enter_ve)
+}
+
 /// Moves the calling process into the VE for good, as every entry path does: non-dumpable
 /// (so that nothing inside can open its /proc entry, memory or host executable), into the
 /// cgroup of the VE's init and the VE's id, then its user namespace as its root, then the
 /// VE's other namespaces, and last the VE's capability limits. The process itself is not in
 /// the VE's pid namespace: its children are.
 pub(super) fn join_ve(device: &Vzctl, at: &Inside, ns: &VeNamespaces) -> Result<(), SetupError> {
-    set_nondumpable()?;
-    join_cgroup(at.cgroup)?;
-    device.ve_enter(at.veid).map_err(SetupError::enter_ve)?;
+    enter_ve(device, at.veid, at.cgroup)?;
     for (file, flag) in &ns.0 {
         setns(file.as_fd(), *flag).map_err(Step::Setns.failed_at(format_args!("{flag:?}")))?;
         if *flag == CloneFlags::CLONE_NEWUSER {

@@ -2,8 +2,9 @@
 //! commands inside a running VE. Everything here is privileged and runs for real only in the
 //! VM suite; commands reach it through [`crate::host::Host`].
 //!
-//! Start: vzctl forks a helper, which joins the VE's cgroup, enters the VE in the module,
-//! becomes non-dumpable and unshares a user namespace. vzctl maps the VE's 65536 host ids
+//! Start: vzctl forks a helper, which becomes non-dumpable, joins the VE's cgroup and enters
+//! the VE in the module (the first steps of every entry path, [`inside::enter_ve`]) and
+//! unshares a user namespace. vzctl maps the VE's 65536 host ids
 //! into it ([`IdMap`](crate::idmap::IdMap)) and builds, in the host's user namespace, two detached mounts that it
 //! passes to the helper over a socket: the VE's private area as an idmapped mount (files keep
 //! their in-VE owners on disk) and a /dev tmpfs holding only the permitted nodes (made by the

@@ -1,13 +1,12 @@
 //! Starting a VE's init: vzctl's side of the start, the helper and the init's own setup.
 
-use super::caps::{become_ve_root, drop_capabilities, set_nondumpable};
+use super::caps::{become_ve_root, drop_capabilities};
 use super::channel::{message_pair, recv_fds, send_fds};
 use super::dev::make_dev;
 use super::fork::{close_in_child, fork_reporting, host_error};
-use super::inside::close_inherited_fds;
+use super::inside::{close_inherited_fds, enter_ve};
 use super::{SetupError, Step};
-use crate::cgroup::join_cgroup;
-use crate::device::{ControlDevice, Vzctl};
+use crate::device::Vzctl;
 use crate::devices::Rule;
 use crate::error::VzError;
 use crate::idmap::IdMap;
@@ -94,9 +93,7 @@ fn hand_over(spec: &InitSpec, helper: Pid, sock: &OwnedFd) -> Result<(), SetupEr
 
 /// The helper: joins the VE, makes its namespaces, forks init and passes on the init's report.
 fn helper(device: &Vzctl, spec: &InitSpec, sock: &OwnedFd) -> Result<(), SetupError> {
-    join_cgroup(spec.cgroup)?;
-    device.ve_enter(spec.veid).map_err(SetupError::enter_ve)?;
-    set_nondumpable()?;
+    enter_ve(device, spec.veid, spec.cgroup)?;
     unshare(CloneFlags::CLONE_NEWUSER).map_err(Step::UnshareUser.failed())?;
     send_fds(sock, b'u', &[])?;
     let mounts = match recv_fds(sock)? {
