@@ -34,111 +34,165 @@ pub(super) fn relay_pipes(
     out_r: OwnedFd,
     err_r: OwnedFd,
 ) -> Result<(), VzError> {
-    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
     let exited = pidfd_of(child)?;
     set_nonblocking(&in_w);
-    let mut input = Some(in_w);
-    let mut stdin_open = true;
-    let mut pending: Vec<u8> = Vec::new();
-    let mut outputs: [Option<(OwnedFd, RawFd)>; 2] = [Some((out_r, 1)), Some((err_r, 2))];
-    let mut buf = [0u8; 16384];
-    let mut child_done = false;
+    let mut relay = PipeRelay {
+        input: Some(in_w),
+        stdin_open: true,
+        pending: Vec::new(),
+        outputs: [Some((out_r, 1)), Some((err_r, 2))],
+        buf: [0u8; 16384],
+    };
     loop {
+        let Some(ready) = relay.poll(&exited)? else {
+            continue;
+        };
+        let mut child_done = false;
+        for role in ready {
+            match role {
+                Role::Exited => child_done = true,
+                Role::Output(index) => relay.copy_output(index)?,
+                Role::Input => relay.feed_input(),
+                Role::Stdin => relay.read_stdin(),
+            }
+        }
         if child_done {
             break;
         }
+    }
+    relay.drain_outputs();
+    Ok(())
+}
+
+/// What a descriptor polled by [`PipeRelay::poll`] is.
+#[derive(Clone, Copy)]
+enum Role {
+    /// The pidfd of the command's side.
+    Exited,
+    /// The command's stdout (0) or stderr (1).
+    Output(usize),
+    /// The command's stdin, with input pending for it.
+    Input,
+    /// vzctl's stdin.
+    Stdin,
+}
+
+/// The state of [`relay_pipes`].
+struct PipeRelay {
+    /// The command's stdin, until vzctl's stdin ends and what it read is written.
+    input: Option<OwnedFd>,
+    stdin_open: bool,
+    /// Read from vzctl's stdin, not yet written to the command's.
+    pending: Vec<u8>,
+    /// The command's stdout and stderr with vzctl's descriptor for each, until each ends.
+    outputs: [Option<(OwnedFd, RawFd)>; 2],
+    buf: [u8; 16384],
+}
+
+impl PipeRelay {
+    /// Waits until a descriptor is ready; their roles, or None when a signal interrupted.
+    fn poll(&self, exited: &OwnedFd) -> Result<Option<Vec<Role>>, VzError> {
+        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
         let stdin = std::io::stdin();
         let mut fds = vec![PollFd::new(exited.as_fd(), PollFlags::POLLIN)];
-        let mut roles = vec![0usize];
-        for (i, out) in outputs.iter().enumerate() {
+        let mut roles = vec![Role::Exited];
+        for (index, out) in self.outputs.iter().enumerate() {
             if let Some((fd, _)) = out {
                 fds.push(PollFd::new(fd.as_fd(), PollFlags::POLLIN));
-                roles.push(1 + i);
+                roles.push(Role::Output(index));
             }
         }
-        match (&input, pending.is_empty()) {
+        match (&self.input, self.pending.is_empty()) {
             (Some(w), false) => {
                 fds.push(PollFd::new(w.as_fd(), PollFlags::POLLOUT));
-                roles.push(3);
+                roles.push(Role::Input);
             }
-            (Some(_), true) if stdin_open => {
+            (Some(_), true) if self.stdin_open => {
                 fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
-                roles.push(4);
+                roles.push(Role::Stdin);
             }
             _ => {}
         }
         match poll(&mut fds, PollTimeout::NONE) {
-            Err(Errno::EINTR) => continue,
+            Err(Errno::EINTR) => return Ok(None),
             Err(e) => return Err(VzError::system("poll", e)),
             Ok(_) => {}
         }
-        let ready: Vec<usize> = fds
-            .iter()
-            .zip(&roles)
-            .filter(|(f, _)| f.revents().is_some_and(|r| !r.is_empty()))
-            .map(|(_, &role)| role)
-            .collect();
-        drop(fds);
-        for role in ready {
-            match role {
-                0 => child_done = true,
-                1 | 2 => {
-                    let slot = &mut outputs[role - 1];
-                    if let Some((fd, target)) = slot {
-                        match nix::unistd::read(fd.as_raw_fd(), &mut buf) {
-                            Ok(0) | Err(Errno::EIO) => *slot = None,
-                            Ok(n) => write_all_to(*target, buf.get(..n).unwrap_or_default()),
-                            Err(Errno::EINTR | Errno::EAGAIN) => {}
-                            Err(e) => return Err(VzError::system("read the command's output", e)),
-                        }
-                    }
+        Ok(Some(
+            fds.iter()
+                .zip(roles)
+                .filter(|(f, _)| f.revents().is_some_and(|r| !r.is_empty()))
+                .map(|(_, role)| role)
+                .collect(),
+        ))
+    }
+
+    /// Copies what the command wrote to output `index` to vzctl's; at its end, stops polling it.
+    fn copy_output(&mut self, index: usize) -> Result<(), VzError> {
+        let Some(slot) = self.outputs.get_mut(index) else {
+            return Ok(());
+        };
+        if let Some((fd, target)) = slot {
+            match nix::unistd::read(fd.as_raw_fd(), &mut self.buf) {
+                Ok(0) | Err(Errno::EIO) => *slot = None,
+                Ok(n) => write_all_to(*target, self.buf.get(..n).unwrap_or_default()),
+                Err(Errno::EINTR | Errno::EAGAIN) => {}
+                Err(e) => return Err(VzError::system("read the command's output", e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes pending input to the command's stdin; closes it once vzctl's stdin has ended
+    /// and all of it is written.
+    fn feed_input(&mut self) {
+        if let Some(w) = &self.input {
+            match nix::unistd::write(w, &self.pending) {
+                Ok(n) => {
+                    self.pending.drain(..n);
                 }
-                3 => {
-                    if let Some(w) = &input {
-                        match nix::unistd::write(w, &pending) {
-                            Ok(n) => {
-                                pending.drain(..n);
-                            }
-                            Err(Errno::EAGAIN | Errno::EINTR) => {}
-                            // The command closed its stdin: the rest of ours is not wanted.
-                            Err(_) => {
-                                input = None;
-                                pending.clear();
-                            }
-                        }
-                    }
-                    if pending.is_empty() && !stdin_open {
-                        input = None;
-                    }
+                Err(Errno::EAGAIN | Errno::EINTR) => {}
+                // The command closed its stdin: the rest of ours is not wanted.
+                Err(_) => {
+                    self.input = None;
+                    self.pending.clear();
                 }
-                _ => match nix::unistd::read(0, &mut buf) {
-                    Ok(0) | Err(Errno::EIO | Errno::EBADF) => {
-                        stdin_open = false;
-                        input = None;
-                    }
-                    Ok(n) => pending.extend_from_slice(buf.get(..n).unwrap_or_default()),
-                    Err(Errno::EINTR | Errno::EAGAIN) => {}
-                    Err(_) => {
-                        stdin_open = false;
-                        input = None;
-                    }
-                },
+            }
+        }
+        if self.pending.is_empty() && !self.stdin_open {
+            self.input = None;
+        }
+    }
+
+    /// Reads vzctl's stdin into the pending input; at its end (or error) closes the
+    /// command's stdin (nothing is pending then: stdin is read only when nothing is).
+    fn read_stdin(&mut self) {
+        match nix::unistd::read(0, &mut self.buf) {
+            Err(Errno::EINTR | Errno::EAGAIN) => {}
+            Ok(n) if n > 0 => self
+                .pending
+                .extend_from_slice(self.buf.get(..n).unwrap_or_default()),
+            _ => {
+                self.stdin_open = false;
+                self.input = None;
             }
         }
     }
-    // The command's side has exited: what it wrote is in the pipes.
-    for (fd, target) in outputs.into_iter().flatten() {
-        set_nonblocking(&fd);
-        loop {
-            match nix::unistd::read(fd.as_raw_fd(), &mut buf) {
-                Ok(0) => break,
-                Ok(n) => write_all_to(target, buf.get(..n).unwrap_or_default()),
-                Err(Errno::EINTR) => {}
-                Err(_) => break,
+
+    /// The command's side has exited: copies what it wrote, which is in the pipes.
+    fn drain_outputs(mut self) {
+        for (fd, target) in self.outputs.into_iter().flatten() {
+            set_nonblocking(&fd);
+            loop {
+                match nix::unistd::read(fd.as_raw_fd(), &mut self.buf) {
+                    Ok(0) => break,
+                    Ok(n) => write_all_to(target, self.buf.get(..n).unwrap_or_default()),
+                    Err(Errno::EINTR) => {}
+                    Err(_) => break,
+                }
             }
         }
     }
-    Ok(())
 }
 
 /// Writes `data` to vzctl's own stdout (1) or stderr (2); a closed reader ends nothing here.
