@@ -75,7 +75,7 @@ pub enum Step {
     Tiocsctty,
     // Work for the host in one of the VE's namespaces (target: its error message).
     JoinNamespace,
-    /// Last: the test of [`Step::ALL`] counts the steps up to it.
+    /// Last: the test of `Step::ALL` counts the steps up to it.
     Work,
 }
 

@@ -3,7 +3,7 @@
 //! VM suite; commands reach it through [`crate::host::Host`].
 //!
 //! Start: vzctl forks a helper, which becomes non-dumpable, joins the VE's cgroup and enters
-//! the VE in the module (the first steps of every entry path, [`inside::enter_ve`]) and
+//! the VE in the module (the first steps of every entry path, `inside::enter_ve`) and
 //! unshares a user namespace. vzctl maps the VE's 65536 host ids
 //! into it ([`IdMap`](crate::idmap::IdMap)) and builds, in the host's user namespace, two detached mounts that it
 //! passes to the helper over a socket: the VE's private area as an idmapped mount (files keep
@@ -16,7 +16,7 @@
 //! close-on-exec pipe: EOF means the exec happened.
 //!
 //! Entry (exec, exec2, runscript, enter, and stop's halt) goes through one routine,
-//! [`inside::join_ve`]: non-dumpable first, then the cgroup of the VE's init, the VE id, the user
+//! `inside::join_ve`: non-dumpable first, then the cgroup of the VE's init, the VE id, the user
 //! namespace (and uid/gid 0 in it), then the VE's other namespaces with the mount namespace
 //! last. The command gets only pipes (exec) or a pty of the VE's devpts (enter) as its stdio;
 //! vzctl relays them on the host side, so no host descriptor or terminal is ever inside.
