@@ -1,13 +1,18 @@
 //! A VE's cgroup: made under the vz parent group, delegated to the VE's root, and removed
 //! with the sub-cgroups its tasks made.
 
+use crate::config::ConfigFile;
 use crate::error::VzError;
 use crate::idmap::IdMap;
+use crate::params;
 use crate::procfs;
 use crate::runtime::{SetupError, Step};
 use nix::mount::{mount, MsFlags};
 use std::fs;
 use std::path::{Path, PathBuf};
+
+/// The cgroup's cpu.max period, in microseconds.
+const CPU_PERIOD_US: u64 = 100_000;
 
 /// Moves the calling process into the cgroup at `dir`.
 pub fn join_cgroup(dir: &Path) -> Result<(), SetupError> {
@@ -125,5 +130,62 @@ fn remove_cgroup_tree(dir: &Path, depth: usize) -> Result<(), VzError> {
     match fs::remove_dir(dir) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(fail(e)),
         _ => Ok(()),
+    }
+}
+
+/// The VE cgroup's CPU files for its config: cpu.weight from CPUUNITS (OpenVZ's default 1000
+/// is cgroup's default weight 100), cpu.max from CPULIMIT (% of one CPU) and CPUS (whole
+/// CPUs), the lower of the two; 0 or unset is no cap.
+pub fn cpu_settings(conf: &ConfigFile) -> Result<Vec<(String, String)>, String> {
+    let get = |key: &str| conf.get(key).filter(|v| !v.is_empty());
+    let units = get("CPUUNITS")
+        .map(params::parse_cpuunits)
+        .transpose()?
+        .unwrap_or(1000);
+    let weight = (units / 10).clamp(1, 10_000);
+    let limit = get("CPULIMIT")
+        .map(params::parse_cpulimit)
+        .transpose()?
+        .unwrap_or(0);
+    let cpus = get("CPUS")
+        .map(params::parse_cpus)
+        .transpose()?
+        .unwrap_or(0);
+    let percent = [u64::from(limit), u64::from(cpus) * 100]
+        .into_iter()
+        .filter(|&p| p > 0)
+        .min();
+    let max = match percent {
+        Some(p) => format!("{} {CPU_PERIOD_US}", p * CPU_PERIOD_US / 100),
+        None => format!("max {CPU_PERIOD_US}"),
+    };
+    Ok(vec![
+        ("cpu.weight".into(), weight.to_string()),
+        ("cpu.max".into(), max),
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conf(text: &str) -> ConfigFile {
+        ConfigFile::parse(text, Path::new("test.conf")).unwrap()
+    }
+
+    #[test]
+    fn cpu_settings_map_units_and_caps() {
+        assert_eq!(
+            cpu_settings(&conf("")).unwrap(),
+            [
+                ("cpu.weight".into(), "100".into()),
+                ("cpu.max".into(), "max 100000".into())
+            ]
+        );
+        let s = cpu_settings(&conf("CPUUNITS=\"2000\"\nCPULIMIT=\"150\"\nCPUS=\"1\"\n")).unwrap();
+        assert_eq!(s[0].1, "200");
+        assert_eq!(s[1].1, "100000 100000", "one CPU is lower than 150%");
+        let s = cpu_settings(&conf("CPULIMIT=\"25\"\n")).unwrap();
+        assert_eq!(s[1].1, "25000 100000");
     }
 }

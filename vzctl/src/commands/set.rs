@@ -15,6 +15,7 @@
 //! hostname. Without --save the config keeps the old HOSTNAME and NAMESERVER.
 
 use super::Ctx;
+use crate::cgroup;
 use crate::cli::SetArgs;
 use crate::config::ConfigFile;
 use crate::devices::Rule;
@@ -33,9 +34,6 @@ const KEPT_BY_APPLYCONFIG: [&str; 5] = [
     "VE_ROOT",
     "VE_PRIVATE",
 ];
-
-/// The cgroup's cpu.max period, in microseconds.
-const CPU_PERIOD_US: u64 = 100_000;
 
 /// Everything `vzctl set` changes, each value checked: what [`plan`] returns.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -87,7 +85,7 @@ pub(crate) fn plan(ctx: &Ctx, ve: &Ve, args: &SetArgs) -> Result<SetPlan, VzErro
     let (addresses_removed, addresses_added) = plan_addresses(ctx, ve, args, &mut conf)?;
     plan_disk(args, &mut conf)?;
     let devices = plan_devices(args, &mut conf)?;
-    let cpu = cpu_settings(&conf).map_err(|e| invalid("cpu", e))?;
+    let cpu = cgroup::cpu_settings(&conf).map_err(|e| invalid("cpu", e))?;
     let cpu_changed = args.cpuunits.is_some() || args.cpulimit.is_some() || args.cpus.is_some();
     if ubc.is_empty() && conf == *old && args.applyconfig.is_none() {
         return Err(VzError::Usage(format!(
@@ -429,38 +427,6 @@ fn set_device_word(conf: &mut ConfigFile, key: &str, word: &str) -> Result<(), V
     conf.set(key, &words.join(" "))
 }
 
-/// The VE cgroup's CPU files for its config: cpu.weight from CPUUNITS (OpenVZ's default 1000
-/// is cgroup's default weight 100), cpu.max from CPULIMIT (% of one CPU) and CPUS (whole
-/// CPUs), the lower of the two; 0 or unset is no cap.
-pub(crate) fn cpu_settings(conf: &ConfigFile) -> Result<Vec<(String, String)>, String> {
-    let get = |key: &str| conf.get(key).filter(|v| !v.is_empty());
-    let units = get("CPUUNITS")
-        .map(params::parse_cpuunits)
-        .transpose()?
-        .unwrap_or(1000);
-    let weight = (units / 10).clamp(1, 10_000);
-    let limit = get("CPULIMIT")
-        .map(params::parse_cpulimit)
-        .transpose()?
-        .unwrap_or(0);
-    let cpus = get("CPUS")
-        .map(params::parse_cpus)
-        .transpose()?
-        .unwrap_or(0);
-    let percent = [u64::from(limit), u64::from(cpus) * 100]
-        .into_iter()
-        .filter(|&p| p > 0)
-        .min();
-    let max = match percent {
-        Some(p) => format!("{} {CPU_PERIOD_US}", p * CPU_PERIOD_US / 100),
-        None => format!("max {CPU_PERIOD_US}"),
-    };
-    Ok(vec![
-        ("cpu.weight".into(), weight.to_string()),
-        ("cpu.max".into(), max),
-    ])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -468,26 +434,6 @@ mod tests {
     use crate::host::fake::FakeHost;
     use crate::host::Running;
     use crate::paths::Global;
-
-    fn conf(text: &str) -> ConfigFile {
-        ConfigFile::parse(text, Path::new("test.conf")).unwrap()
-    }
-
-    #[test]
-    fn cpu_settings_map_units_and_caps() {
-        assert_eq!(
-            cpu_settings(&conf("")).unwrap(),
-            [
-                ("cpu.weight".into(), "100".into()),
-                ("cpu.max".into(), "max 100000".into())
-            ]
-        );
-        let s = cpu_settings(&conf("CPUUNITS=\"2000\"\nCPULIMIT=\"150\"\nCPUS=\"1\"\n")).unwrap();
-        assert_eq!(s[0].1, "200");
-        assert_eq!(s[1].1, "100000 100000", "one CPU is lower than 150%");
-        let s = cpu_settings(&conf("CPULIMIT=\"25\"\n")).unwrap();
-        assert_eq!(s[1].1, "25000 100000");
-    }
 
     fn set_args(ctid: &str) -> SetArgs {
         SetArgs {

@@ -122,7 +122,7 @@ pub(crate) fn plan(ve: &Ve) -> Result<StartPlan, VzError> {
         root: ve.root.clone(),
         hostname,
         ubc,
-        cgroup: super::set::cpu_settings(conf).map_err(|e| bad("CPU", e))?,
+        cgroup: crate::cgroup::cpu_settings(conf).map_err(|e| bad("CPU", e))?,
         addresses,
         devices,
         nodes,
