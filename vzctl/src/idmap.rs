@@ -202,7 +202,7 @@ mod tests {
 
     #[test]
     fn ranges_are_allocated_without_overlap() {
-        let paths = scratch("idmap-alloc");
+        let paths = scratch();
         let first = allocate(&paths, 101, BASE, (None, None)).unwrap();
         assert_eq!(first, BASE);
         write_conf(&paths, 101, first.uid, first.gid);
@@ -222,7 +222,7 @@ mod tests {
 
     #[test]
     fn overlapping_or_zero_ranges_are_refused() {
-        let paths = scratch("idmap-refuse");
+        let paths = scratch();
         write_conf(&paths, 101, 200_000, 200_000);
         let err = allocate(&paths, 102, BASE, (Some(230_000), None)).unwrap_err();
         assert_eq!(err.exit_code(), 21);

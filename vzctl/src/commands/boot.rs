@@ -98,7 +98,7 @@ mod tests {
 
     #[test]
     fn onboot_ves_start_by_bootorder_then_ctid() {
-        let paths = scratch("boot");
+        let paths = scratch();
         for (veid, text) in [
             (101, "ONBOOT=\"yes\"\n"),
             (102, "ONBOOT=\"no\"\n"),
@@ -111,6 +111,5 @@ mod tests {
         let host = FakeHost::default();
         let ctx = crate::commands::fake::ctx(&paths, &global, &host);
         assert_eq!(boot_order(&ctx).unwrap(), [103, 101, 104]);
-        let _ = std::fs::remove_dir_all(paths.root());
     }
 }

@@ -250,11 +250,24 @@ pub(crate) mod tests {
     use crate::host::fake::FakeHost;
     use crate::paths::{Global, Paths};
 
-    /// A scratch host root with vz.conf, a sample and a template.
-    pub(crate) fn scratch(tag: &str) -> Paths {
-        let root = std::env::temp_dir().join(format!("vzctl-{tag}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&root);
-        let paths = Paths::new(&root);
+    /// A scratch host root with vz.conf, a sample and a template, removed when dropped
+    /// (also when a test fails). It derefs to its `Paths`.
+    pub(crate) struct Scratch {
+        paths: Paths,
+        _root: tempfile::TempDir,
+    }
+
+    impl std::ops::Deref for Scratch {
+        type Target = Paths;
+
+        fn deref(&self) -> &Paths {
+            &self.paths
+        }
+    }
+
+    pub(crate) fn scratch() -> Scratch {
+        let root = tempfile::tempdir().unwrap();
+        let paths = Paths::new(root.path());
         fs::create_dir_all(paths.conf_dir()).unwrap();
         fs::write(
             paths.vz_conf(),
@@ -270,7 +283,7 @@ pub(crate) mod tests {
         let cache = paths.resolve("/vz/template/cache");
         fs::create_dir_all(&cache).unwrap();
         fs::write(cache.join("tiny.tar.gz"), "").unwrap();
-        paths
+        Scratch { paths, _root: root }
     }
 
     fn args(ctid: &str) -> CreateArgs {
@@ -290,7 +303,7 @@ pub(crate) mod tests {
 
     #[test]
     fn create_writes_private_area_config_and_name() {
-        let paths = scratch("create");
+        let paths = scratch();
         let global = Global::load(&paths).unwrap();
         let host = FakeHost::default();
         let ctx = crate::commands::fake::ctx(&paths, &global, &host);
@@ -322,12 +335,11 @@ pub(crate) mod tests {
         );
         let again = run(&ctx, &args("101")).unwrap_err();
         assert_eq!(again.exit_code(), 44);
-        let _ = fs::remove_dir_all(paths.root());
     }
 
     #[test]
     fn plan_builds_the_config_and_makes_nothing() {
-        let paths = scratch("create-plan");
+        let paths = scratch();
         let global = Global::load(&paths).unwrap();
         let host = FakeHost::default();
         let ctx = crate::commands::fake::ctx(&paths, &global, &host);
@@ -353,12 +365,11 @@ pub(crate) mod tests {
         assert!(!paths.resolve("/vz/private/101").exists());
         assert!(!paths.ve_conf(101).exists());
         assert!(!paths.names_dir().join("web").exists());
-        let _ = fs::remove_dir_all(paths.root());
     }
 
     #[test]
     fn failed_unpack_leaves_nothing() {
-        let paths = scratch("create-fail");
+        let paths = scratch();
         let global = Global::load(&paths).unwrap();
         let host = FakeHost {
             fail_unpack: true,
@@ -370,12 +381,11 @@ pub(crate) mod tests {
         assert!(!paths.resolve("/vz/private/102").exists());
         assert!(!paths.resolve("/vz/private/102.partial").exists());
         assert!(!paths.ve_conf(102).exists());
-        let _ = fs::remove_dir_all(paths.root());
     }
 
     #[test]
     fn missing_template_and_sample_are_named() {
-        let paths = scratch("create-missing");
+        let paths = scratch();
         let global = Global::load(&paths).unwrap();
         let host = FakeHost::default();
         let ctx = crate::commands::fake::ctx(&paths, &global, &host);
@@ -389,6 +399,5 @@ pub(crate) mod tests {
         bad.hostname = Some("-bad-".into());
         assert_eq!(run(&ctx, &bad).unwrap_err().exit_code(), 21);
         assert!(host.calls().is_empty(), "nothing was unpacked");
-        let _ = fs::remove_dir_all(paths.root());
     }
 }

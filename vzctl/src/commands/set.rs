@@ -430,7 +430,7 @@ fn set_device_word(conf: &mut ConfigFile, key: &str, word: &str) -> Result<(), V
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::commands::create::tests::scratch;
+    use crate::commands::create::tests::{scratch, Scratch};
     use crate::host::fake::FakeHost;
     use crate::host::Running;
     use crate::paths::Global;
@@ -444,7 +444,7 @@ mod tests {
 
     #[test]
     fn set_applies_live_and_saves_only_with_save() {
-        let paths = scratch("set");
+        let paths = scratch();
         let global = Global::load(&paths).unwrap();
         std::fs::create_dir_all(paths.resolve("/vz/private/101/etc")).unwrap();
         std::fs::write(
@@ -485,12 +485,11 @@ mod tests {
         assert_eq!(run(&ctx, &bad).unwrap_err().exit_code(), 21);
         assert_eq!(host.calls().len(), calls, "a bad value changes nothing");
         assert_eq!(run(&ctx, &set_args("101")).unwrap_err().exit_code(), 20);
-        let _ = std::fs::remove_dir_all(paths.root());
     }
 
     /// A scratch host with VE 101 (addresses .1 and .2, named "old") and VE 102 (.9).
-    fn two_ves(tag: &str) -> (crate::paths::Paths, Global) {
-        let paths = scratch(tag);
+    fn two_ves() -> (Scratch, Global) {
+        let paths = scratch();
         let global = Global::load(&paths).unwrap();
         std::fs::create_dir_all(paths.resolve("/vz/private/101/etc")).unwrap();
         std::fs::write(
@@ -504,7 +503,7 @@ mod tests {
 
     #[test]
     fn plan_holds_every_change_and_touches_nothing() {
-        let (paths, global) = two_ves("set-plan");
+        let (paths, global) = two_ves();
         let host = FakeHost::default();
         let ctx = crate::commands::fake::ctx(&paths, &global, &host);
         let ve = ctx.ve("101").unwrap();
@@ -544,12 +543,11 @@ mod tests {
         let conf = std::fs::read_to_string(paths.ve_conf(101)).unwrap();
         assert!(conf.contains("NAME=\"old\""), "a plan writes nothing");
         assert!(!paths.resolve("/vz/private/101/etc/hostname").exists());
-        let _ = std::fs::remove_dir_all(paths.root());
     }
 
     #[test]
     fn plan_leaves_out_what_was_not_asked() {
-        let (paths, global) = two_ves("set-plan-few");
+        let (paths, global) = two_ves();
         let host = FakeHost::default();
         let ctx = crate::commands::fake::ctx(&paths, &global, &host);
         let ve = ctx.ve("101").unwrap();
@@ -563,12 +561,11 @@ mod tests {
         assert!(plan.addresses_removed.is_empty() && plan.addresses_added.is_empty());
         assert_eq!(plan.rename, None, "the same name is no rename");
         assert_eq!((plan.hostname, plan.disk), (None, None));
-        let _ = std::fs::remove_dir_all(paths.root());
     }
 
     #[test]
     fn plan_refuses_an_address_of_another_ve() {
-        let (paths, global) = two_ves("set-plan-ip");
+        let (paths, global) = two_ves();
         let host = FakeHost::default();
         let ctx = crate::commands::fake::ctx(&paths, &global, &host);
         let ve = ctx.ve("101").unwrap();
@@ -577,12 +574,11 @@ mod tests {
         assert_eq!(plan(&ctx, &ve, &args).unwrap_err().exit_code(), 78);
         args.ipadd = vec!["10.0.0.0/24".into()];
         assert_eq!(plan(&ctx, &ve, &args).unwrap_err().exit_code(), 71);
-        let _ = std::fs::remove_dir_all(paths.root());
     }
 
     #[test]
     fn apply_writes_the_ve_files_running_or_not() {
-        let (paths, global) = two_ves("set-apply");
+        let (paths, global) = two_ves();
         let host = FakeHost::default();
         let ctx = crate::commands::fake::ctx(&paths, &global, &host);
         let ve = ctx.ve("101").unwrap();
@@ -618,6 +614,5 @@ mod tests {
                 r#"run 101 ["hostname", "new.example"]"#.to_string()
             ]
         );
-        let _ = std::fs::remove_dir_all(paths.root());
     }
 }

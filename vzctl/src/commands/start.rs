@@ -136,8 +136,8 @@ mod tests {
 
     #[test]
     fn init_links_resolve_inside_the_private_area() {
-        let private = std::env::temp_dir().join(format!("vz-has-init-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&private);
+        let scratch = tempfile::tempdir().unwrap();
+        let private = scratch.path().join("private");
         std::fs::create_dir_all(private.join("usr/sbin")).unwrap();
         std::fs::create_dir_all(private.join("usr/lib/systemd")).unwrap();
         symlink("usr/sbin", private.join("sbin")).unwrap();
