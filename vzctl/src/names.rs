@@ -2,6 +2,7 @@
 //! configs, as OpenVZ kept them.
 
 use crate::error::VzError;
+use crate::params;
 use crate::paths::Paths;
 use std::fs;
 use std::path::Path;
@@ -36,5 +37,19 @@ pub(crate) fn link_name(paths: &Paths, name: &str, conf_path: &Path) -> Result<(
         .map_err(|source| VzError::System {
             what: format!("create {}", link.display()),
             source,
+        })
+}
+
+/// The VE a name belongs to: the CTID in the file name of the config its link points to.
+pub(crate) fn veid_of(paths: &Paths, name: &str) -> Result<u32, VzError> {
+    let link = paths.names_dir().join(name);
+    let target = std::fs::read_link(&link)
+        .map_err(|_| VzError::InvalidValue(format!("CT name {name:?} is not known")))?;
+    target
+        .file_stem()
+        .and_then(|stem| stem.to_str())
+        .and_then(|stem| params::parse_ctid(stem).ok())
+        .ok_or_else(|| {
+            VzError::InvalidValue(format!("{}: does not point to a CT config", link.display()))
         })
 }

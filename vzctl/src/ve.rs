@@ -49,16 +49,7 @@ pub fn resolve_ctid(paths: &Paths, text: &str) -> Result<u32, VzError> {
     if text.bytes().all(|b| b.is_ascii_digit()) {
         return params::parse_ctid(text).map_err(VzError::InvalidValue);
     }
-    let link = paths.names_dir().join(text);
-    let target = std::fs::read_link(&link)
-        .map_err(|_| VzError::InvalidValue(format!("CT name {text:?} is not known")))?;
-    target
-        .file_stem()
-        .and_then(|stem| stem.to_str())
-        .and_then(|stem| params::parse_ctid(stem).ok())
-        .ok_or_else(|| {
-            VzError::InvalidValue(format!("{}: does not point to a CT config", link.display()))
-        })
+    crate::names::veid_of(paths, text)
 }
 
 impl Ve {
