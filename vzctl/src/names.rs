@@ -40,6 +40,11 @@ pub(crate) fn link_name(paths: &Paths, name: &str, conf_path: &Path) -> Result<(
         })
 }
 
+/// Removes /etc/vz/names/NAME, ignoring errors (the link may already be gone).
+pub(crate) fn unlink_name(paths: &Paths, name: &str) {
+    let _ = fs::remove_file(paths.names_dir().join(name));
+}
+
 /// The VE a name belongs to: the CTID in the file name of the config its link points to.
 pub(crate) fn veid_of(paths: &Paths, name: &str) -> Result<u32, VzError> {
     let link = paths.names_dir().join(name);

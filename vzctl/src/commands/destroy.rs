@@ -40,7 +40,7 @@ pub fn run(ctx: &Ctx, ctid: &str) -> Result<(), VzError> {
     }
     let _ = fs::remove_dir(&ve.root);
     if let Some(name) = ve.conf.as_ref().and_then(|c| c.get("NAME")) {
-        let _ = fs::remove_file(ctx.paths.names_dir().join(name));
+        crate::names::unlink_name(ctx.paths, name);
     }
     if ve.conf.is_some() {
         // OpenVZ keeps the config of a destroyed VE as CTID.conf.destroyed.

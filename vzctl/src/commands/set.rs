@@ -402,7 +402,7 @@ fn save(ctx: &Ctx, ve: &Ve, plan: &SetPlan, running: bool) -> Result<(), VzError
         plan.conf.save(&ve.conf_path)?;
         if let Some((old, name)) = &plan.rename {
             if let Some(old) = old {
-                let _ = std::fs::remove_file(ctx.paths.names_dir().join(old));
+                crate::names::unlink_name(ctx.paths, old);
             }
             crate::names::link_name(ctx.paths, name, &ve.conf_path)?;
         }
