@@ -12,7 +12,7 @@ pub struct VzctlCli {
     /// Print less.
     #[arg(long, global = true)]
     pub quiet: bool,
-    /// Print more (may be repeated).
+    /// Accepted, also repeated, for OpenVZ compatibility; vzctl's messages do not change with it.
     #[arg(long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
     /// Do not take the VE's lock (vzmigrate holds it already).
