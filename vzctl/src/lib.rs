@@ -9,7 +9,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod device;
-pub mod devices;
+pub mod device_rules;
 pub mod error;
 pub mod host;
 pub mod idmap;

@@ -18,7 +18,7 @@ use super::Ctx;
 use crate::cgroup;
 use crate::cli::SetArgs;
 use crate::config::ConfigFile;
-use crate::devices::Rule;
+use crate::device_rules::Rule;
 use crate::error::VzError;
 use crate::params::{self, PAGE_SIZE};
 use crate::quota::DiskLimits;
@@ -323,12 +323,12 @@ fn plan_devices(
 ) -> Result<Vec<(Rule, Option<String>)>, VzError> {
     let mut device_rules = Vec::new();
     for text in &args.devices {
-        let rule = crate::devices::parse_device(text).map_err(|e| invalid("devices", e))?;
+        let rule = crate::device_rules::parse_device(text).map_err(|e| invalid("devices", e))?;
         device_rules.push((rule, None));
         set_device_word(conf, "DEVICES", text)?;
     }
     for text in &args.devnodes {
-        let (name, rule) = crate::devices::parse_devnode(Path::new("/dev"), text)
+        let (name, rule) = crate::device_rules::parse_devnode(Path::new("/dev"), text)
             .map_err(|e| invalid("devnodes", e))?;
         // A node with no access is not made.
         let node = (rule.perms != 0).then_some(name);
@@ -418,7 +418,7 @@ fn save(ctx: &Ctx, ve: &Ve, plan: &SetPlan, running: bool) -> Result<(), VzError
 /// Adds `word` (`device:perms`) to the list in `key`, replacing the word for the same device.
 fn set_device_word(conf: &mut ConfigFile, key: &str, word: &str) -> Result<(), VzError> {
     let device = |w: &str| w.rsplit_once(':').map_or(w, |(d, _)| d).to_owned();
-    let mut words: Vec<String> = crate::devices::words(conf.get(key))
+    let mut words: Vec<String> = crate::device_rules::words(conf.get(key))
         .into_iter()
         .filter(|w| device(w) != device(word))
         .map(str::to_owned)

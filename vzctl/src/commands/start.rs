@@ -102,15 +102,15 @@ pub(crate) fn plan(ve: &Ve) -> Result<StartPlan, VzError> {
         .map_err(|e| bad("HOSTNAME", e))?;
     let addresses = crate::net::parse_addresses(conf.get("IP_ADDRESS").unwrap_or_default())
         .map_err(|e| bad("IP_ADDRESS", e))?;
-    let devices = crate::devices::words(conf.get("DEVICES"))
+    let devices = crate::device_rules::words(conf.get("DEVICES"))
         .into_iter()
-        .map(crate::devices::parse_device)
+        .map(crate::device_rules::parse_device)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| bad("DEVICES", e))?;
     let dev = std::path::Path::new("/dev");
-    let nodes = crate::devices::words(conf.get("DEVNODES"))
+    let nodes = crate::device_rules::words(conf.get("DEVNODES"))
         .into_iter()
-        .map(|word| crate::devices::parse_devnode(dev, word))
+        .map(|word| crate::device_rules::parse_devnode(dev, word))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| bad("DEVNODES", e))?;
     let ids = crate::idmap::IdMap::from_conf(conf)

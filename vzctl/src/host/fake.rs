@@ -90,7 +90,7 @@ impl Host for FakeHost {
     fn set_device(
         &self,
         veid: u32,
-        rule: &crate::devices::Rule,
+        rule: &crate::device_rules::Rule,
         node: Option<&str>,
     ) -> Result<(), VzError> {
         self.log(format!("device {veid} {rule:?} {node:?}"));

@@ -3,7 +3,7 @@
 use super::{Host, Running, StartPlan};
 use crate::cgroup;
 use crate::device::{ControlDevice, Vzctl};
-use crate::devices::Rule;
+use crate::device_rules::Rule;
 use crate::error::VzError;
 use crate::net;
 use crate::quota::{self, DiskLimits};

@@ -2,7 +2,7 @@
 //! logic (state checks, config handling, what is applied when) is unit-tested without root.
 //! [`LinuxHost`] is the real implementation, exercised by the VM suite.
 
-use crate::devices::Rule;
+use crate::device_rules::Rule;
 use crate::error::VzError;
 use crate::quota::DiskLimits;
 use std::net::Ipv4Addr;

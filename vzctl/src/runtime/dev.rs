@@ -1,7 +1,7 @@
 //! The VE's /dev: a tmpfs made on the host holding the permitted device nodes.
 
 use super::{SetupError, Step};
-use crate::devices::Rule;
+use crate::device_rules::Rule;
 use crate::idmap::IdMap;
 use crate::mounts;
 use std::ffi::{CStr, CString};

@@ -7,7 +7,7 @@ use super::fork::{close_in_child, fork_reporting, host_error};
 use super::inside::{close_inherited_fds, enter_ve};
 use super::{SetupError, Step};
 use crate::device::Vzctl;
-use crate::devices::Rule;
+use crate::device_rules::Rule;
 use crate::error::VzError;
 use crate::idmap::IdMap;
 use crate::mounts;
