@@ -115,8 +115,11 @@ pub fn parse_devnode(dev: &Path, text: &str) -> Result<(String, Rule), String> {
     let rdev = std::os::unix::fs::MetadataExt::rdev(&meta);
     let rule = Rule {
         kind,
-        major: nix::sys::stat::major(rdev) as u32,
-        minor: nix::sys::stat::minor(rdev) as u32,
+        // Linux's dev_t holds a 32-bit major and minor (MKDEV's 12 and 20 bits in the kernel).
+        major: u32::try_from(nix::sys::stat::major(rdev))
+            .map_err(|_| bad(format!("{}: major number too large", path.display())))?,
+        minor: u32::try_from(nix::sys::stat::minor(rdev))
+            .map_err(|_| bad(format!("{}: minor number too large", path.display())))?,
         flags: 0,
         perms: parse_perms(perms).map_err(bad)?,
     };

@@ -90,7 +90,8 @@ pub fn idmap(mnt: &OwnedFd, userns: &File) -> io::Result<()> {
         attr_set: MOUNT_ATTR_IDMAP,
         attr_clr: 0,
         propagation: 0,
-        userns_fd: userns.as_raw_fd() as u64,
+        // An open descriptor is never negative.
+        userns_fd: u64::from(userns.as_raw_fd().cast_unsigned()),
     };
     // SAFETY: An empty path with AT_EMPTY_PATH names `mnt` itself; `attr` is a version-0
     // mount_attr whose size is passed and which lives across the call.
@@ -195,7 +196,8 @@ fn openat2(
 ) -> io::Result<OwnedFd> {
     let rel = cstr(rel)?;
     let how = OpenHow {
-        flags: (flags | libc::O_CLOEXEC) as u64,
+        // open_how.flags holds the O_* bits, none of them the sign bit.
+        flags: u64::from((flags | libc::O_CLOEXEC).cast_unsigned()),
         mode: 0,
         resolve,
     };

@@ -43,6 +43,9 @@ const RT_TABLE_MAIN: u8 = 254;
 const RTPROT_BOOT: u8 = 3;
 const RT_SCOPE_LINK: u8 = 253;
 const RTN_UNICAST: u8 = 1;
+/// AF_INET as the one-byte family field of ifaddrmsg and rtmsg.
+const FAMILY_INET: u8 = 2;
+const _: () = assert!(libc::AF_INET == FAMILY_INET as libc::c_int);
 /// sizeof(struct ifinfomsg), sizeof(struct ifaddrmsg), sizeof(struct rtmsg).
 const IFINFOMSG_LEN: usize = 16;
 
@@ -68,6 +71,12 @@ fn align4(len: usize) -> usize {
     (len + 3) & !3
 }
 
+// A message carries a few interface names and addresses, far below netlink's 16-bit
+// attribute and 32-bit message lengths.
+#[allow(
+    clippy::cast_possible_truncation,
+    reason = "lengths are bounded as above"
+)]
 impl Message {
     fn new(kind: u16, flags: u16) -> Message {
         let mut buf = vec![0u8; NLMSG_HDRLEN];
@@ -93,7 +102,7 @@ impl Message {
     /// struct ifaddrmsg for an IPv4 /32 on `index`.
     fn ifaddr(&mut self, index: i32) {
         let mut fixed = [0u8; 8];
-        fixed[0] = libc::AF_INET as u8;
+        fixed[0] = FAMILY_INET;
         fixed[1] = 32;
         fixed[4..8].copy_from_slice(&index.to_ne_bytes());
         self.bytes(&fixed);
@@ -102,7 +111,7 @@ impl Message {
     /// struct rtmsg for a link-scope IPv4 route of prefix length `dst_len`.
     fn route(&mut self, dst_len: u8) {
         self.bytes(&[
-            libc::AF_INET as u8,
+            FAMILY_INET,
             dst_len,
             0,
             0,
@@ -234,7 +243,8 @@ fn ack_errno(datagram: &[u8], seq: u32) -> Option<i32> {
         let len = word(0)? as usize;
         let kind = u16::from_ne_bytes(datagram.get(at + 4..at + 6)?.try_into().ok()?);
         if kind == NLMSG_ERROR && word(8)? == seq {
-            return Some(-(word(NLMSG_HDRLEN)? as i32));
+            // nlmsgerr.error is a C int: minus the errno, or 0.
+            return word(NLMSG_HDRLEN)?.cast_signed().checked_neg();
         }
         if len < NLMSG_HDRLEN {
             return None;

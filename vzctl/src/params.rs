@@ -42,7 +42,7 @@ const fn ub_id(name: &str) -> u32 {
     let mut id = 0;
     while id < UB_NAMES.len() {
         if str_eq(UB_NAMES[id], name) {
-            // UB_NAMES has 25 entries, so the id fits.
+            #[allow(clippy::cast_possible_truncation, reason = "UB_NAMES has 25 entries")]
             return id as u32;
         }
         id += 1;

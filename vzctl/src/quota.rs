@@ -552,9 +552,11 @@ mod tests {
             target_arch = "riscv64"
         ))]
         {
-            // The request type is c_ulong with glibc and c_int with musl.
-            assert_eq!(FS_IOC_FSGETXATTR as u32, 0x801c_581f);
-            assert_eq!(FS_IOC_FSSETXATTR as u32, 0x401c_5820);
+            // The request type is c_ulong with glibc and c_int with musl; both numbers fit
+            // 32 bits.
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            let (get, set) = (FS_IOC_FSGETXATTR as u32, FS_IOC_FSSETXATTR as u32);
+            assert_eq!((get, set), (0x801c_581f, 0x401c_5820));
         }
         assert_eq!(FS_XFLAG_PROJINHERIT, 0x200);
     }
@@ -567,8 +569,14 @@ mod tests {
         assert_eq!(PRJQUOTA, 2);
         assert_eq!(libc::QIF_LIMITS, 5);
         // The kernel takes the command as unsigned int: the subcommand's top bit lands in bit 31.
-        assert_eq!(libc::QCMD(libc::Q_SETQUOTA, PRJQUOTA) as u32, 0x8000_0802);
-        assert_eq!(libc::QCMD(libc::Q_GETQUOTA, PRJQUOTA) as u32, 0x8000_0702);
+        assert_eq!(
+            libc::QCMD(libc::Q_SETQUOTA, PRJQUOTA).cast_unsigned(),
+            0x8000_0802
+        );
+        assert_eq!(
+            libc::QCMD(libc::Q_GETQUOTA, PRJQUOTA).cast_unsigned(),
+            0x8000_0702
+        );
     }
 
     #[test]

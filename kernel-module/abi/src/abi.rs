@@ -69,7 +69,12 @@ const IOC_WRITE: u32 = 1;
 const IOC_READ: u32 = 2;
 
 /// Encodes an ioctl number as Linux's `_IOC` does on x86.
+#[allow(
+    clippy::cast_possible_truncation,
+    reason = "size is asserted to fit the 14-bit field first"
+)]
 const fn ioc(dir: u32, nr: u32, size: usize) -> u32 {
+    assert!(size < 1 << IOC_SIZEBITS, "an ioctl struct must fit _IOC's size field");
     (dir << IOC_DIRSHIFT)
         | ((VZCTL_TYPE as u32) << IOC_TYPESHIFT)
         | (nr << IOC_NRSHIFT)

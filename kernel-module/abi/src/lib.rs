@@ -55,7 +55,7 @@ mod tests {
         for dummy in [4, 20, 21, 22] {
             assert!(!ub_resource_valid(dummy));
         }
-        assert!(!ub_resource_valid(UB_COUNT as u32));
+        assert!(!ub_resource_valid(u32::try_from(UB_COUNT).unwrap()));
         assert!(!ub_resource_valid(u32::MAX));
     }
 

@@ -3,6 +3,14 @@
 //! dropping root or entering a VE, inheritance probes, the ioctl fuzzer and the hook
 //! benchmark loops.
 
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss,
+    reason = "a test tool that hands raw values to syscalls as the kernel's ABI types them \
+              (fuzzed payloads are truncated on purpose)"
+)]
+
 mod bench;
 mod fuzz;
 mod sockbuf;

@@ -185,7 +185,7 @@ fn run(cli: Cli) -> Result<u8, String> {
                 let mut cmd = spec.command(true);
                 qemu::kill_with_parent(&mut cmd);
                 let status = cmd.status().map_err(|e| format!("start QEMU: {e}"))?;
-                Ok(status.code().unwrap_or(1).clamp(0, 255) as u8)
+                Ok(exit_byte(status.code().unwrap_or(1)))
             } else {
                 spec.cmdline = cmdline("run");
                 run_streaming(
@@ -433,8 +433,13 @@ fn run_streaming(
         return Ok(if status == 0 {
             1
         } else {
-            status.clamp(1, 255) as u8
+            exit_byte(status.max(1))
         });
     }
-    Ok(status.clamp(0, 255) as u8)
+    Ok(exit_byte(status))
+}
+
+/// A guest's exit status as the harness's: 0..=255 as it is, anything else 255.
+fn exit_byte(status: i32) -> u8 {
+    u8::try_from(status).unwrap_or(u8::MAX)
 }

@@ -273,7 +273,7 @@ impl Host for LinuxHost {
                     0,
                     0,
                 ) != 0
-                    || libc::getppid() as u32 != parent
+                    || u32::try_from(libc::getppid()).ok() != Some(parent)
                 {
                     return Err(std::io::Error::from(std::io::ErrorKind::Interrupted));
                 }

@@ -174,9 +174,9 @@ pub(super) fn finish(
 
 /// Points the caller's stdin, stdout and stderr at `fds`.
 pub(super) fn redirect_stdio(fds: [RawFd; 3]) -> Result<(), SetupError> {
-    for (target, fd) in fds.into_iter().enumerate() {
+    for (target, fd) in [0, 1, 2].into_iter().zip(fds) {
         // SAFETY: dup2 onto a standard descriptor number; `fd` is open in the caller.
-        if unsafe { libc::dup2(fd, target as RawFd) } < 0 {
+        if unsafe { libc::dup2(fd, target) } < 0 {
             return Err(SetupError::last(Step::Dup2, ""));
         }
     }

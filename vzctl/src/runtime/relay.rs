@@ -10,11 +10,12 @@ use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 fn pidfd_of(pid: Pid) -> Result<OwnedFd, VzError> {
     // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor.
     let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), 0) };
-    if fd < 0 {
+    // A descriptor fits RawFd; anything else is the -1 of a failure.
+    let Ok(fd @ 0..) = RawFd::try_from(fd) else {
         return Err(VzError::system("pidfd_open", Errno::last()));
-    }
+    };
     // SAFETY: The kernel just returned this new descriptor; nothing else owns it.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 fn set_nonblocking(fd: &OwnedFd) {

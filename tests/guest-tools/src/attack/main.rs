@@ -13,6 +13,14 @@
 //! `vzattack libs` lists into the VE's private area. Every subcommand ends within its own
 //! alarm, so no attack can hang a case.
 
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss,
+    reason = "a test tool that hands raw values to syscalls as the kernel's ABI types them \
+              (fuzzed payloads are truncated on purpose)"
+)]
+
 mod fs;
 mod net;
 mod procs;
