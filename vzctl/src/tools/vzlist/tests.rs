@@ -282,25 +282,28 @@ fn sort_by_number_and_in_reverse() {
         Entry::new(4, Status::Stopped),
     ];
     entries.reverse();
-    let sorted = |sort: &str| {
-        text(
-            &entries,
-            &Options {
-                no_header: true,
-                sort: Some(sort.into()),
-                ..output("ctid")
-            },
-        )
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-    };
+    let sorted = |sort: &str| ctids_sorted(&entries, sort);
     // Numeric, not text order; a missing value first.
     assert_eq!(sorted("numproc.l"), "4 2 1 3");
     assert_eq!(sorted("-numproc.l"), "3 1 2 4");
     assert_eq!(sorted("ctid"), "1 2 3 4");
     assert_eq!(sorted("-ctid"), "4 3 2 1");
     assert_eq!(sorted("-veid"), "4 3 2 1");
+}
+
+/// The CTIDs of `entries` as `vzlist -H -o ctid -s SORT` prints them, on one line.
+fn ctids_sorted(entries: &[Entry], sort: &str) -> String {
+    text(
+        entries,
+        &Options {
+            no_header: true,
+            sort: Some(sort.into()),
+            ..output("ctid")
+        },
+    )
+    .split_whitespace()
+    .collect::<Vec<_>>()
+    .join(" ")
 }
 
 #[test]
@@ -315,19 +318,7 @@ fn sort_by_text_and_status() {
         named(3, None, Status::Mounted),
         named(4, Some("beta"), Status::Running),
     ];
-    let order = |sort: &str| {
-        text(
-            &entries,
-            &Options {
-                no_header: true,
-                sort: Some(sort.into()),
-                ..output("ctid")
-            },
-        )
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-    };
+    let order = |sort: &str| ctids_sorted(&entries, sort);
     assert_eq!(order("hostname"), "3 2 4 1");
     assert_eq!(order("-hostname"), "1 4 2 3");
     // running, stopped, mounted; ties by CTID.
