@@ -1,4 +1,7 @@
 //! Errors of the tools and their OpenVZ exit codes.
+//!
+//! Messages that OpenVZ's tools print (and panels parse) keep OpenVZ's wording and
+//! capitalisation ("CT 101: ..."); the others are lowercase, in the Rust tools' style.
 
 use std::path::PathBuf;
 use thiserror::Error;

@@ -99,15 +99,9 @@ impl Command {
             .map(|a| CString::new(a.as_bytes()))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|_| VzError::InvalidValue("a command argument contains a NUL byte".into()))?;
-        let env = [
-            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_string(),
-            "HOME=/root".to_string(),
-            format!("TERM={term}"),
-        ]
-        .into_iter()
-        .map(CString::new)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|_| VzError::InvalidValue("TERM has a NUL byte".into()))?;
+        let term = CString::new(format!("TERM={term}"))
+            .map_err(|_| VzError::InvalidValue("TERM has a NUL byte".into()))?;
+        let env = vec![super::VE_PATH.to_owned(), c"HOME=/root".to_owned(), term];
         Ok(Command { argv, env })
     }
 

@@ -32,6 +32,10 @@ mod pty;
 mod relay;
 mod start;
 
+/// The PATH of every process vzctl starts in a VE (init and commands), as OpenVZ's vzctl set it.
+const VE_PATH: &std::ffi::CStr =
+    c"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
 pub use dev::make_node;
 pub use error::{SetupError, Step};
 pub use inside::{in_namespace, run_inside, run_inside_quietly, Inside, Namespace};

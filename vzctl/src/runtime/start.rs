@@ -151,12 +151,7 @@ fn become_init(
     attach_stdio_to_null()?;
     close_inherited_fds()?;
     let init = c"/sbin/init";
-    let env = [
-        c"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-        c"HOME=/",
-        c"TERM=linux",
-        c"container=vz",
-    ];
+    let env = [super::VE_PATH, c"HOME=/", c"TERM=linux", c"container=vz"];
     execve(init, &[init], &env).map_err(Step::ExecInit.failed())
 }
 
