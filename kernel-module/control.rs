@@ -121,7 +121,11 @@ fn set_devperms(arg: UserArg) -> Result {
     }
     // Fields a rule does not use are stored as 0 so that equal rules compare equal.
     let normalized = abi::DevPerm {
-        major: if rule.flags == abi::DEVPERM_ALL_DEVICES { 0 } else { rule.major },
+        major: if rule.flags == abi::DEVPERM_ALL_DEVICES {
+            0
+        } else {
+            rule.major
+        },
         minor: if rule.flags == 0 { rule.minor } else { 0 },
         ..rule
     };

@@ -338,7 +338,8 @@ pub(crate) fn memcg_counters(task: &TaskRef) -> Option<MemcgCounters> {
             limit: pages(stat.max),
             failcnt: pages(stat.failcnt),
         },
-        kernel_bytes: pages(stat.kmem).saturating_mul(u64::try_from(kernel::page::PAGE_SIZE).unwrap_or(u64::MAX)),
+        kernel_bytes: pages(stat.kmem)
+            .saturating_mul(u64::try_from(kernel::page::PAGE_SIZE).unwrap_or(u64::MAX)),
     })
 }
 
@@ -464,8 +465,8 @@ fn caller_may_read_counters(caller_ve: u32) -> bool {
     }
     caller_ve != 0
         && crate::ve::VeTable::get()
-        .and_then(|table| table.init_of(caller_ve))
-        .is_ok_and(|init| init.caller_is_root_of_its_pidns())
+            .and_then(|table| table.init_of(caller_ve))
+            .is_ok_and(|init| init.caller_is_root_of_its_pidns())
 }
 
 /// Creates a read-only file `name` in `dir` shown by `show` with `data` as its private.
@@ -495,7 +496,10 @@ fn create_file(
 }
 
 /// Makes directory `name` in `parent` (null: /proc itself).
-fn make_dir(name: &CStr, parent: *mut bindings::proc_dir_entry) -> Result<NonNull<bindings::proc_dir_entry>> {
+fn make_dir(
+    name: &CStr,
+    parent: *mut bindings::proc_dir_entry,
+) -> Result<NonNull<bindings::proc_dir_entry>> {
     // SAFETY: `name` is NUL-terminated; `parent` is null or a live entry of this module.
     NonNull::new(unsafe { bindings::proc_mkdir(name.as_char_ptr(), parent) }).ok_or(ENOMEM)
 }
@@ -548,7 +552,9 @@ impl ProcEntry {
         }
         let name = CString::try_from_fmt(kernel::fmt!("{}", id))?;
         // INVARIANT: just created; on error `entry` is dropped, removing it.
-        let entry = ProcEntry { entry: make_dir(&name, bc)? };
+        let entry = ProcEntry {
+            entry: make_dir(&name, bc)?,
+        };
         create_resources_file(entry.entry, id)?;
         Ok(entry)
     }
@@ -598,7 +604,10 @@ impl ProcFiles {
 impl Drop for ProcFiles {
     fn drop(&mut self) {
         BC_DIR.store(core::ptr::null_mut(), Ordering::Release);
-        for entry in [Some(self.dir), self.beancounters, self.bc].into_iter().flatten() {
+        for entry in [Some(self.dir), self.beancounters, self.bc]
+            .into_iter()
+            .flatten()
+        {
             // SAFETY: By the type invariant these entries are live; this removes each with
             // its files and waits for running show callbacks to finish.
             unsafe { bindings::proc_remove(entry.as_ptr()) };
@@ -800,7 +809,12 @@ unsafe extern "C" fn bc_get_hook(ve: *mut c_void) -> *mut c_void {
 /// # Safety
 ///
 /// Called only by core kernel code with a live reference from `charge_hook` or `bc_get_hook`.
-unsafe extern "C" fn bc_charge_hook(bc: *mut c_void, resource: c_uint, amount: c_ulong, mode: c_uint) -> c_int {
+unsafe extern "C" fn bc_charge_hook(
+    bc: *mut c_void,
+    resource: c_uint,
+    amount: c_ulong,
+    mode: c_uint,
+) -> c_int {
     let Some(how) = strictness(mode) else {
         return EINVAL.to_errno();
     };

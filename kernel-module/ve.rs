@@ -177,7 +177,10 @@ impl Ve {
     fn set_devperm(&self, rule: DevPerm) -> Result {
         let mut inner = self.inner.lock();
         let same = |r: &DevPerm| {
-            r.kind == rule.kind && r.flags == rule.flags && r.major == rule.major && r.minor == rule.minor
+            r.kind == rule.kind
+                && r.flags == rule.flags
+                && r.major == rule.major
+                && r.minor == rule.minor
         };
         if let Some(existing) = inner.devperms.iter_mut().find(|r| same(r)) {
             existing.perms = rule.perms;
@@ -188,7 +191,8 @@ impl Ve {
             inner.devperms.push(rule, GFP_ATOMIC)?;
         }
         // Under the lock, so that concurrent updates store their results in order.
-        self.fast_perms.store(fast_perms_of(&inner.devperms), Ordering::Relaxed);
+        self.fast_perms
+            .store(fast_perms_of(&inner.devperms), Ordering::Relaxed);
         Ok(())
     }
 }
@@ -262,7 +266,10 @@ impl VeTable {
     /// Makes `table` the one hooks and ioctls use until `uninstall`, which the owner must
     /// call before freeing it.
     pub(crate) fn install(table: &Pin<KBox<VeTable>>) {
-        TABLE.store(core::ptr::from_ref(table.as_ref().get_ref()).cast_mut(), Ordering::Release);
+        TABLE.store(
+            core::ptr::from_ref(table.as_ref().get_ref()).cast_mut(),
+            Ordering::Release,
+        );
     }
 
     /// Forgets the installed table; called before it is freed.
@@ -361,7 +368,9 @@ impl VeTable {
         let vpid = if veid == 0 {
             task.host_pid()
         } else {
-            self.lookup(veid)?.init().map_or(0, |init| task.pid_in_ns_of(&init))
+            self.lookup(veid)?
+                .init()
+                .map_or(0, |init| task.pid_in_ns_of(&init))
         };
         Ok(abi::PidInfo {
             pid,
@@ -376,7 +385,12 @@ impl VeTable {
     }
 
     /// Up to `capacity` rules of VE `id` into `out`; returns how many it has.
-    pub(crate) fn devperms(&self, id: u32, out: &mut KVec<DevPerm>, capacity: usize) -> Result<u32> {
+    pub(crate) fn devperms(
+        &self,
+        id: u32,
+        out: &mut KVec<DevPerm>,
+        capacity: usize,
+    ) -> Result<u32> {
         let ve = self.lookup(id)?;
         // Reserve before taking the spinlock so the copy below does not allocate.
         out.reserve(capacity.min(abi::VZ_MAX_DEVPERMS as usize), GFP_KERNEL)?;
@@ -508,7 +522,13 @@ pub(crate) fn on_task_free(task: HookTask) {
 /// # Safety
 ///
 /// `ve` is null or as for `ve_from_ref`.
-pub(crate) unsafe fn on_dev_access(ve: *mut c_void, kind: u32, major: u32, minor: u32, access: u32) -> bool {
+pub(crate) unsafe fn on_dev_access(
+    ve: *mut c_void,
+    kind: u32,
+    major: u32,
+    minor: u32,
+    access: u32,
+) -> bool {
     if ve.is_null() {
         return false;
     }
@@ -603,7 +623,13 @@ pub(crate) unsafe fn bc_get(ve: *mut c_void) -> *mut c_void {
 /// # Safety
 ///
 /// As for `ve_from_ref`.
-pub(crate) unsafe fn charge(slot: &mut *mut c_void, ve: *mut c_void, resource: u32, amount: u64, how: Strictness) -> bool {
+pub(crate) unsafe fn charge(
+    slot: &mut *mut c_void,
+    ve: *mut c_void,
+    resource: u32,
+    amount: u64,
+    how: Strictness,
+) -> bool {
     // SAFETY: By the caller's guarantee.
     let ve = unsafe { ve_from_ref(ve) };
     if !ve.bc.charge(resource, amount, how) {

@@ -57,7 +57,11 @@ impl kernel::Module for VzModule {
             c_str!("vzctl"),
             control::VZCTL_MODE,
         )?;
-        pr_info!("vz {} loaded, ABI {}\n", control::RELEASE, abi::VZ_ABI_VERSION);
+        pr_info!(
+            "vz {} loaded, ABI {}\n",
+            control::RELEASE,
+            abi::VZ_ABI_VERSION
+        );
         Ok(VzModule {
             _control: control,
             _proc: proc,
