@@ -4,8 +4,9 @@
 //! handler reads its argument from user memory once, validates the copy, then acts.
 
 use crate::abi;
-use crate::hooks::{self, IoctlHandler, UserArg};
+use crate::miscdev::{IoctlHandler, UserArg};
 use crate::ve::VeTable;
+use crate::{netdev, task, uaccess};
 use kernel::prelude::*;
 use kernel::str::CStr;
 
@@ -22,7 +23,7 @@ impl IoctlHandler for Vzctl {
     /// Every command needs `CAP_SYS_ADMIN` on the host; the check comes first so that an
     /// unprivileged or in-VE caller learns nothing, not even which commands exist.
     fn ioctl(cmd: u32, arg: UserArg) -> Result<i64> {
-        if !hooks::caller_has_sys_admin() || hooks::current().ve_id() != 0 {
+        if !task::caller_has_sys_admin() || task::current().ve_id() != 0 {
             return Err(EPERM);
         }
         match cmd {
@@ -90,7 +91,7 @@ fn ve_list(arg: UserArg) -> Result {
     let capacity = usize::try_from(req.capacity).map_err(|_| EINVAL)?;
     let mut ids = KVec::new();
     req.count = VeTable::get()?.list(&mut ids, capacity)?;
-    hooks::write_user_array(req.ids, &ids)?;
+    uaccess::write_user_array(req.ids, &ids)?;
     arg.write(&req)
 }
 
@@ -140,7 +141,7 @@ fn get_devperms(arg: UserArg) -> Result {
     let capacity = usize::try_from(req.capacity).map_err(|_| EINVAL)?;
     let mut rules = KVec::new();
     req.count = VeTable::get()?.devperms(check_veid(req.veid)?, &mut rules, capacity)?;
-    hooks::write_user_array(req.entries, &rules)?;
+    uaccess::write_user_array(req.entries, &rules)?;
     arg.write(&req)
 }
 
@@ -166,11 +167,11 @@ fn ve_netdev(arg: UserArg) -> Result {
         _ => return Err(EINVAL),
     };
     let init = VeTable::get()?.init_of(veid)?;
-    let caller = hooks::current().get();
+    let caller = task::current().get();
     if add {
-        hooks::netdev_move(Some(&caller), Some(&init), name, 0, veid)
+        netdev::netdev_move(Some(&caller), Some(&init), name, 0, veid)
     } else {
-        hooks::netdev_move(Some(&init), Some(&caller), name, veid, 0)
+        netdev::netdev_move(Some(&init), Some(&caller), name, veid, 0)
     }
 }
 

@@ -14,8 +14,11 @@
 //! never held across a user copy.
 
 use crate::abi::{self, DevPerm};
-use crate::hooks::{self, HookTask, ModuleRef, ProcEntry, SeqOut, TaskRef};
+use crate::module_ref::ModuleRef;
+use crate::procfs::{ProcEntry, SeqOut};
+use crate::task::{self, HookTask, TaskRef};
 use crate::ubc::{self, Beancounters, Strictness};
+use crate::{clock, memcg};
 use core::ffi::c_void;
 use core::fmt::Write;
 use core::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
@@ -83,7 +86,7 @@ impl Ve {
             pin_init!(Ve {
                 id,
                 fast_perms,
-                created: hooks::now_seconds(),
+                created: clock::now_seconds(),
                 bc: Beancounters::new(),
                 inner <- new_spinlock!(VeInner { init: None, devperms }, "vz_ve_inner"),
                 _module: ModuleRef::new(),
@@ -115,7 +118,7 @@ impl Ve {
     /// has moved since (systemd moves itself into init.scope). kmemsize is that cgroup's
     /// accounted kernel memory, reported (maxheld as seen by readers), not limited on its own.
     fn counters(&self) -> [abi::UbCounter; abi::UB_COUNT] {
-        let memcg = self.init().and_then(|init| hooks::memcg_counters(&init));
+        let memcg = self.init().and_then(|init| memcg::memcg_counters(&init));
         if let Some(memcg) = &memcg {
             self.bc.observe(abi::UB_KMEMSIZE, memcg.kernel_bytes);
         }
@@ -134,7 +137,7 @@ impl Ve {
         self.bc.set_limits(resource, barrier, limit);
         if resource == abi::UB_PHYSPAGES {
             if let Some(init) = self.init() {
-                match hooks::memcg_set_max(&init, limit) {
+                match memcg::memcg_set_max(&init, limit) {
                     Err(err) if err != ENOENT => return Err(err),
                     _ => {}
                 }
@@ -326,7 +329,7 @@ impl VeTable {
 
     /// Moves the current task into VE `id` for good.
     pub(crate) fn enter(&self, id: u32) -> Result {
-        let current = hooks::current();
+        let current = task::current();
         let ve = {
             // Under the table lock, so that destroy cannot remove a VE being entered.
             let ves = self.ves.lock();
@@ -478,7 +481,7 @@ unsafe fn ve_of<'a>(task: HookTask) -> Option<ArcBorrow<'a, Ve>> {
 
 /// Fork of a task in a VE: the child takes its own reference. Returns an errno or 0.
 pub(crate) fn on_task_fork(child: HookTask, clone_flags: u64) -> i32 {
-    let parent = hooks::current();
+    let parent = task::current();
     // SAFETY: `parent` is the current task.
     let Some(ve) = (unsafe { ve_of(parent) }) else {
         // A VE id without a VE reference: never let such a task escape into the host.
@@ -488,7 +491,7 @@ pub(crate) fn on_task_fork(child: HookTask, clone_flags: u64) -> i32 {
         return EAGAIN.to_errno();
     }
     let owned: Arc<Ve> = ve.into();
-    if hooks::fork_makes_pidns_init(clone_flags) {
+    if task::fork_makes_pidns_init(clone_flags) {
         owned.offer_init(child.get());
     }
     child.set_ve(owned.id, core_ref(owned));

@@ -12,8 +12,16 @@ use kernel::prelude::*;
 #[allow(dead_code, unreachable_pub)]
 #[path = "abi/src/abi.rs"]
 mod abi;
+mod clock;
 mod control;
 mod hooks;
+mod memcg;
+mod miscdev;
+mod module_ref;
+mod netdev;
+mod procfs;
+mod task;
+mod uaccess;
 mod ubc;
 mod ve;
 
@@ -28,8 +36,8 @@ module! {
 // Fields drop in declaration order: the device and /proc files go before the hooks, and the
 // table last, after nothing can reach it any more.
 struct VzModule {
-    _control: hooks::MiscDevice,
-    _proc: hooks::ProcFiles,
+    _control: miscdev::MiscDevice,
+    _proc: procfs::ProcFiles,
     _hooks: hooks::Hooks,
     _table: TableOwner,
 }
@@ -51,8 +59,8 @@ impl kernel::Module for VzModule {
         ve::VeTable::install(&table);
         let table = TableOwner { _table: table };
         let hooks = hooks::Hooks::register()?;
-        let proc = hooks::ProcFiles::register()?;
-        let control = hooks::MiscDevice::register::<control::Vzctl>(
+        let proc = procfs::ProcFiles::register()?;
+        let control = miscdev::MiscDevice::register::<control::Vzctl>(
             module,
             c_str!("vzctl"),
             control::VZCTL_MODE,

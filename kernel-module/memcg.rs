@@ -1,0 +1,50 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The memory cgroup of a VE.
+
+use crate::abi;
+use crate::task::TaskRef;
+use kernel::bindings;
+use kernel::error::to_result;
+use kernel::ffi::c_ulong;
+use kernel::prelude::*;
+
+/// What the memory cgroup of a VE counts.
+pub(crate) struct MemcgCounters {
+    /// Pages: usage, watermark, memory.max (as barrier and limit), failcnt.
+    pub(crate) memory: abi::UbCounter,
+    /// Accounted kernel memory in bytes (memory.stat `kernel`).
+    pub(crate) kernel_bytes: u64,
+}
+
+/// The memory cgroup counters of the VE of `task`: the cgroup at the root of `task`'s cgroup
+/// namespace (not the sub-cgroup `task` may have moved to), unless that is the root cgroup or
+/// has no memory controller of its own.
+pub(crate) fn memcg_counters(task: &TaskRef) -> Option<MemcgCounters> {
+    let mut stat = bindings::vz_memcg_stat::default();
+    // SAFETY: `task` is live; the function finds the cgroup under the task's lock and RCU and
+    // holds a reference on it while it reads into `stat`.
+    if unsafe { bindings::vz_memcg_read(task.ptr(), &mut stat) } != 0 {
+        return None;
+    }
+    let pages = |value: c_ulong| u64::try_from(value).unwrap_or(u64::MAX);
+    Some(MemcgCounters {
+        memory: abi::UbCounter {
+            held: pages(stat.usage),
+            maxheld: pages(stat.watermark),
+            barrier: pages(stat.max),
+            limit: pages(stat.max),
+            failcnt: pages(stat.failcnt),
+        },
+        kernel_bytes: pages(stat.kmem)
+            .saturating_mul(u64::try_from(kernel::page::PAGE_SIZE).unwrap_or(u64::MAX)),
+    })
+}
+
+/// Sets memory.max (pages) of the memory cgroup of the VE of `task`, as `memcg_counters`
+/// finds it (`ENOENT` without one).
+pub(crate) fn memcg_set_max(task: &TaskRef, pages: u64) -> Result {
+    let pages = c_ulong::try_from(pages).unwrap_or(c_ulong::MAX);
+    // SAFETY: `task` is live; the function finds the cgroup as `vz_memcg_read` does.
+    to_result(unsafe { bindings::vz_memcg_set_max(task.ptr(), pages) })
+}
