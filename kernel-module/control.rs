@@ -5,6 +5,7 @@
 
 use crate::abi;
 use crate::miscdev::{IoctlHandler, UserArg};
+use crate::task::TaskExt;
 use crate::ve::VeTable;
 use crate::{netdev, task, uaccess};
 use kernel::prelude::*;
@@ -167,11 +168,11 @@ fn ve_netdev(arg: UserArg) -> Result {
         _ => return Err(EINVAL),
     };
     let init = VeTable::get()?.init_of(veid)?;
-    let caller = task::current().get();
+    let caller = task::current();
     if add {
-        netdev::netdev_move(Some(&caller), Some(&init), name, 0, veid)
+        netdev::move_device(Some(&caller), Some(&init), name, 0, veid)
     } else {
-        netdev::netdev_move(Some(&init), Some(&caller), name, veid, 0)
+        netdev::move_device(Some(&init), Some(&caller), name, veid, 0)
     }
 }
 

@@ -5,8 +5,9 @@
 
 use crate::abi;
 use crate::procfs::BC_DIR;
-use crate::task::{current, HookTask};
+use crate::task::{self, current, HookTask, TaskExt};
 use crate::ubc::Strictness;
+use crate::ve::Ve;
 use core::ffi::c_void;
 use core::ptr::NonNull;
 use core::sync::atomic::Ordering;
@@ -14,6 +15,8 @@ use kernel::bindings;
 use kernel::error::to_result;
 use kernel::ffi::{c_char, c_int, c_uint, c_ulong};
 use kernel::prelude::*;
+use kernel::sync::{Arc, ArcBorrow};
+use kernel::types::ForeignOwnable;
 
 // The resource ids core code charges are OpenVZ's, as in the ABI.
 const _: () = {
@@ -41,7 +44,9 @@ const _: () = {
 /// with live tasks.
 unsafe extern "C" fn task_fork_hook(child: *mut bindings::task_struct, clone_flags: u64) -> c_int {
     match NonNull::new(child) {
-        Some(child) => crate::ve::on_task_fork(HookTask(child), clone_flags),
+        // SAFETY: By the hook contract `child` is a live child the current task is forking,
+        // valid for this call.
+        Some(child) => crate::ve::on_task_fork(unsafe { HookTask::from_raw(child) }, clone_flags),
         None => EINVAL.to_errno(),
     }
 }
@@ -54,7 +59,9 @@ unsafe extern "C" fn task_fork_hook(child: *mut bindings::task_struct, clone_fla
 /// with live tasks.
 unsafe extern "C" fn task_free_hook(task: *mut bindings::task_struct) {
     if let Some(task) = NonNull::new(task) {
-        crate::ve::on_task_free(HookTask(task));
+        // SAFETY: By the hook contract `task` is a dead task the current task is reaping (or
+        // the child of a failed fork), valid for this call.
+        crate::ve::on_task_free(unsafe { HookTask::from_raw(task) });
     }
 }
 
@@ -73,8 +80,11 @@ unsafe extern "C" fn dev_access_hook(
     let Some((kind, major, minor)) = device_of(mode, dev) else {
         return 0;
     };
-    // SAFETY: By the hook contract `ve` is current's VE reference (or null).
-    if unsafe { crate::ve::on_dev_access(ve, kind, major, minor, access) } {
+    // SAFETY: By the hook contract `ve` is current's VE reference (or null), which current
+    // holds for this call.
+    let allowed = unsafe { borrow_ve(ve) }
+        .is_some_and(|ve| crate::ve::on_dev_access(&ve, kind, major, minor, access));
+    if allowed {
         0
     } else {
         EPERM.to_errno()
@@ -106,8 +116,9 @@ unsafe extern "C" fn mknod_capable_hook(
     let Some((kind, major, minor)) = device_of(mode, dev) else {
         return false;
     };
-    // SAFETY: By the hook contract `ve` is current's VE reference (or null).
-    unsafe { crate::ve::on_mknod_capable(ve, kind, major, minor) }
+    // SAFETY: By the hook contract `ve` is current's VE reference (or null), which current
+    // holds for this call.
+    unsafe { borrow_ve(ve) }.is_some_and(|ve| crate::ve::on_mknod_capable(&ve, kind, major, minor))
 }
 
 /// The `proc_visible` hook of `HOOK_OPS`: inside a VE, the entries of `/proc/bc` that belong
@@ -145,7 +156,59 @@ unsafe extern "C" fn proc_visible_hook(
 /// Called only by core kernel code as documented in `linux/vz_hooks.h`: in process context,
 /// with live tasks.
 unsafe extern "C" fn task_vpid_hook(task: *mut bindings::task_struct) -> bindings::pid_t {
-    NonNull::new(task).map_or(0, |task| crate::ve::on_task_vpid(HookTask(task)))
+    let Some(task) = NonNull::new(task) else {
+        return 0;
+    };
+    // SAFETY: By the hook contract `task` is live for this call.
+    crate::ve::on_task_vpid(unsafe { task::task_from_raw(task) })
+}
+
+/// Borrows a VE reference core code passed to a hook: a task's `vz_priv` or a charged
+/// object's bc (`None` for null).
+///
+/// # Safety
+///
+/// `ve` is null, or a VE reference this module made with `into_foreign` (`HookTask::replace_ve`,
+/// `ChargeSlot::fill`, `bc_get_hook`) whose count stays held for `'a`.
+unsafe fn borrow_ve<'a>(ve: *mut c_void) -> Option<ArcBorrow<'a, Ve>> {
+    if ve.is_null() {
+        return None;
+    }
+    // SAFETY: By the caller's guarantee.
+    Some(unsafe { <Arc<Ve> as ForeignOwnable>::borrow(ve) })
+}
+
+/// A charged object's bc field, as the `charge` and `uncharge` hooks get it (`void **bc`).
+///
+/// # Invariants
+///
+/// For `'a` the field is used only through this value, and it is null or holds one count of an
+/// `Arc<Ve>` made by `into_foreign`.
+struct ChargeSlot<'a>(&'a mut *mut c_void);
+
+impl<'a> ChargeSlot<'a> {
+    /// # Safety
+    ///
+    /// `slot` is null, or points at a field that satisfies the type invariants for `'a`.
+    unsafe fn from_raw(slot: *mut *mut c_void) -> Option<Self> {
+        // SAFETY: By the caller's guarantee a non-null `slot` is valid and not aliased for `'a`.
+        unsafe { slot.as_mut() }.map(ChargeSlot)
+    }
+
+    /// Stores the reference `ve` of a new charge, as the hook contract asks. The field was
+    /// never read first: a reference it held would be kept for good, not given back early.
+    fn fill(&mut self, ve: Arc<Ve>) {
+        // INVARIANT: A count made by `into_foreign`.
+        *self.0 = ve.into_foreign().cast_mut();
+    }
+
+    /// Takes the reference out of the field, which becomes null.
+    fn take(&mut self) -> Option<Arc<Ve>> {
+        let ptr = core::mem::replace(self.0, core::ptr::null_mut());
+        // SAFETY: By the type invariant `ptr` is null or a count made by `into_foreign`; the
+        // field no longer holds it, so it is given back here, once.
+        unsafe { <Arc<Ve> as ForeignOwnable>::try_from_foreign(ptr) }
+    }
 }
 
 /// The C charge mode as a `Strictness`.
@@ -180,18 +243,21 @@ unsafe extern "C" fn charge_hook(
     let Some(how) = strictness(mode) else {
         return EINVAL.to_errno();
     };
-    // SAFETY: By the hook contract `slot` is a valid, exclusively used pointer for this call.
-    let Some(slot) = (unsafe { slot.as_mut() }) else {
+    // SAFETY: By the hook contract `slot` is an object's bc field, used only by this call while
+    // it runs, that holds null or a reference from this module.
+    let Some(mut slot) = (unsafe { ChargeSlot::from_raw(slot) }) else {
         return EINVAL.to_errno();
     };
-    if ve.is_null() {
+    // SAFETY: By the hook contract `ve` is null or a VE reference held for this call.
+    let Some(ve) = (unsafe { borrow_ve(ve) }) else {
         return 0;
-    }
-    // SAFETY: By the hook contract `ve` is a live VE reference.
-    if unsafe { crate::ve::charge(slot, ve, resource, amount_of(amount), how) } {
-        0
-    } else {
-        ENOMEM.to_errno()
+    };
+    match crate::ve::charge(ve, resource, amount_of(amount), how) {
+        Some(charged) => {
+            slot.fill(charged);
+            0
+        }
+        None => ENOMEM.to_errno(),
     }
 }
 
@@ -202,10 +268,10 @@ unsafe extern "C" fn charge_hook(
 /// Called only by core kernel code with a pointer to a bc field that holds a reference from
 /// `charge_hook` or `bc_get_hook` (or null).
 unsafe extern "C" fn uncharge_hook(slot: *mut *mut c_void, resource: c_uint, amount: c_ulong) {
-    // SAFETY: By the hook contract `slot` is valid and exclusively used for this call.
-    if let Some(slot) = unsafe { slot.as_mut() } {
-        // SAFETY: By the hook contract the reference in it has not been given back.
-        unsafe { crate::ve::uncharge(slot, resource, amount_of(amount)) };
+    // SAFETY: By the hook contract `slot` is null or an object's bc field, used only by this
+    // call while it runs, that holds null or a reference from this module.
+    if let Some(ve) = unsafe { ChargeSlot::from_raw(slot) }.and_then(|mut slot| slot.take()) {
+        crate::ve::uncharge(&ve, resource, amount_of(amount));
     }
 }
 
@@ -215,11 +281,11 @@ unsafe extern "C" fn uncharge_hook(slot: *mut *mut c_void, resource: c_uint, amo
 ///
 /// Called only by core kernel code with a live VE reference.
 unsafe extern "C" fn bc_get_hook(ve: *mut c_void) -> *mut c_void {
-    if ve.is_null() {
-        return core::ptr::null_mut();
+    // SAFETY: By the hook contract `ve` is null or a VE reference held for this call.
+    match unsafe { borrow_ve(ve) } {
+        Some(ve) => Arc::from(ve).into_foreign().cast_mut(),
+        None => core::ptr::null_mut(),
     }
-    // SAFETY: By the hook contract.
-    unsafe { crate::ve::bc_get(ve) }
 }
 
 /// The `bc_charge` hook of `HOOK_OPS`.
@@ -236,12 +302,11 @@ unsafe extern "C" fn bc_charge_hook(
     let Some(how) = strictness(mode) else {
         return EINVAL.to_errno();
     };
-    if bc.is_null() {
+    // SAFETY: By the hook contract `bc` is null or a VE reference held for this call.
+    let Some(ve) = (unsafe { borrow_ve(bc) }) else {
         return 0;
-    }
-    // SAFETY: By the hook contract the reference is live for this call.
-    let counters = unsafe { crate::ve::bc_of(bc) };
-    if counters.charge(resource, amount_of(amount), how) {
+    };
+    if ve.beancounters().charge(resource, amount_of(amount), how) {
         0
     } else {
         ENOMEM.to_errno()
@@ -254,9 +319,9 @@ unsafe extern "C" fn bc_charge_hook(
 ///
 /// Called only by core kernel code with a live reference from `charge_hook` or `bc_get_hook`.
 unsafe extern "C" fn bc_uncharge_hook(bc: *mut c_void, resource: c_uint, amount: c_ulong) {
-    if !bc.is_null() {
-        // SAFETY: By the hook contract the reference is live for this call.
-        unsafe { crate::ve::bc_of(bc) }.uncharge(resource, amount_of(amount));
+    // SAFETY: By the hook contract `bc` is null or a VE reference held for this call.
+    if let Some(ve) = unsafe { borrow_ve(bc) } {
+        ve.beancounters().uncharge(resource, amount_of(amount));
     }
 }
 

@@ -3,11 +3,12 @@
 //! The memory cgroup of a VE.
 
 use crate::abi;
-use crate::task::TaskRef;
+use crate::task::as_raw;
 use kernel::bindings;
 use kernel::error::to_result;
 use kernel::ffi::c_ulong;
 use kernel::prelude::*;
+use kernel::task::Task;
 
 /// What the memory cgroup of a VE counts.
 pub(crate) struct MemcgCounters {
@@ -20,11 +21,11 @@ pub(crate) struct MemcgCounters {
 /// The memory cgroup counters of the VE of `task`: the cgroup at the root of `task`'s cgroup
 /// namespace (not the sub-cgroup `task` may have moved to), unless that is the root cgroup or
 /// has no memory controller of its own.
-pub(crate) fn memcg_counters(task: &TaskRef) -> Option<MemcgCounters> {
+pub(crate) fn counters(task: &Task) -> Option<MemcgCounters> {
     let mut stat = bindings::vz_memcg_stat::default();
     // SAFETY: `task` is live; the function finds the cgroup under the task's lock and RCU and
     // holds a reference on it while it reads into `stat`.
-    if unsafe { bindings::vz_memcg_read(task.ptr(), &mut stat) } != 0 {
+    if unsafe { bindings::vz_memcg_read(as_raw(task), &mut stat) } != 0 {
         return None;
     }
     let pages = |value: c_ulong| u64::try_from(value).unwrap_or(u64::MAX);
@@ -41,10 +42,10 @@ pub(crate) fn memcg_counters(task: &TaskRef) -> Option<MemcgCounters> {
     })
 }
 
-/// Sets memory.max (pages) of the memory cgroup of the VE of `task`, as `memcg_counters`
+/// Sets memory.max (pages) of the memory cgroup of the VE of `task`, as `counters`
 /// finds it (`ENOENT` without one).
-pub(crate) fn memcg_set_max(task: &TaskRef, pages: u64) -> Result {
+pub(crate) fn set_max(task: &Task, pages: u64) -> Result {
     let pages = c_ulong::try_from(pages).unwrap_or(c_ulong::MAX);
     // SAFETY: `task` is live; the function finds the cgroup as `vz_memcg_read` does.
-    to_result(unsafe { bindings::vz_memcg_set_max(task.ptr(), pages) })
+    to_result(unsafe { bindings::vz_memcg_set_max(as_raw(task), pages) })
 }

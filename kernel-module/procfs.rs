@@ -2,7 +2,7 @@
 
 //! The module's /proc files: `/proc/vz/veinfo`, `/proc/user_beancounters` and `/proc/bc`.
 
-use crate::task::{caller_has_sys_admin, current};
+use crate::task::{caller_has_sys_admin, current, TaskExt};
 use core::ffi::c_void;
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicPtr, Ordering};

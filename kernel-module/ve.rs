@@ -14,17 +14,19 @@
 //! never held across a user copy.
 
 use crate::abi::{self, DevPerm};
+use crate::installed::Installed;
 use crate::module_ref::ModuleRef;
 use crate::procfs::{ProcEntry, SeqOut};
-use crate::task::{self, HookTask, TaskRef};
+use crate::task::{self, HookTask, TaskExt};
 use crate::ubc::{self, Beancounters, Strictness};
 use crate::{clock, memcg};
-use core::ffi::c_void;
 use core::fmt::Write;
-use core::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicU32, Ordering};
 use kernel::prelude::*;
 use kernel::rbtree::{RBTree, RBTreeNode};
 use kernel::sync::{Arc, ArcBorrow, Mutex, SpinLock};
+use kernel::task::Task;
+use kernel::types::ARef;
 use kernel::{new_mutex, new_spinlock};
 
 /// Devices every new VE may use: null, zero, full, random, urandom, tty, ptmx and the pts
@@ -44,7 +46,7 @@ const DEFAULT_DEVICES: [(u32, u32, u32); 8] = [
 struct VeInner {
     /// The VE's init: the first task that entered (or was forked into) it as pid 1 of a new
     /// pid namespace, while it lives.
-    init: Option<TaskRef>,
+    init: Option<ARef<Task>>,
     /// Device rules, at most `VZ_MAX_DEVPERMS`.
     devperms: KVec<DevPerm>,
 }
@@ -95,13 +97,18 @@ impl Ve {
         )
     }
 
-    fn init(&self) -> Option<TaskRef> {
+    /// The counters charged to the VE, for the hooks that charge an object's own reference.
+    pub(crate) fn beancounters(&self) -> &Beancounters {
+        &self.bc
+    }
+
+    fn init(&self) -> Option<ARef<Task>> {
         self.inner.lock().init.clone()
     }
 
     /// Records `task` as init unless a live one is known. A stale one is dropped after the
     /// lock is released.
-    fn offer_init(&self, task: TaskRef) {
+    fn offer_init(&self, task: ARef<Task>) {
         let stale = {
             let mut inner = self.inner.lock();
             if inner.init.as_ref().is_some_and(|init| init.is_alive()) {
@@ -118,7 +125,7 @@ impl Ve {
     /// has moved since (systemd moves itself into init.scope). kmemsize is that cgroup's
     /// accounted kernel memory, reported (maxheld as seen by readers), not limited on its own.
     fn counters(&self) -> [abi::UbCounter; abi::UB_COUNT] {
-        let memcg = self.init().and_then(|init| memcg::memcg_counters(&init));
+        let memcg = self.init().and_then(|init| memcg::counters(&init));
         if let Some(memcg) = &memcg {
             self.bc.observe(abi::UB_KMEMSIZE, memcg.kernel_bytes);
         }
@@ -137,7 +144,7 @@ impl Ve {
         self.bc.set_limits(resource, barrier, limit);
         if resource == abi::UB_PHYSPAGES {
             if let Some(init) = self.init() {
-                match memcg::memcg_set_max(&init, limit) {
+                match memcg::set_max(&init, limit) {
                     Err(err) if err != ENOENT => return Err(err),
                     _ => {}
                 }
@@ -255,8 +262,8 @@ pub(crate) struct VeTable {
     ves: SpinLock<RBTree<u32, Arc<Ve>>>,
 }
 
-/// The table of the loaded module: set by `VeTable::install`, cleared by `uninstall`.
-static TABLE: AtomicPtr<VeTable> = AtomicPtr::new(core::ptr::null_mut());
+/// The table of the loaded module, installed by the module's init while it owns the table.
+pub(crate) static TABLE: Installed<VeTable> = Installed::new();
 
 impl VeTable {
     pub(crate) fn new() -> impl PinInit<Self> {
@@ -266,27 +273,9 @@ impl VeTable {
         })
     }
 
-    /// Makes `table` the one hooks and ioctls use until `uninstall`, which the owner must
-    /// call before freeing it.
-    pub(crate) fn install(table: &Pin<KBox<VeTable>>) {
-        TABLE.store(
-            core::ptr::from_ref(table.as_ref().get_ref()).cast_mut(),
-            Ordering::Release,
-        );
-    }
-
-    /// Forgets the installed table; called before it is freed.
-    pub(crate) fn uninstall() {
-        TABLE.store(core::ptr::null_mut(), Ordering::Release);
-    }
-
     /// The installed table.
     pub(crate) fn get() -> Result<&'static VeTable> {
-        let ptr = TABLE.load(Ordering::Acquire);
-        // SAFETY: `install` stores a pinned, boxed table that the module frees only after
-        // `uninstall`, which runs in module exit after the device, the /proc files and the
-        // hooks are gone, so no caller can still be using the reference then.
-        unsafe { ptr.as_ref() }.ok_or(ENODEV)
+        TABLE.get().ok_or(ENODEV)
     }
 
     fn lookup(&self, id: u32) -> Result<Arc<Ve>> {
@@ -336,7 +325,8 @@ impl VeTable {
             let ve = ves.get(&id).ok_or(ENOENT)?.clone();
             // Forced: the admin's own helper is never refused.
             ve.bc.charge(abi::UB_NUMPROC, 1, Strictness::Force);
-            current.set_ve(id, core_ref(ve.clone()));
+            // A host task (the ioctl checks) holds no VE reference: none comes back.
+            drop(current.replace_ve(id, Some(ve.clone())));
             ve
         };
         if current.is_pidns_init() {
@@ -366,7 +356,7 @@ impl VeTable {
 
     /// The VE id of host pid `pid` and its pid inside the VE.
     pub(crate) fn pid_info(&self, pid: i32) -> Result<abi::PidInfo> {
-        let task = TaskRef::find_by_pid(pid).ok_or(ESRCH)?;
+        let task = task::find_by_pid(pid).ok_or(ESRCH)?;
         let veid = task.ve_id();
         let vpid = if veid == 0 {
             task.host_pid()
@@ -405,7 +395,7 @@ impl VeTable {
     }
 
     /// The init of VE `id`, which must exist and have one.
-    pub(crate) fn init_of(&self, id: u32) -> Result<TaskRef> {
+    pub(crate) fn init_of(&self, id: u32) -> Result<ARef<Task>> {
         self.lookup(id)?.init().ok_or(ESRCH)
     }
 
@@ -462,56 +452,37 @@ impl VeTable {
 /// The host's row: the host is not charged, so nothing is held and nothing is limited.
 static HOST_BEANCOUNTERS: Beancounters = Beancounters::new();
 
-/// The VE reference a task in a VE carries.
-///
-/// # Safety
-///
-/// `task` must be alive for the returned lifetime and be the current task or a task being
-/// reaped or forked by the current one, so that its `vz_priv` cannot change meanwhile.
-unsafe fn ve_of<'a>(task: HookTask) -> Option<ArcBorrow<'a, Ve>> {
-    let ptr = task.priv_ptr().cast::<Ve>();
-    if ptr.is_null() {
-        return None;
-    }
-    // SAFETY: A non-null `vz_priv` is only ever set from `Arc::into_raw` (enter, fork) and
-    // holds a count that `on_task_free` alone gives back, which by the caller's guarantee
-    // does not run meanwhile.
-    Some(unsafe { ArcBorrow::from_raw(ptr) })
-}
-
 /// Fork of a task in a VE: the child takes its own reference. Returns an errno or 0.
-pub(crate) fn on_task_fork(child: HookTask, clone_flags: u64) -> i32 {
-    let parent = task::current();
-    // SAFETY: `parent` is the current task.
-    let Some(ve) = (unsafe { ve_of(parent) }) else {
+pub(crate) fn on_task_fork(child: HookTask<'_>, clone_flags: u64) -> i32 {
+    // The child's count, taken before the charge; a refused fork drops it again.
+    let Some(ve) = task::current().ve() else {
         // A VE id without a VE reference: never let such a task escape into the host.
         return EPERM.to_errno();
     };
     if !ve.bc.charge(abi::UB_NUMPROC, 1, Strictness::Barrier) {
         return EAGAIN.to_errno();
     }
-    let owned: Arc<Ve> = ve.into();
     if task::fork_makes_pidns_init(clone_flags) {
-        owned.offer_init(child.get());
+        ve.offer_init(child.get());
     }
-    child.set_ve(owned.id, core_ref(owned));
+    // A new child holds no reference yet (core code cleared the copied one): none comes back.
+    drop(child.replace_ve(ve.id, Some(ve)));
     0
 }
 
 /// A task in a VE is reaped, or its fork failed after `on_task_fork`.
-pub(crate) fn on_task_free(task: HookTask) {
-    let ptr = task.priv_ptr().cast::<Ve>();
-    if ptr.is_null() {
+pub(crate) fn on_task_free(task: HookTask<'_>) {
+    let Some(ve) = task.replace_ve(task.ve_id(), None) else {
         return;
-    }
-    task.set_ve(task.ve_id(), core::ptr::null_mut());
-    // SAFETY: `ptr` came from `Arc::into_raw` in enter or fork and this is the one place
-    // that gives that count back; `vz_priv` was cleared above so it cannot happen twice.
-    let ve = unsafe { Arc::from_raw(ptr) };
+    };
     ve.bc.uncharge(abi::UB_NUMPROC, 1);
     let stale = {
         let mut inner = ve.inner.lock();
-        if inner.init.as_ref().is_some_and(|init| init.is(task)) {
+        if inner
+            .init
+            .as_ref()
+            .is_some_and(|init| core::ptr::eq::<Task>(&**init, &*task))
+        {
             inner.init.take()
         } else {
             None
@@ -520,41 +491,18 @@ pub(crate) fn on_task_free(task: HookTask) {
     drop(stale);
 }
 
-/// May the current task, whose VE reference is `ve`, have `access` to device `dev`?
-///
-/// # Safety
-///
-/// `ve` is null or as for `ve_from_ref`.
-pub(crate) unsafe fn on_dev_access(
-    ve: *mut c_void,
-    kind: u32,
-    major: u32,
-    minor: u32,
-    access: u32,
-) -> bool {
-    if ve.is_null() {
-        return false;
-    }
-    // SAFETY: By the caller's guarantee.
-    unsafe { ve_from_ref(ve) }.device_allowed(kind, major, minor, access)
+/// May the current task, whose VE is `ve`, have `access` to device `dev`?
+pub(crate) fn on_dev_access(ve: &Ve, kind: u32, major: u32, minor: u32, access: u32) -> bool {
+    ve.device_allowed(kind, major, minor, access)
 }
 
-/// May the current task, whose VE reference is `ve` and which lacks `CAP_MKNOD` on the host
-/// (VE root in its VE's user namespace), make device node `major:minor` of `kind`? Yes when the
-/// VE's rules grant mknod of it and the task has `CAP_MKNOD` in the VE's user namespace: the
-/// one that owns the pid namespace of the VE's init. A user namespace made inside the VE does
-/// not count, so an unprivileged user there cannot make device nodes; nor does a VE without
-/// an init have a user namespace to check.
-///
-/// # Safety
-///
-/// `ve` is null or as for `ve_from_ref`.
-pub(crate) unsafe fn on_mknod_capable(ve: *mut c_void, kind: u32, major: u32, minor: u32) -> bool {
-    if ve.is_null() {
-        return false;
-    }
-    // SAFETY: By the caller's guarantee.
-    let ve = unsafe { ve_from_ref(ve) };
+/// May the current task, whose VE is `ve` and which lacks `CAP_MKNOD` on the host (VE root in
+/// its VE's user namespace), make device node `major:minor` of `kind`? Yes when the VE's rules
+/// grant mknod of it and the task has `CAP_MKNOD` in the VE's user namespace: the one that owns
+/// the pid namespace of the VE's init. A user namespace made inside the VE does not count, so
+/// an unprivileged user there cannot make device nodes; nor does a VE without an init have a
+/// user namespace to check.
+pub(crate) fn on_mknod_capable(ve: &Ve, kind: u32, major: u32, minor: u32) -> bool {
     if !ve.device_allowed(kind, major, minor, abi::DEVPERM_MKNOD) {
         return false;
     }
@@ -584,86 +532,32 @@ fn bc_dir_id(name: &[u8]) -> Option<u32> {
 }
 
 /// The pid of `task` (in a VE) inside its VE, for `VPid:` in /proc.
-pub(crate) fn on_task_vpid(task: HookTask) -> i32 {
+pub(crate) fn on_task_vpid(task: &Task) -> i32 {
     // Another task's reference may go away any moment: look the VE up by id instead.
     let Ok(table) = VeTable::get() else {
         return 0;
     };
     match table.lookup(task.ve_id()).ok().and_then(|ve| ve.init()) {
-        Some(init) => task.get().pid_in_ns_of(&init),
+        Some(init) => task.pid_in_ns_of(&init),
         None => 0,
     }
 }
 
-/// Turns a counted reference into the opaque pointer core code stores (a task's `vz_priv`, a
-/// charged object's bc); `ve_from_ref` borrows it back, `Arc::from_raw` gives it back.
-fn core_ref(ve: Arc<Ve>) -> *mut c_void {
-    ve.into_raw().cast_mut().cast()
-}
-
-/// The VE a reference from core code (a task's `vz_priv`, a charged object's bc) points at.
-///
-/// # Safety
-///
-/// `ve` is non-null, came from `Arc::into_raw` of a `Ve`, and its count is held for `'a`.
-unsafe fn ve_from_ref<'a>(ve: *mut c_void) -> ArcBorrow<'a, Ve> {
-    // SAFETY: By the caller's guarantee.
-    unsafe { ArcBorrow::from_raw(ve.cast::<Ve>()) }
-}
-
-/// A new reference to `ve`, for an object whose charge grows and shrinks.
-///
-/// # Safety
-///
-/// As for `ve_from_ref`.
-pub(crate) unsafe fn bc_get(ve: *mut c_void) -> *mut c_void {
-    // SAFETY: By the caller's guarantee.
-    core_ref(unsafe { ve_from_ref(ve) }.into())
-}
-
-/// Charges `amount` of `resource` to `ve`; on success `slot` gets a new reference to it.
-///
-/// # Safety
-///
-/// As for `ve_from_ref`.
-pub(crate) unsafe fn charge(
-    slot: &mut *mut c_void,
-    ve: *mut c_void,
+/// Charges `amount` of `resource` to `ve`; on success returns a new reference to it for the
+/// charged object to hold.
+pub(crate) fn charge(
+    ve: ArcBorrow<'_, Ve>,
     resource: u32,
     amount: u64,
     how: Strictness,
-) -> bool {
-    // SAFETY: By the caller's guarantee.
-    let ve = unsafe { ve_from_ref(ve) };
+) -> Option<Arc<Ve>> {
     if !ve.bc.charge(resource, amount, how) {
-        return false;
+        return None;
     }
-    *slot = core_ref(ve.into());
-    true
+    Some(ve.into())
 }
 
-/// Gives back `amount` of `resource` and the reference in `slot`, which becomes null.
-///
-/// # Safety
-///
-/// `slot` is null or holds a reference from `charge` or `bc_get` not given back yet.
-pub(crate) unsafe fn uncharge(slot: &mut *mut c_void, resource: u32, amount: u64) {
-    let ptr = core::mem::replace(slot, core::ptr::null_mut());
-    if ptr.is_null() {
-        return;
-    }
-    // SAFETY: By the caller's guarantee, this gives back that reference's count, once.
-    let ve = unsafe { Arc::from_raw(ptr.cast::<Ve>()) };
+/// Gives back `amount` of `resource` to `ve`, whose reference the uncharged object held.
+pub(crate) fn uncharge(ve: &Ve, resource: u32, amount: u64) {
     ve.bc.uncharge(resource, amount);
-}
-
-/// The beancounters a reference from `charge` or `bc_get` points at.
-///
-/// # Safety
-///
-/// `bc` is non-null and such a reference, not given back for `'a`.
-pub(crate) unsafe fn bc_of<'a>(bc: *mut c_void) -> &'a Beancounters {
-    // SAFETY: By the caller's guarantee the `Ve` is alive for `'a`.
-    let ve = unsafe { &*bc.cast::<Ve>() };
-    &ve.bc
 }

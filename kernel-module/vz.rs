@@ -13,8 +13,8 @@ use kernel::prelude::*;
 #[path = "abi/src/abi.rs"]
 mod abi;
 mod clock;
-mod control;
 mod hooks;
+mod installed;
 mod memcg;
 mod miscdev;
 mod module_ref;
@@ -22,7 +22,13 @@ mod netdev;
 mod procfs;
 mod task;
 mod uaccess;
+
+// The VE logic is safe Rust on top of the wrapper files above; the compiler holds it to that.
+#[deny(unsafe_code)]
+mod control;
+#[deny(unsafe_code)]
 mod ubc;
+#[deny(unsafe_code)]
 mod ve;
 
 module! {
@@ -49,14 +55,18 @@ struct TableOwner {
 
 impl Drop for TableOwner {
     fn drop(&mut self) {
-        ve::VeTable::uninstall();
+        ve::TABLE.uninstall();
     }
 }
 
 impl kernel::Module for VzModule {
     fn init(module: &'static ThisModule) -> Result<Self> {
         let table = KBox::pin_init(ve::VeTable::new(), GFP_KERNEL)?;
-        ve::VeTable::install(&table);
+        // SAFETY: The table is pinned in its box, which `TableOwner` frees only after
+        // uninstalling it. That happens last in module exit (see `VzModule`'s field order):
+        // after the device, the /proc files and the hooks, whose users are the only callers of
+        // `VeTable::get`, are gone and have returned.
+        unsafe { ve::TABLE.install(&table) };
         let table = TableOwner { _table: table };
         let hooks = hooks::Hooks::register()?;
         let proc = procfs::ProcFiles::register()?;
