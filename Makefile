@@ -78,7 +78,8 @@ kernel: setup
 
 # Kbuild builds external modules in their source directory, so each variant gets a copy.
 # The module reports the workspace release, passed in the environment (env! in control.rs).
-KBUILD_MODULE = VZ_RELEASE=$(RELEASE) $(MAKE) -s -C $(KDIR) M=$(abspath $(MODDIR)) $(KMAKE_FLAGS)
+# $(call kbuild_module,DIR): Kbuild on the module copy in DIR.
+kbuild_module = VZ_RELEASE=$(RELEASE) $(MAKE) -s -C $(KDIR) M=$(abspath $(1)) $(KMAKE_FLAGS)
 
 stage-module:
 	@mkdir -p $(MODDIR)/abi/src
@@ -86,7 +87,7 @@ stage-module:
 	@cp -p kernel-module/abi/src/abi.rs $(MODDIR)/abi/src/
 
 module: kernel stage-module
-	@$(KBUILD_MODULE) modules
+	@$(call kbuild_module,$(MODDIR)) modules
 	@echo "module: $(MODDIR)/vz.ko"
 
 tools:
@@ -151,10 +152,18 @@ soak: image
 run: image disk
 	@$(HARNESS) $(HARNESS_ARGS) run --disk $(DISK)
 
-check: kernel stage-module
+# The module is checked with the kernel's own Rust tools (1.85, from /usr/bin: rustup's shadow
+# them on PATH): rustfmt follows vz.rs's `mod` lines. Clippy builds a fresh copy of the module
+# of its own, so it always runs and its objects never stand in for the module's.
+CLIPPY_MODDIR := $(BUILD)/module-clippy$(VARIANT)
+check: kernel
 	cargo fmt --all --check
+	/usr/bin/rustfmt --config-path $(KDIR)/.rustfmt.toml --check kernel-module/vz.rs
 	cargo clippy --workspace --all-targets --quiet -- -D warnings
-	$(KBUILD_MODULE) CLIPPY=1 CLIPPY_DRIVER=/usr/bin/clippy-driver modules
+	@rm -rf $(CLIPPY_MODDIR)
+	@$(MAKE) --no-print-directory stage-module MODDIR=$(CLIPPY_MODDIR)
+	$(call kbuild_module,$(CLIPPY_MODDIR)) CLIPPY=1 CLIPPY_DRIVER=/usr/bin/clippy-driver \
+		KRUSTFLAGS=-Dwarnings modules
 	cargo test --quiet
 
 clean:

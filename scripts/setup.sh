@@ -13,6 +13,7 @@ PINNED=(
   "libstd-rust-web-dev=$RUST_WEB_VERSION"
   "libstd-rust-web-1.85=$RUST_WEB_VERSION"
   "rust-web-clippy=$RUST_WEB_VERSION"
+  "rustfmt-web=$RUST_WEB_VERSION"
 )
 PACKAGES=(
   linux-source-6.12 bc flex bison libelf-dev libssl-dev cpio lld llvm libclang-dev clang
