@@ -74,7 +74,7 @@ const IOC_READ: u32 = 2;
     reason = "size is asserted to fit the 14-bit field first"
 )]
 const fn ioc(dir: u32, nr: u32, size: usize) -> u32 {
-    assert!(size < 1 << IOC_SIZEBITS, "an ioctl struct must fit _IOC's size field");
+    assert!(size < 1 << IOC_SIZEBITS, "ioctl struct too large");
     (dir << IOC_DIRSHIFT)
         | ((VZCTL_TYPE as u32) << IOC_TYPESHIFT)
         | (nr << IOC_NRSHIFT)
