@@ -22,7 +22,8 @@
 // | `VZCTL_VE_DESTROY`     | write | `VeRef`       | `ENOENT`, `EBUSY` while it has tasks        |
 // | `VZCTL_VE_ENTER`       | write | `VeRef`       | moves the calling task (and so its future   |
 // |                        |       |               | children) into the VE for good; `ENOENT`    |
-// | `VZCTL_VE_INFO`        | r/w   | `VeInfo`      | state, tasks, init, creation; `ENOENT`      |
+// | `VZCTL_VE_INFO`        | r/w   | `VeInfo`      | state, tasks, init, creation, uptime, load; |
+// |                        |       |               | `ENOENT`                                    |
 // | `VZCTL_VE_LIST`        | r/w   | `VeList`      | ids of all VEs, ascending                   |
 // | `VZCTL_PID_INFO`       | r/w   | `PidInfo`     | host pid to VE and in-VE pid; `ESRCH`       |
 // | `VZCTL_SET_DEVPERMS`   | write | `DevPerm`     | sets one device rule; `ENOENT`, `ENOSPC`    |
@@ -44,7 +45,7 @@ pub const VZCTL_DEVICE_PATH: &str = "/dev/vzctl";
 
 /// Version of this ABI. Bumped on every incompatible change; tools refuse a module whose
 /// version differs.
-pub const VZ_ABI_VERSION: u32 = 3;
+pub const VZ_ABI_VERSION: u32 = 4;
 
 /// The largest VE id, as in OpenVZ ("should not be more than 2147483644"). 0 is the host.
 pub const VZ_VEID_MAX: u32 = 2_147_483_644;
@@ -173,7 +174,15 @@ pub struct VeInfo {
     pub init_pid: i32,
     /// Creation time, seconds since the epoch.
     pub created: u64,
+    /// Time since creation (the VE's start), in nanoseconds of boot time (suspend included).
+    pub uptime_ns: u64,
+    /// The VE's 1, 5 and 15-minute load averages, fixed point with `LOAD_FSHIFT` fraction bits,
+    /// as the kernel keeps its own.
+    pub load: [u64; 3],
 }
+
+/// Fraction bits of `VeInfo::load`, the kernel's `FSHIFT`.
+pub const LOAD_FSHIFT: u32 = 11;
 
 /// `VZCTL_VE_LIST`: the caller passes a buffer of `capacity` u32s at `ids`; the module
 /// writes up to `capacity` ids (ascending) and sets `count` to the number of VEs.
@@ -373,7 +382,7 @@ const _: () = assert!(core::mem::offset_of!(VersionInfo, reserved) == 4);
 const _: () = assert!(core::mem::offset_of!(VersionInfo, module_version) == 8);
 const _: () = assert!(core::mem::size_of::<VeCreate>() == 8);
 const _: () = assert!(core::mem::size_of::<VeRef>() == 8);
-const _: () = assert!(core::mem::size_of::<VeInfo>() == 24);
+const _: () = assert!(core::mem::size_of::<VeInfo>() == 56);
 const _: () = assert!(core::mem::offset_of!(VeInfo, init_pid) == 12);
 const _: () = assert!(core::mem::offset_of!(VeInfo, created) == 16);
 const _: () = assert!(core::mem::size_of::<VeList>() == 16);
