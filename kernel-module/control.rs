@@ -5,8 +5,9 @@
 
 use crate::abi;
 use crate::miscdev::{IoctlHandler, UserArg};
+use crate::quota_root::QuotaRoot;
 use crate::task::TaskExt;
-use crate::ve::VeTable;
+use crate::ve::{VeConfig, VeTable};
 use crate::{netdev, task, uaccess};
 use kernel::prelude::*;
 use kernel::str::CStr;
@@ -40,6 +41,7 @@ impl IoctlHandler for Vzctl {
             abi::VZCTL_VE_NETDEV => ve_netdev(arg),
             abi::VZCTL_UB_SET => ub_set(arg),
             abi::VZCTL_UB_GET => ub_get(arg),
+            abi::VZCTL_VE_CONFIGURE => ve_configure(arg),
             _ => return Err(ENOTTY),
         }
         .map(|()| 0)
@@ -195,4 +197,56 @@ fn ub_get(arg: UserArg) -> Result {
     }
     let counters = VeTable::get()?.ub_counters(check_veid(req.veid)?)?;
     arg.write(&abi::UbGet { counters, ..req })
+}
+
+fn ve_configure(arg: UserArg) -> Result {
+    let req: abi::VeConfig = arg.read()?;
+    let veid = check_veid(req.veid)?;
+    if req.flags & !abi::VE_CONFIG_ALL != 0 {
+        return Err(EINVAL);
+    }
+    let cpu = if req.flags & abi::VE_CONFIG_CPU != 0 {
+        if !(abi::CPUUNITS_MIN..=abi::CPUUNITS_MAX).contains(&req.cpuunits) {
+            return Err(EINVAL);
+        }
+        Some((req.cpuunits, req.cpulimit))
+    } else {
+        None
+    };
+    let addrs = if req.flags & abi::VE_CONFIG_ADDRS != 0 {
+        if req.addr_count > abi::VZ_MAX_ADDRS {
+            return Err(EINVAL);
+        }
+        let count = usize::try_from(req.addr_count).map_err(|_| EINVAL)?;
+        let addrs: KVec<abi::VeAddr> = uaccess::read_user_array(req.addrs, count)?;
+        if !addrs.iter().all(address_valid) {
+            return Err(EINVAL);
+        }
+        Some(addrs)
+    } else {
+        None
+    };
+    let private = if req.flags & abi::VE_CONFIG_PRIVATE != 0 {
+        Some(QuotaRoot::from_fd(req.private_fd)?)
+    } else {
+        None
+    };
+    VeTable::get()?.configure(
+        veid,
+        VeConfig {
+            cpu,
+            addrs,
+            private,
+        },
+    )
+}
+
+/// A known family, no padding, and an IPv4 address only in the first 4 bytes.
+fn address_valid(addr: &abi::VeAddr) -> bool {
+    let unused = match addr.family {
+        abi::VE_ADDR_IPV4 => addr.addr.get(4..),
+        abi::VE_ADDR_IPV6 => addr.addr.get(16..),
+        _ => None,
+    };
+    addr.reserved == 0 && unused.is_some_and(|rest| rest.iter().all(|&b| b == 0))
 }

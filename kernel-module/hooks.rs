@@ -4,10 +4,10 @@
 //! one `extern "C"` function per hook, which turns the C arguments into the module's types.
 
 use crate::abi;
-use crate::procfs::BC_DIR;
+use crate::procfs::{SeqOut, BC_DIR};
 use crate::task::{self, current, HookTask, TaskExt};
 use crate::ubc::Strictness;
-use crate::ve::Ve;
+use crate::ve::{OwnProcFile, Ve};
 use core::ffi::c_void;
 use core::ptr::NonNull;
 use core::sync::atomic::Ordering;
@@ -325,6 +325,75 @@ unsafe extern "C" fn bc_uncharge_hook(bc: *mut c_void, resource: c_uint, amount:
     }
 }
 
+/// The `proc_show` hook of `HOOK_OPS`.
+///
+/// # Safety
+///
+/// Called only by core kernel code as documented in `linux/vz_hooks.h`: with current's VE
+/// reference and the seq_file of the /proc file being shown.
+unsafe extern "C" fn proc_show_hook(
+    ve: *mut c_void,
+    file: c_uint,
+    m: *mut bindings::seq_file,
+) -> c_int {
+    let file = match file {
+        bindings::VZ_PROC_MEMINFO => OwnProcFile::Meminfo,
+        bindings::VZ_PROC_STAT => OwnProcFile::Stat,
+        bindings::VZ_PROC_LOADAVG => OwnProcFile::Loadavg,
+        bindings::VZ_PROC_SWAPS => OwnProcFile::Swaps,
+        _ => return EINVAL.to_errno(),
+    };
+    // SAFETY: By the hook contract `ve` is current's VE reference (or null), which current
+    // holds for this call.
+    let Some(ve) = (unsafe { borrow_ve(ve) }) else {
+        return ENODEV.to_errno();
+    };
+    // SAFETY: By the hook contract `m` is the seq_file of the show call running on this thread.
+    let mut out = unsafe { SeqOut::new(m) };
+    match ve.show_own(file, &mut out) {
+        Ok(()) => 0,
+        Err(err) => err.to_errno(),
+    }
+}
+
+/// The `sysinfo` hook of `HOOK_OPS`.
+///
+/// # Safety
+///
+/// Called only by core kernel code as documented in `linux/vz_hooks.h`: with current's VE
+/// reference and the sysinfo being filled for current, which only this thread uses.
+unsafe extern "C" fn sysinfo_hook(ve: *mut c_void, info: *mut bindings::sysinfo) {
+    // SAFETY: By the hook contract `ve` is current's VE reference (or null), which current
+    // holds for this call.
+    let Some(ve) = (unsafe { borrow_ve(ve) }) else {
+        return;
+    };
+    // SAFETY: By the hook contract `info` is valid and used only by this thread for the call.
+    let (Some(own), Some(info)) = (ve.sysinfo(), unsafe { info.as_mut() }) else {
+        return;
+    };
+    let word = |value: u64| c_ulong::try_from(value).unwrap_or(c_ulong::MAX);
+    // sysinfo's loads have SI_LOAD_SHIFT fraction bits, the VE's FSHIFT.
+    let shift = bindings::SI_LOAD_SHIFT - abi::LOAD_FSHIFT;
+    for (out, load) in info.loads.iter_mut().zip(own.load) {
+        *out = word(load.saturating_mul(1 << shift));
+    }
+    info.procs = u16::try_from(own.threads).unwrap_or(u16::MAX);
+    info.totalram = word(own.total);
+    info.freeram = word(own.free);
+    info.sharedram = word(own.shared);
+    info.bufferram = 0;
+    info.totalswap = word(own.swap_total);
+    info.freeswap = word(own.swap_free);
+}
+
+/// The `load_sample` hook of `HOOK_OPS`: every `LOAD_FREQ`, from a work item.
+extern "C" fn load_sample_hook() {
+    if let Ok(table) = crate::ve::VeTable::get() {
+        table.sample_load();
+    }
+}
+
 static HOOK_OPS: bindings::vz_hook_ops = bindings::vz_hook_ops {
     task_fork: Some(task_fork_hook),
     task_free: Some(task_free_hook),
@@ -337,6 +406,9 @@ static HOOK_OPS: bindings::vz_hook_ops = bindings::vz_hook_ops {
     bc_uncharge: Some(bc_uncharge_hook),
     proc_visible: Some(proc_visible_hook),
     mknod_capable: Some(mknod_capable_hook),
+    proc_show: Some(proc_show_hook),
+    sysinfo: Some(sysinfo_hook),
+    load_sample: Some(load_sample_hook),
 };
 
 /// The module's hooks, registered with core code while this value lives.

@@ -13,11 +13,34 @@ use kernel::prelude::*;
 use kernel::str::{CStr, CString};
 
 /// Text output into a seq_file being shown.
+///
+/// # Invariants
+///
+/// The seq_file is that of a show callback running on this thread, for as long as the value
+/// lives (it is neither `Send` nor `Sync`).
 pub(crate) struct SeqOut(*mut bindings::seq_file);
+
+impl SeqOut {
+    /// # Safety
+    ///
+    /// `m` is the seq_file of a show callback that runs on this thread while the value lives.
+    pub(crate) unsafe fn new(m: *mut bindings::seq_file) -> Self {
+        // INVARIANT: By the caller's guarantee.
+        SeqOut(m)
+    }
+
+    /// Writes `path` as the caller sees it (escaping newlines). A path that does not fit marks
+    /// the buffer full, so seq_file calls the show again with a larger one.
+    pub(crate) fn path(&mut self, path: &bindings::path) {
+        // SAFETY: By the type invariant `self.0` is the running show callback's seq_file;
+        // `path` is a counted path the caller holds; the escape set is NUL-terminated.
+        unsafe { bindings::seq_path(self.0, path, c_str!("\n").as_char_ptr()) };
+    }
+}
 
 impl core::fmt::Write for SeqOut {
     fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        // SAFETY: `self.0` is the seq_file of the running show callback; `s` is valid for
+        // SAFETY: By the type invariant `self.0` is the seq_file of the running show callback; `s` is valid for
         // `s.len()` bytes. On overflow seq_file retries the show with a larger buffer.
         let ret = unsafe { bindings::seq_write(self.0, s.as_ptr().cast(), s.len()) };
         if ret == 0 {
@@ -32,11 +55,12 @@ impl core::fmt::Write for SeqOut {
 ///
 /// # Invariants
 ///
-/// `dir`, `beancounters` and `bc` (when set) are proc entries created by `register` and
+/// `dir`, `beancounters`, `fairsched` and `bc` (when set) are proc entries created by `register` and
 /// removed (with their files) by `drop`.
 pub(crate) struct ProcFiles {
     dir: NonNull<bindings::proc_dir_entry>,
     beancounters: Option<NonNull<bindings::proc_dir_entry>>,
+    fairsched: Option<NonNull<bindings::proc_dir_entry>>,
     bc: Option<NonNull<bindings::proc_dir_entry>>,
 }
 
@@ -55,6 +79,56 @@ unsafe extern "C" fn veinfo_show(m: *mut bindings::seq_file, _v: *mut c_void) ->
     if let Ok(table) = crate::ve::VeTable::get() {
         // A full buffer is not an error: seq_file calls again with a larger one.
         let _ = table.show_veinfo(&mut SeqOut(m), only);
+    }
+    0
+}
+
+/// Shows `/proc/vz/vestat` to the host's root and a VE's root, who sees only the VE's row.
+///
+/// # Safety
+///
+/// As for `veinfo_show`.
+unsafe extern "C" fn vestat_show(m: *mut bindings::seq_file, _v: *mut c_void) -> c_int {
+    let only = current().ve_id();
+    if !caller_may_read_counters(only) {
+        return EACCES.to_errno();
+    }
+    if let Ok(table) = crate::ve::VeTable::get() {
+        // SAFETY: `m` is the seq_file of this show call, on this thread.
+        // A full buffer is not an error: seq_file calls again with a larger one.
+        let _ = table.show_vestat(&mut unsafe { SeqOut::new(m) }, only);
+    }
+    0
+}
+
+/// Shows `/proc/vz/vzquota`, readable as `vestat` is.
+///
+/// # Safety
+///
+/// As for `veinfo_show`.
+unsafe extern "C" fn vzquota_show(m: *mut bindings::seq_file, _v: *mut c_void) -> c_int {
+    let only = current().ve_id();
+    if !caller_may_read_counters(only) {
+        return EACCES.to_errno();
+    }
+    if let Ok(table) = crate::ve::VeTable::get() {
+        // SAFETY: `m` is the seq_file of this show call, on this thread.
+        // A full buffer is not an error: seq_file calls again with a larger one.
+        let _ = table.show_vzquota(&mut unsafe { SeqOut::new(m) }, only);
+    }
+    0
+}
+
+/// Shows `/proc/fairsched`, readable by all as in OpenVZ; a VE sees only its own node.
+///
+/// # Safety
+///
+/// As for `veinfo_show`.
+unsafe extern "C" fn fairsched_show(m: *mut bindings::seq_file, _v: *mut c_void) -> c_int {
+    if let Ok(table) = crate::ve::VeTable::get() {
+        // SAFETY: `m` is the seq_file of this show call, on this thread.
+        // A full buffer is not an error: seq_file calls again with a larger one.
+        let _ = table.show_fairsched(&mut unsafe { SeqOut::new(m) }, current().ve_id());
     }
     0
 }
@@ -139,6 +213,25 @@ fn create_file(
     Ok(())
 }
 
+/// Creates `/proc/<name>`, mode 0444, shown by `show`.
+fn create_top_file(
+    name: &CStr,
+    show: unsafe extern "C" fn(*mut bindings::seq_file, *mut c_void) -> c_int,
+) -> Result<NonNull<bindings::proc_dir_entry>> {
+    // SAFETY: `name` is NUL-terminated; a null parent means /proc; the show callback lives as
+    // long as the module, which removes the entry before unloading; the data is never read.
+    let entry = unsafe {
+        bindings::proc_create_single_data(
+            name.as_char_ptr(),
+            0o444,
+            core::ptr::null_mut(),
+            Some(show),
+            core::ptr::null_mut(),
+        )
+    };
+    NonNull::new(entry).ok_or(ENOMEM)
+}
+
 /// Makes directory `name` in `parent` (null: /proc itself).
 fn make_dir(
     name: &CStr,
@@ -221,26 +314,22 @@ impl ProcFiles {
         let files = ProcFiles {
             dir: make_dir(c_str!("vz"), core::ptr::null_mut())?,
             beancounters: None,
+            fairsched: None,
             bc: None,
         };
         create_file(files.dir, c_str!("veinfo"), 0o444, veinfo_show, 0)?;
+        create_file(files.dir, c_str!("vestat"), 0o444, vestat_show, 0)?;
+        create_file(files.dir, c_str!("vzquota"), 0o444, vzquota_show, 0)?;
         let mut files = files;
         let root = make_per_ve_dir(c_str!("bc"))?;
         files.bc = Some(root);
         create_file(root, c_str!("resources"), 0o444, beancounters_show, 0)?;
         create_resources_file(make_dir(c_str!("0"), root.as_ptr())?, 0)?;
-        // SAFETY: The name is a NUL-terminated literal; a null parent means /proc; the show
-        // callback lives as long as the module, which removes the entry before unloading.
-        let entry = unsafe {
-            bindings::proc_create_single_data(
-                c_str!("user_beancounters").as_char_ptr(),
-                0o444,
-                core::ptr::null_mut(),
-                Some(beancounters_show),
-                core::ptr::null_mut(),
-            )
-        };
-        files.beancounters = Some(NonNull::new(entry).ok_or(ENOMEM)?);
+        files.beancounters = Some(create_top_file(
+            c_str!("user_beancounters"),
+            beancounters_show,
+        )?);
+        files.fairsched = Some(create_top_file(c_str!("fairsched"), fairsched_show)?);
         BC_DIR.store(root.as_ptr(), Ordering::Release);
         Ok(files)
     }
@@ -249,7 +338,7 @@ impl ProcFiles {
 impl Drop for ProcFiles {
     fn drop(&mut self) {
         BC_DIR.store(core::ptr::null_mut(), Ordering::Release);
-        for entry in [Some(self.dir), self.beancounters, self.bc]
+        for entry in [Some(self.dir), self.beancounters, self.fairsched, self.bc]
             .into_iter()
             .flatten()
         {

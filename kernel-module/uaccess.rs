@@ -30,7 +30,21 @@ abi_plain_old_data!(
     abi::NetDev,
     abi::UbSet,
     abi::UbGet,
+    abi::VeAddr,
+    abi::VeConfig,
 );
+
+/// Copies in `count` items from the user array at `addr` (a `u64` pointer field).
+pub(crate) fn read_user_array<T: FromBytes>(addr: u64, count: usize) -> Result<KVec<T>> {
+    let len = count.checked_mul(core::mem::size_of::<T>()).ok_or(EINVAL)?;
+    let addr = usize::try_from(addr).map_err(|_| EFAULT)?;
+    let mut reader = UserSlice::new(addr, len).reader();
+    let mut items = KVec::with_capacity(count, GFP_KERNEL)?;
+    for _ in 0..count {
+        items.push(reader.read()?, GFP_KERNEL)?;
+    }
+    Ok(items)
+}
 
 /// Copies `items` out to the user array at `addr` (a `u64` pointer field of an ABI struct).
 pub(crate) fn write_user_array<T: AsBytes>(addr: u64, items: &[T]) -> Result {

@@ -137,6 +137,12 @@ impl Beancounters {
             .map_or(0, |counter| counter.held.load(Relaxed))
     }
 
+    pub(crate) fn limit(&self, resource: u32) -> u64 {
+        self.counters
+            .get(resource as usize)
+            .map_or(abi::UB_UNLIMITED, |counter| counter.limit.load(Relaxed))
+    }
+
     /// Sets barrier and limit; the caller has validated them (`abi::ub_resource_valid`,
     /// barrier <= limit <= `UB_UNLIMITED`).
     pub(crate) fn set_limits(&self, resource: u32, barrier: u64, limit: u64) {

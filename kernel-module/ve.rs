@@ -15,13 +15,16 @@
 
 use crate::abi::{self, DevPerm};
 use crate::installed::Installed;
+use crate::load::LoadAvg;
 use crate::module_ref::ModuleRef;
 use crate::procfs::{ProcEntry, SeqOut};
+use crate::quota_root::QuotaRoot;
 use crate::task::{self, HookTask, TaskExt};
 use crate::ubc::{self, Beancounters, Strictness};
-use crate::{clock, memcg};
+use crate::ve_proc::{Ipv4, Ipv6};
+use crate::{clock, memcg, ve_proc, ve_stats};
 use core::fmt::Write;
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use kernel::prelude::*;
 use kernel::rbtree::{RBTree, RBTreeNode};
 use kernel::sync::{Arc, ArcBorrow, Mutex, SpinLock};
@@ -42,6 +45,9 @@ const DEFAULT_DEVICES: [(u32, u32, u32); 8] = [
     (136, 0, abi::DEVPERM_ALL_MINORS),
 ];
 
+/// OpenVZ's default cpuunits.
+const DEFAULT_CPUUNITS: u32 = 1000;
+
 /// State that changes after creation.
 struct VeInner {
     /// The VE's init: the first task that entered (or was forked into) it as pid 1 of a new
@@ -49,6 +55,12 @@ struct VeInner {
     init: Option<ARef<Task>>,
     /// Device rules, at most `VZ_MAX_DEVPERMS`.
     devperms: KVec<DevPerm>,
+    /// OpenVZ's cpuunits and cpulimit (% of one CPU, 0 none), as vzctl set them on the VE's
+    /// cgroup; shown in /proc/fairsched.
+    cpuunits: u32,
+    cpulimit: u32,
+    /// The VE's addresses, shown in /proc/vz/veinfo.
+    addrs: KVec<abi::VeAddr>,
 }
 
 /// One virtual environment.
@@ -57,6 +69,11 @@ pub(crate) struct Ve {
     id: u32,
     /// Creation time, seconds since the epoch.
     created: u64,
+    /// Creation time, boot-time nanoseconds: the VE's uptime counts from it.
+    started_ns: u64,
+    /// Tasks forked in the VE (/proc/stat's `processes`).
+    forks: AtomicU64,
+    load: LoadAvg,
     /// Resource counters; numproc counts the VE's tasks (enter and fork charge it, a task
     /// being reaped gives it back).
     bc: Beancounters,
@@ -89,8 +106,20 @@ impl Ve {
                 id,
                 fast_perms,
                 created: clock::now_seconds(),
+                started_ns: ve_stats::boottime_ns(),
+                forks: AtomicU64::new(0),
+                load: LoadAvg::new(),
                 bc: Beancounters::new(),
-                inner <- new_spinlock!(VeInner { init: None, devperms }, "vz_ve_inner"),
+                inner <- new_spinlock!(
+                    VeInner {
+                        init: None,
+                        devperms,
+                        cpuunits: DEFAULT_CPUUNITS,
+                        cpulimit: 0,
+                        addrs: KVec::new(),
+                    },
+                    "vz_ve_inner"
+                ),
                 _module: ModuleRef::new(),
             }),
             GFP_KERNEL,
@@ -170,7 +199,100 @@ impl Ve {
             nproc,
             init_pid: self.init().map_or(0, |init| init.host_pid()),
             created: self.created,
+            uptime_ns: self.uptime_ns(),
+            load: self.load.read(),
         }
+    }
+
+    fn uptime_ns(&self) -> u64 {
+        ve_stats::boottime_ns().saturating_sub(self.started_ns)
+    }
+
+    /// The VE's memory for its /proc/meminfo: swap is capped by swappages, and what its tasks
+    /// committed is privvmpages, as in OpenVZ.
+    fn memory(&self, init: &Task) -> Option<ve_proc::Memory> {
+        let mut memory = memcg::meminfo(init)?;
+        memory.swap_total = memory.swap_total.min(self.bc.limit(abi::UB_SWAPPAGES));
+        memory.committed = self.bc.held(abi::UB_PRIVVMPAGES);
+        Some(memory)
+    }
+
+    /// Writes the VE's own version of /proc `file` for one of its tasks. A full buffer is not
+    /// an error: seq_file calls again with a larger one.
+    pub(crate) fn show_own(&self, file: OwnProcFile, out: &mut SeqOut) -> Result {
+        let init = self.init().ok_or(ESRCH)?;
+        let _ = match file {
+            OwnProcFile::Meminfo => ve_proc::show_meminfo(out, &self.memory(&init).ok_or(ENOENT)?),
+            OwnProcFile::Swaps => {
+                let memory = self.memory(&init).ok_or(ENOENT)?;
+                let kb = |pages: u64| pages.saturating_mul(ve_proc::PAGE_KB);
+                ve_proc::show_swap(out, kb(memory.swap_total), kb(memory.swap_usage))
+            }
+            OwnProcFile::Loadavg => {
+                let tasks = ve_stats::tasks(&init).unwrap_or_default();
+                ve_proc::show_loadavg(out, self.load.read(), &tasks)
+            }
+            OwnProcFile::Stat => self.show_stat(&init, out),
+        };
+        Ok(())
+    }
+
+    /// What sysinfo(2) reports to the VE's tasks; `None` when the VE has no memory cgroup (the
+    /// host's figures then stay).
+    pub(crate) fn sysinfo(&self) -> Option<ve_proc::SysInfo> {
+        let init = self.init()?;
+        let memory = self.memory(&init)?;
+        let tasks = ve_stats::tasks(&init).unwrap_or_default();
+        Some(ve_proc::SysInfo {
+            load: self.load.read(),
+            threads: tasks.threads,
+            total: memory.total,
+            free: memory.total.saturating_sub(memory.usage),
+            shared: memory.shmem,
+            swap_total: memory.swap_total,
+            swap_free: memory.swap_total.saturating_sub(memory.swap_usage),
+        })
+    }
+
+    /// /proc/stat: the VE's CPU time on each CPU its tasks see, idle the rest of its uptime.
+    fn show_stat(&self, init: &Task, out: &mut SeqOut) -> core::fmt::Result {
+        let uptime = self.uptime_ns();
+        let per_cpu = || {
+            ve_stats::visible_cpus().map(move |cpu| {
+                let time = ve_stats::cputime(init, Some(cpu));
+                (cpu, time, ve_proc::idle_ns(uptime, &time))
+            })
+        };
+        let total_idle = per_cpu().fold(0u64, |sum, (_, _, idle)| sum.saturating_add(idle));
+        let totals = ve_proc::StatTotals {
+            boot_time: clock::now_seconds().saturating_sub(uptime / 1_000_000_000),
+            forks: self.forks.load(Ordering::Relaxed),
+            tasks: ve_stats::tasks(init).unwrap_or_default(),
+        };
+        let total = ve_stats::cputime(init, None);
+        ve_proc::show_stat(out, &total, total_idle, per_cpu(), &totals)
+    }
+
+    /// The VE's row of /proc/vz/vestat; none without an init.
+    fn show_vestat_row(&self, out: &mut SeqOut) -> core::fmt::Result {
+        let Some(init) = self.init() else {
+            return Ok(());
+        };
+        let uptime = self.uptime_ns();
+        let time = ve_stats::cputime(&init, None);
+        // Idle: what the VE left unused of every CPU the reader sees over its uptime.
+        let cpus = u64::try_from(ve_stats::visible_cpus().count()).unwrap_or(1);
+        let idle = uptime.saturating_mul(cpus).saturating_sub(time.used);
+        ve_proc::show_vestat_row(out, self.id, &time, uptime, idle)
+    }
+
+    /// Folds the VE's running and uninterruptible threads into its load average.
+    fn sample_load(&self) {
+        let active = self
+            .init()
+            .and_then(|init| ve_stats::tasks(&init))
+            .map_or(0, |tasks| tasks.running.saturating_add(tasks.blocked));
+        self.load.sample(active);
     }
 
     /// Whether the current task of this VE may have `access` (`VZ_DEV_*` bits, equal to the
@@ -251,13 +373,37 @@ fn perms_of(devperms: &[DevPerm], kind: u32, major: u32, minor: u32) -> u32 {
     best.map_or(0, |(_, perms)| perms & abi::DEVPERM_ALL)
 }
 
+/// The /proc files a task in a VE sees its VE's own version of (`VZ_PROC_*`).
+#[derive(Clone, Copy)]
+pub(crate) enum OwnProcFile {
+    Meminfo,
+    Stat,
+    Loadavg,
+    Swaps,
+}
+
+/// What the table keeps of a VE that must be made and dropped in process context.
+struct VeAdmin {
+    /// `/proc/bc/<id>`.
+    _resources: ProcEntry,
+    /// The private area, the root of the VE's disk quota.
+    private: Option<QuotaRoot>,
+}
+
+/// What `VZCTL_VE_CONFIGURE` sets, validated.
+pub(crate) struct VeConfig {
+    pub(crate) cpu: Option<(u32, u32)>,
+    pub(crate) addrs: Option<KVec<abi::VeAddr>>,
+    pub(crate) private: Option<QuotaRoot>,
+}
+
 /// All VEs by id.
 #[pin_data]
 pub(crate) struct VeTable {
     /// Serialises create and destroy, and holds each VE's `/proc/bc/<id>` (made and removed
     /// in process context, never by whoever drops the last `Ve` reference).
     #[pin]
-    admin: Mutex<RBTree<u32, ProcEntry>>,
+    admin: Mutex<RBTree<u32, VeAdmin>>,
     #[pin]
     ves: SpinLock<RBTree<u32, Arc<Ve>>>,
 }
@@ -293,7 +439,11 @@ impl VeTable {
                 return Err(ENOSPC);
             }
         }
-        let proc_node = RBTreeNode::new(id, ProcEntry::ve_resources(id)?, GFP_KERNEL)?;
+        let admin_state = VeAdmin {
+            _resources: ProcEntry::ve_resources(id)?,
+            private: None,
+        };
+        let proc_node = RBTreeNode::new(id, admin_state, GFP_KERNEL)?;
         let node = RBTreeNode::new(id, Ve::new(id)?, GFP_KERNEL)?;
         // Checked above under the same admin lock, so the id is still free.
         self.ves.lock().insert(node);
@@ -399,14 +549,169 @@ impl VeTable {
         self.lookup(id)?.init().ok_or(ESRCH)
     }
 
-    /// `/proc/vz/veinfo`: `veid classid nproc` per running VE, as OpenVZ printed it. Inside a
-    /// VE (`only` nonzero) just that VE's line.
+    /// `/proc/vz/veinfo`: `veid classid nproc` and the addresses, per running VE, as OpenVZ
+    /// printed it, the host's line (its tasks, no addresses) first. Inside a VE (`only`
+    /// nonzero) just that VE's line.
     pub(crate) fn show_veinfo(&self, out: &mut SeqOut, only: u32) -> core::fmt::Result {
+        if only == 0 {
+            let host = ve_stats::host_threads().saturating_sub(self.ve_threads());
+            writeln!(out, "{:>10} {:>5} {:>5}", 0, 0, host)?;
+        }
         let ves = self.ves.lock();
         for ve in ves.values().filter(|ve| only == 0 || ve.id == only) {
             let nproc = ve.nproc();
-            if nproc > 0 {
-                writeln!(out, "{:>10} {:>5} {:>5}", ve.id, 0, nproc)?;
+            if nproc == 0 {
+                continue;
+            }
+            write!(out, "{:>10} {:>5} {:>5}", ve.id, 0, nproc)?;
+            for addr in ve.inner.lock().addrs.iter() {
+                match addr.family {
+                    abi::VE_ADDR_IPV4 => write!(out, " {:>15}", Ipv4(addr))?,
+                    _ => write!(out, " {:>39}", Ipv6(addr))?,
+                }
+            }
+            writeln!(out)?;
+        }
+        Ok(())
+    }
+
+    /// Tasks in all VEs.
+    fn ve_threads(&self) -> u32 {
+        self.ves
+            .lock()
+            .values()
+            .fold(0u32, |sum, ve| sum.saturating_add(ve.nproc()))
+    }
+
+    /// `/proc/vz/vestat`: OpenVZ's header, then a row per running VE (none for the host). Inside
+    /// a VE (`only` nonzero) just that VE's row.
+    pub(crate) fn show_vestat(&self, out: &mut SeqOut, only: u32) -> core::fmt::Result {
+        ve_proc::show_vestat_header(out)?;
+        let ves = self.ves.lock();
+        for ve in ves.values().filter(|ve| only == 0 || ve.id == only) {
+            if ve.nproc() > 0 {
+                ve.show_vestat_row(out)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Samples every VE's load; called every `LOAD_FREQ`. Walks each VE's threads under the
+    /// table lock, which only create, destroy and lookups by id contend for.
+    pub(crate) fn sample_load(&self) {
+        for ve in self.ves.lock().values() {
+            ve.sample_load();
+        }
+    }
+
+    /// Sets the parts of VE `id`'s configuration that `config` has.
+    pub(crate) fn configure(&self, id: u32, config: VeConfig) -> Result {
+        let mut admin = self.admin.lock();
+        let ve = self.lookup(id)?;
+        let stale_addrs = {
+            let mut inner = ve.inner.lock();
+            if let Some((units, limit)) = config.cpu {
+                inner.cpuunits = units;
+                inner.cpulimit = limit;
+            }
+            config
+                .addrs
+                .map(|addrs| core::mem::replace(&mut inner.addrs, addrs))
+        };
+        drop(stale_addrs);
+        if let Some(private) = config.private {
+            // The old one, if any, is put here, in process context.
+            admin.get_mut(&id).ok_or(ENOENT)?.private = Some(private);
+        }
+        Ok(())
+    }
+
+    /// `/proc/vz/vzquota`: OpenVZ's header, then for each VE with a private area its id and
+    /// path, and its space (KiB) and inode usage and limits. Inside a VE (`only` nonzero) just
+    /// its own, with its root as the path. May sleep (reading a quota may).
+    pub(crate) fn show_vzquota(&self, out: &mut SeqOut, only: u32) -> core::fmt::Result {
+        writeln!(
+            out,
+            "{:<11}{:>15}{:>15}{:>15}{:>11}{:>11}",
+            "qid: path", "usage", "softlimit", "hardlimit", "time", "expire"
+        )?;
+        let admin = self.admin.lock();
+        for (&id, state) in admin.iter().filter(|(&id, _)| only == 0 || id == only) {
+            let Some(private) = &state.private else {
+                continue;
+            };
+            let Ok(quota) = private.read(id) else {
+                continue;
+            };
+            write!(out, "{id}: ")?;
+            if only == 0 {
+                private.show_path(out);
+            } else {
+                write!(out, "/")?;
+            }
+            writeln!(out)?;
+            let kb = |bytes: u64| bytes >> 10;
+            writeln!(
+                out,
+                "{:>11}{:>15}{:>15}{:>15}{:>11}{:>11}",
+                "1k-blocks",
+                kb(quota.space),
+                kb(quota.space_soft),
+                kb(quota.space_hard),
+                quota.space_timer,
+                0
+            )?;
+            writeln!(
+                out,
+                "{:>11}{:>15}{:>15}{:>15}{:>11}{:>11}",
+                "inodes", quota.inodes, quota.inodes_soft, quota.inodes_hard, quota.inodes_timer, 0
+            )?;
+        }
+        Ok(())
+    }
+
+    /// `/proc/fairsched` in OpenVZ's compatibility layout: the host's node (id 2147483647)
+    /// and one node per running VE, each with its weight (500000 / cpuunits, as vzctl set it)
+    /// and rate (cpulimit in 1/1024 of a CPU). Inside a VE (`only` nonzero) just its node.
+    pub(crate) fn show_fairsched(&self, out: &mut SeqOut, only: u32) -> core::fmt::Result {
+        writeln!(out, "Version: 2.6 debug")?;
+        writeln!(out, "      veid         id     parent weight  rate tasks   run cpus flg ready            start_tag                value                delay")?;
+        let cpus = u32::try_from(ve_stats::visible_cpus().count()).unwrap_or(u32::MAX);
+        let node = |out: &mut SeqOut,
+                    row: (u32, u32, u32),
+                    weight: u32,
+                    rate: u32,
+                    tasks: u32,
+                    run: u32| {
+            let flag = if rate != 0 { 'L' } else { '.' };
+            writeln!(
+                out,
+                "{:>10} {:>10} {:>10} {weight:>6} {rate:>5} {tasks:>5} {run:>5} {cpus:>4}  {flag}. {run:>5} {:>20} {:>20} {:>20}",
+                row.0, row.1, row.2, 0, 0, 0
+            )
+        };
+        if only == 0 {
+            node(out, (0, 0, 0), 1, 0, 0, 0)?;
+            node(out, (0, FAIRSCHED_HOST_NODE, 0), 1, 0, 0, 0)?;
+        }
+        let ves = self.ves.lock();
+        for ve in ves.values().filter(|ve| only == 0 || ve.id == only) {
+            let tasks = ve.nproc();
+            if tasks == 0 {
+                continue;
+            }
+            let (units, limit) = {
+                let inner = ve.inner.lock();
+                (inner.cpuunits, inner.cpulimit)
+            };
+            let weight = abi::CPUUNITS_MAX / units.max(abi::CPUUNITS_MIN);
+            let rate = limit.saturating_mul(1024) / 100;
+            let run = ve
+                .init()
+                .and_then(|init| ve_stats::tasks(&init))
+                .map_or(0, |t| t.running);
+            for row in [(0, ve.id, 0), (ve.id, 0, ve.id), (ve.id, 1, 0)] {
+                node(out, row, weight, rate, tasks, run)?;
             }
         }
         Ok(())
@@ -449,6 +754,9 @@ impl VeTable {
     }
 }
 
+/// The node id /proc/fairsched gives the host (OpenVZ's `FAIRSCHED_HOST_NODE`).
+const FAIRSCHED_HOST_NODE: u32 = 2_147_483_647;
+
 /// The host's row: the host is not charged, so nothing is held and nothing is limited.
 static HOST_BEANCOUNTERS: Beancounters = Beancounters::new();
 
@@ -462,6 +770,7 @@ pub(crate) fn on_task_fork(child: HookTask<'_>, clone_flags: u64) -> i32 {
     if !ve.bc.charge(abi::UB_NUMPROC, 1, Strictness::Barrier) {
         return EAGAIN.to_errno();
     }
+    ve.forks.fetch_add(1, Ordering::Relaxed);
     if task::fork_makes_pidns_init(clone_flags) {
         ve.offer_init(child.get());
     }

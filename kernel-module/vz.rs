@@ -15,13 +15,17 @@ mod abi;
 mod clock;
 mod hooks;
 mod installed;
+#[deny(unsafe_code)]
+mod load;
 mod memcg;
 mod miscdev;
 mod module_ref;
 mod netdev;
 mod procfs;
+mod quota_root;
 mod task;
 mod uaccess;
+mod ve_stats;
 
 // The VE logic is safe Rust on top of the wrapper files above; the compiler holds it to that.
 #[deny(unsafe_code)]
@@ -30,6 +34,8 @@ mod control;
 mod ubc;
 #[deny(unsafe_code)]
 mod ve;
+#[deny(unsafe_code)]
+mod ve_proc;
 
 module! {
     type: VzModule,

@@ -36,6 +36,8 @@
 // |                        |       |               | or unknown resource, barrier > limit, or a  |
 // |                        |       |               | value above `UB_UNLIMITED`                  |
 // | `VZCTL_UB_GET`         | r/w   | `UbGet`       | every counter of the VE; `ENOENT`           |
+// | `VZCTL_VE_CONFIGURE`   | write | `VeConfig`    | addresses, CPU weight and limit, private    |
+// |                        |       |               | area, for /proc; `ENOENT`, `EBADF` (fd)     |
 
 /// The ioctl type byte, OpenVZ's `VZCTLTYPE`.
 pub const VZCTL_TYPE: u8 = b'.';
@@ -322,6 +324,7 @@ pub const UB_OTHERSOCKBUF: u32 = 15;
 pub const UB_DGRAMRCVBUF: u32 = 16;
 pub const UB_NUMOTHERSOCK: u32 = 17;
 pub const UB_NUMFILE: u32 = 19;
+pub const UB_SWAPPAGES: u32 = 24;
 /// "unlimited": OpenVZ's LONG_MAX, printed as 9223372036854775807.
 pub const UB_UNLIMITED: u64 = i64::MAX as u64;
 
@@ -363,6 +366,56 @@ pub struct UbGet {
     pub counters: [UbCounter; UB_COUNT],
 }
 
+/// How many addresses one VE may have in `VeConfig`.
+pub const VZ_MAX_ADDRS: u32 = 1024;
+/// `VeConfig::flags`: set `cpuunits` and `cpulimit`.
+pub const VE_CONFIG_CPU: u32 = 1;
+/// `VeConfig::flags`: replace the VE's addresses with `addrs`.
+pub const VE_CONFIG_ADDRS: u32 = 2;
+/// `VeConfig::flags`: set the VE's private area (its quota root) from `private_fd`.
+pub const VE_CONFIG_PRIVATE: u32 = 4;
+pub const VE_CONFIG_ALL: u32 = VE_CONFIG_CPU | VE_CONFIG_ADDRS | VE_CONFIG_PRIVATE;
+/// `VeAddr::family`.
+pub const VE_ADDR_IPV4: u32 = 4;
+pub const VE_ADDR_IPV6: u32 = 6;
+/// The range of OpenVZ's cpuunits.
+pub const CPUUNITS_MIN: u32 = 8;
+pub const CPUUNITS_MAX: u32 = 500_000;
+
+/// One address of a VE: IPv4 in the first 4 bytes of `addr` (the rest zero), or IPv6.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VeAddr {
+    /// `VE_ADDR_IPV4` or `VE_ADDR_IPV6`.
+    pub family: u32,
+    /// Explicit padding; always zero.
+    pub reserved: u32,
+    /// Network byte order.
+    pub addr: [u8; 16],
+}
+
+/// `VZCTL_VE_CONFIGURE`: what the kernel shows of a VE's configuration in /proc/vz/veinfo
+/// (addresses), /proc/fairsched (CPU weight and limit) and /proc/vz/vzquota (private area).
+/// Only the parts named in `flags` change.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VeConfig {
+    pub veid: u32,
+    /// `VE_CONFIG_*` bits.
+    pub flags: u32,
+    /// OpenVZ's cpuunits, `CPUUNITS_MIN..=CPUUNITS_MAX`.
+    pub cpuunits: u32,
+    /// CPU limit in percent of one CPU; 0 for none.
+    pub cpulimit: u32,
+    /// A descriptor of the VE's private area (`O_PATH` is enough): the root of its disk quota,
+    /// whose project id is the VE id.
+    pub private_fd: i32,
+    /// How many `VeAddr` are at `addrs`, at most `VZ_MAX_ADDRS`.
+    pub addr_count: u32,
+    /// User pointer to the VE's addresses, in the order /proc/vz/veinfo lists them.
+    pub addrs: u64,
+}
+
 pub const VZCTL_VE_CREATE: u32 = iow::<VeCreate>(NR_BASE + 1);
 pub const VZCTL_VE_DESTROY: u32 = iow::<VeRef>(NR_BASE + 2);
 pub const VZCTL_VE_ENTER: u32 = iow::<VeRef>(NR_BASE + 3);
@@ -374,6 +427,7 @@ pub const VZCTL_GET_DEVPERMS: u32 = iowr::<DevPermList>(NR_BASE + 8);
 pub const VZCTL_VE_NETDEV: u32 = iow::<NetDev>(NR_BASE + 9);
 pub const VZCTL_UB_SET: u32 = iow::<UbSet>(NR_BASE + 10);
 pub const VZCTL_UB_GET: u32 = iowr::<UbGet>(NR_BASE + 11);
+pub const VZCTL_VE_CONFIGURE: u32 = iow::<VeConfig>(NR_BASE + 12);
 
 // Layout asserts: any change here is an ABI change and must bump `VZ_ABI_VERSION`.
 const _: () = assert!(core::mem::size_of::<VersionInfo>() == 40);
@@ -397,5 +451,8 @@ const _: () = assert!(core::mem::offset_of!(NetDev, name) == 8);
 const _: () = assert!(core::mem::size_of::<UbSet>() == 24);
 const _: () = assert!(core::mem::size_of::<UbCounter>() == 40);
 const _: () = assert!(core::mem::size_of::<UbGet>() == 8 + 40 * UB_COUNT);
+const _: () = assert!(core::mem::size_of::<VeAddr>() == 24);
+const _: () = assert!(core::mem::size_of::<VeConfig>() == 32);
+const _: () = assert!(core::mem::offset_of!(VeConfig, addrs) == 24);
 const _: () = assert!(core::mem::offset_of!(UbGet, counters) == 8);
 const _: () = assert!(VZCTL_GET_VERSION == 0x8028_2e40);
