@@ -133,20 +133,27 @@ fn remove_cgroup_tree(dir: &Path, depth: usize) -> Result<(), VzError> {
     }
 }
 
-/// The VE cgroup's CPU files for its config: cpu.weight from CPUUNITS (OpenVZ's default 1000
-/// is cgroup's default weight 100), cpu.max from CPULIMIT (% of one CPU) and CPUS (whole
-/// CPUs), the lower of the two; 0 or unset is no cap.
-pub fn cpu_settings(conf: &ConfigFile) -> Result<Vec<(String, String)>, String> {
+/// CPUUNITS (OpenVZ's default 1000) and CPULIMIT (% of one CPU, 0 none) of a config.
+pub fn cpu_share(conf: &ConfigFile) -> Result<(u32, u32), String> {
     let get = |key: &str| conf.get(key).filter(|v| !v.is_empty());
     let units = get("CPUUNITS")
         .map(params::parse_cpuunits)
         .transpose()?
         .unwrap_or(1000);
-    let weight = (units / 10).clamp(1, 10_000);
     let limit = get("CPULIMIT")
         .map(params::parse_cpulimit)
         .transpose()?
         .unwrap_or(0);
+    Ok((units, limit))
+}
+
+/// The VE cgroup's CPU files for its config: cpu.weight from CPUUNITS (OpenVZ's default 1000
+/// is cgroup's default weight 100), cpu.max from CPULIMIT (% of one CPU) and CPUS (whole
+/// CPUs), the lower of the two; 0 or unset is no cap.
+pub fn cpu_settings(conf: &ConfigFile) -> Result<Vec<(String, String)>, String> {
+    let get = |key: &str| conf.get(key).filter(|v| !v.is_empty());
+    let (units, limit) = cpu_share(conf)?;
+    let weight = (units / 10).clamp(1, 10_000);
     let cpus = get("CPUS")
         .map(params::parse_cpus)
         .transpose()?

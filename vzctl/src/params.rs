@@ -173,7 +173,8 @@ pub fn parse_yes_no(text: &str) -> Result<bool, String> {
 }
 
 /// The range OpenVZ accepts for `--cpuunits`.
-pub const CPUUNITS_RANGE: std::ops::RangeInclusive<u32> = 8..=500_000;
+pub const CPUUNITS_RANGE: std::ops::RangeInclusive<u32> =
+    vz_abi::CPUUNITS_MIN..=vz_abi::CPUUNITS_MAX;
 
 /// Parses `--cpuunits`: an integer in [`CPUUNITS_RANGE`].
 pub fn parse_cpuunits(text: &str) -> Result<u32, String> {

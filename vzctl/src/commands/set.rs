@@ -49,6 +49,9 @@ pub(crate) struct SetPlan {
     /// Addresses a running VE loses, then those it gains.
     pub addresses_removed: Vec<Ipv4Addr>,
     pub addresses_added: Vec<Ipv4Addr>,
+    /// When the CPU share or the addresses change: the new CPU share (cpuunits, cpulimit) and
+    /// every address, for what the kernel shows of a running VE (/proc/fairsched, veinfo).
+    pub shown: Option<((u32, u32), Vec<Ipv4Addr>)>,
     /// --hostname: the VE's /etc/hostname and a running VE's hostname.
     pub hostname: Option<String>,
     /// --nameserver but `inherit`: the VE's /etc/resolv.conf, when not empty.
@@ -87,6 +90,14 @@ pub(crate) fn plan(ctx: &Ctx, ve: &Ve, args: &SetArgs) -> Result<SetPlan, VzErro
     let devices = plan_devices(args, &mut conf)?;
     let cpu = cgroup::cpu_settings(&conf).map_err(|e| invalid("cpu", e))?;
     let cpu_changed = args.cpuunits.is_some() || args.cpulimit.is_some() || args.cpus.is_some();
+    let shown = if cpu_changed || !addresses_removed.is_empty() || !addresses_added.is_empty() {
+        let share = cgroup::cpu_share(&conf).map_err(|e| invalid("cpu", e))?;
+        let all = crate::net::parse_addresses(conf.get("IP_ADDRESS").unwrap_or_default())
+            .map_err(|e| invalid("ipadd", e))?;
+        Some((share, all))
+    } else {
+        None
+    };
     if ubc.is_empty() && conf == *old && args.applyconfig.is_none() {
         return Err(VzError::Usage(format!(
             "CT {}: nothing to set (give at least one parameter)",
@@ -109,6 +120,7 @@ pub(crate) fn plan(ctx: &Ctx, ve: &Ve, args: &SetArgs) -> Result<SetPlan, VzErro
         devices,
         addresses_removed,
         addresses_added,
+        shown,
         hostname,
         nameservers,
         disk,
@@ -380,6 +392,9 @@ fn apply_live(ctx: &Ctx, veid: u32, plan: &SetPlan) -> Result<(), VzError> {
     for ip in &plan.addresses_added {
         ctx.host.set_address(veid, *ip, true)?;
     }
+    if let Some((share, addresses)) = &plan.shown {
+        ctx.host.show_config(veid, *share, addresses)?;
+    }
     Ok(())
 }
 
@@ -531,6 +546,8 @@ mod tests {
         assert_eq!(plan.addresses_removed, [Ipv4Addr::new(10, 0, 0, 1)]);
         assert_eq!(plan.addresses_added, [Ipv4Addr::new(10, 0, 0, 3)]);
         assert_eq!(plan.conf.get("IP_ADDRESS"), Some("10.0.0.2 10.0.0.3"));
+        let shown = [Ipv4Addr::new(10, 0, 0, 2), Ipv4Addr::new(10, 0, 0, 3)];
+        assert_eq!(plan.shown, Some(((1000, 0), shown.to_vec())));
         assert_eq!(plan.hostname.as_deref(), Some("new.example"));
         assert_eq!(plan.nameservers, ["192.0.2.53"], "inherit is no server");
         assert_eq!(plan.conf.get("NAMESERVER"), Some("inherit 192.0.2.53"));
@@ -559,6 +576,7 @@ mod tests {
         assert!(plan.ubc.is_empty() && plan.devices.is_empty());
         assert_eq!(plan.cpu, None, "no CPU option: the cgroup is left alone");
         assert!(plan.addresses_removed.is_empty() && plan.addresses_added.is_empty());
+        assert_eq!(plan.shown, None, "neither CPU share nor addresses changed");
         assert_eq!(plan.rename, None, "the same name is no rename");
         assert_eq!((plan.hostname, plan.disk), (None, None));
     }

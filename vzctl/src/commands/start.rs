@@ -123,6 +123,8 @@ pub(crate) fn plan(ve: &Ve) -> Result<StartPlan, VzError> {
         hostname,
         ubc,
         cgroup: crate::cgroup::cpu_settings(conf).map_err(|e| bad("CPU", e))?,
+        cpu_share: crate::cgroup::cpu_share(conf).map_err(|e| bad("CPU", e))?,
+        private: ve.private.clone(),
         addresses,
         devices,
         nodes,

@@ -1,7 +1,7 @@
 //! A fake [`ControlDevice`] for unit tests: a module that knows the VEs a test gives it and
 //! records every call.
 
-use super::ControlDevice;
+use super::{ControlDevice, KernelConfig};
 use crate::error::VzError;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -122,5 +122,15 @@ impl ControlDevice for FakeDevice {
     fn ub_get(&self, veid: u32) -> Result<[UbCounter; UB_COUNT], VzError> {
         self.log(format!("ub_get {veid}"));
         self.known("UB_GET", veid).map(|_| self.counters)
+    }
+
+    fn ve_configure(&self, veid: u32, config: &KernelConfig<'_>) -> Result<(), VzError> {
+        self.log(format!(
+            "ve_configure {veid} cpu {:?} addresses {:?} private {}",
+            config.cpu_share,
+            config.addresses,
+            config.private.is_some()
+        ));
+        self.known("VE_CONFIGURE", veid).map(|_| ())
     }
 }

@@ -3,7 +3,8 @@
 use crate::error::VzError;
 use std::fs::{File, OpenOptions};
 use std::io;
-use std::os::fd::AsRawFd;
+use std::net::Ipv4Addr;
+use std::os::fd::{AsRawFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 use vz_abi as abi;
 use vz_abi::{DevPerm, PidInfo, VeInfo, VersionInfo};
@@ -41,6 +42,20 @@ pub trait ControlDevice {
     fn ub_set(&self, veid: u32, resource: u32, barrier: u64, limit: u64) -> Result<(), VzError>;
     /// Every beancounter row of a VE, indexed like `abi::UB_NAMES`.
     fn ub_get(&self, veid: u32) -> Result<[abi::UbCounter; abi::UB_COUNT], VzError>;
+    /// Tells the module what /proc shows of VE `veid`'s configuration.
+    fn ve_configure(&self, veid: u32, config: &KernelConfig<'_>) -> Result<(), VzError>;
+}
+
+/// What the module shows of a VE's configuration in /proc/vz/veinfo (addresses),
+/// /proc/fairsched (CPU share) and /proc/vz/vzquota (private area). Parts left `None` stay
+/// as they are.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct KernelConfig<'a> {
+    /// cpuunits, and cpulimit in % of one CPU (0: none).
+    pub cpu_share: Option<(u32, u32)>,
+    pub addresses: Option<&'a [Ipv4Addr]>,
+    /// The private area, open (`O_PATH` is enough).
+    pub private: Option<BorrowedFd<'a>>,
 }
 
 /// An open `/dev/vzctl` whose module speaks this ABI version.
@@ -221,5 +236,38 @@ impl ControlDevice for Vzctl {
         };
         self.call("UB_GET", abi::VZCTL_UB_GET, &mut req)?;
         Ok(req.counters)
+    }
+
+    fn ve_configure(&self, veid: u32, config: &KernelConfig<'_>) -> Result<(), VzError> {
+        let addrs: Vec<abi::VeAddr> = config
+            .addresses
+            .unwrap_or_default()
+            .iter()
+            .map(|ip| {
+                let mut addr = [0u8; 16];
+                for (byte, octet) in addr.iter_mut().zip(ip.octets()) {
+                    *byte = octet;
+                }
+                abi::VeAddr {
+                    family: abi::VE_ADDR_IPV4,
+                    reserved: 0,
+                    addr,
+                }
+            })
+            .collect();
+        let flag = |set: bool, bit: u32| if set { bit } else { 0 };
+        let (cpuunits, cpulimit) = config.cpu_share.unwrap_or((abi::CPUUNITS_MIN, 0));
+        let mut req = abi::VeConfig {
+            veid,
+            flags: flag(config.cpu_share.is_some(), abi::VE_CONFIG_CPU)
+                | flag(config.addresses.is_some(), abi::VE_CONFIG_ADDRS)
+                | flag(config.private.is_some(), abi::VE_CONFIG_PRIVATE),
+            cpuunits,
+            cpulimit,
+            private_fd: config.private.map_or(-1, |fd| fd.as_raw_fd()),
+            addr_count: u32::try_from(addrs.len()).unwrap_or(u32::MAX),
+            addrs: addrs.as_ptr() as u64,
+        };
+        self.call("VE_CONFIGURE", abi::VZCTL_VE_CONFIGURE, &mut req)
     }
 }

@@ -115,4 +115,14 @@ impl Host for FakeHost {
         ));
         Ok(())
     }
+
+    fn show_config(
+        &self,
+        veid: u32,
+        cpu_share: (u32, u32),
+        addresses: &[std::net::Ipv4Addr],
+    ) -> Result<(), VzError> {
+        self.log(format!("show_config {veid} {cpu_share:?} {addresses:?}"));
+        Ok(())
+    }
 }

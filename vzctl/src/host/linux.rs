@@ -2,7 +2,7 @@
 
 use super::{Host, Running, StartPlan};
 use crate::cgroup;
-use crate::device::{ControlDevice, Vzctl};
+use crate::device::{ControlDevice, KernelConfig, Vzctl};
 use crate::device_rules::Rule;
 use crate::error::VzError;
 use crate::net;
@@ -10,6 +10,7 @@ use crate::quota::{self, DiskLimits};
 use crate::runtime;
 use std::cell::OnceCell;
 use std::net::Ipv4Addr;
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -338,7 +339,15 @@ impl Host for LinuxHost {
             if !plan.addresses.is_empty() {
                 self.connect(plan.veid, &plan.addresses)?;
             }
-            Ok(())
+            let private = open_path(&plan.private)?;
+            device.ve_configure(
+                plan.veid,
+                &KernelConfig {
+                    cpu_share: Some(plan.cpu_share),
+                    addresses: Some(&plan.addresses),
+                    private: Some(private.as_fd()),
+                },
+            )
         })();
         if started.is_err() {
             let _ = self.tear_down(plan.veid);
@@ -437,6 +446,20 @@ impl Host for LinuxHost {
         net::route(&host, Some(ip), add)
     }
 
+    fn show_config(
+        &self,
+        veid: u32,
+        cpu_share: (u32, u32),
+        addresses: &[Ipv4Addr],
+    ) -> Result<(), VzError> {
+        let config = KernelConfig {
+            cpu_share: Some(cpu_share),
+            addresses: Some(addresses),
+            private: None,
+        };
+        self.device()?.ve_configure(veid, &config)
+    }
+
     fn set_cgroup(&self, veid: u32, file: &str, value: &str) -> Result<(), VzError> {
         let path = self.cgroup_dir(veid).join(file);
         std::fs::write(&path, value).map_err(|e| VzError::System {
@@ -444,4 +467,17 @@ impl Host for LinuxHost {
             source: e,
         })
     }
+}
+
+/// `path` opened `O_PATH`: a reference to it for the kernel, which reads nothing through it.
+fn open_path(path: &Path) -> Result<std::fs::File, VzError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH | libc::O_DIRECTORY)
+        .open(path)
+        .map_err(|source| VzError::System {
+            what: format!("open {}", path.display()),
+            source,
+        })
 }

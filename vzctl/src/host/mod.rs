@@ -39,6 +39,10 @@ pub struct StartPlan {
     pub nodes: Vec<(String, Rule)>,
     /// LOCAL_UID / LOCAL_GID: the host ids of the VE's user namespace.
     pub ids: crate::idmap::IdMap,
+    /// CPUUNITS and CPULIMIT, for /proc/fairsched.
+    pub cpu_share: (u32, u32),
+    /// The private area: the root of the VE's disk quota in /proc/vz/vzquota.
+    pub private: PathBuf,
 }
 
 /// Privileged operations the commands need.
@@ -79,4 +83,12 @@ pub trait Host {
     fn set_device(&self, veid: u32, rule: &Rule, node: Option<&str>) -> Result<(), VzError>;
     /// Adds (or removes) an address of a running VE: on its venet0 and as a host route.
     fn set_address(&self, veid: u32, ip: Ipv4Addr, add: bool) -> Result<(), VzError>;
+    /// Tells the kernel a running VE's new CPU share (cpuunits, cpulimit) and addresses, which
+    /// /proc/fairsched and /proc/vz/veinfo show.
+    fn show_config(
+        &self,
+        veid: u32,
+        cpu_share: (u32, u32),
+        addresses: &[Ipv4Addr],
+    ) -> Result<(), VzError>;
 }
