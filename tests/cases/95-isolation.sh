@@ -1556,3 +1556,25 @@ test_a_setuid_file_made_inside_is_out_of_host_users_reach() {
     done
     vzctl exec2 101 'rm /tmp/iso-suid'
 }
+
+# A VE's own view of its machine (issue 13) follows the reading task's VE, not the mount: a
+# fresh procfs, and a nested user and pid namespace with a procfs of its own, still show the
+# VE's memory limit, not the host's; and the host's /proc/vz files and /proc/fairsched show a
+# VE no other VE's rows. Stopped by: patch 0008's hooks ask the reading task's VE; the
+# module's files filter by it.
+test_a_fresh_procfs_or_nested_namespace_still_shows_the_ves_own_machine() {
+    iso_ves
+    vzctl --quiet set 101 --ram 300M
+    memtotal='awk "/^MemTotal:/ { print \$2 }"'
+    expect_eq "MemTotal in a fresh procfs" "$(vzctl exec2 101 "mkdir -p /tmp/p2 &&
+        mount -t proc proc /tmp/p2 && $memtotal /tmp/p2/meminfo; umount /tmp/p2")" 307200
+    expect_eq "MemTotal in a nested user and pid namespace" \
+        "$(vzctl exec2 101 "unshare -U -r -p -f -m --mount-proc $memtotal /proc/meminfo")" 307200
+    expect_eq "free in a nested namespace" \
+        "$(vzctl exec2 101 "unshare -U -r free -m" | awk '$1 == "Mem:" { print $2 }')" 300
+    for file in vz/vestat vz/veinfo fairsched vz/vzquota bc/resources; do
+        vzctl exec2 101 cat /proc/$file | awk '$1 == 102 || $2 == 102 || $1 == "102:"' | grep -q . &&
+            fail "VE 101 sees VE 102 in /proc/$file"
+    done
+    vzctl --quiet set 101 --ram unlimited 2>/dev/null || vzctl --quiet set 101 --physpages 0:unlimited
+}
