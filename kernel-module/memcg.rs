@@ -11,6 +11,11 @@ use kernel::ffi::c_ulong;
 use kernel::prelude::*;
 use kernel::task::Task;
 
+/// A count from C as the module counts.
+fn pages(value: c_ulong) -> u64 {
+    u64::try_from(value).unwrap_or(u64::MAX)
+}
+
 /// What the memory cgroup of a VE counts.
 pub(crate) struct MemcgCounters {
     /// Pages: usage, watermark, memory.max (as barrier and limit), failcnt.
@@ -29,7 +34,6 @@ pub(crate) fn counters(task: &Task) -> Option<MemcgCounters> {
     if unsafe { bindings::vz_memcg_read(as_raw(task), &mut stat) } != 0 {
         return None;
     }
-    let pages = |value: c_ulong| u64::try_from(value).unwrap_or(u64::MAX);
     Some(MemcgCounters {
         memory: abi::UbCounter {
             held: pages(stat.usage),
@@ -61,7 +65,6 @@ pub(crate) fn meminfo(task: &Task) -> Option<Memory> {
     if unsafe { bindings::vz_memcg_meminfo(as_raw(task), &mut info) } != 0 {
         return None;
     }
-    let pages = |value: c_ulong| u64::try_from(value).unwrap_or(u64::MAX);
     Some(Memory {
         total: pages(info.max).min(pages(info.host_ram)),
         usage: pages(info.usage),

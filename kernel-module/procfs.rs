@@ -3,6 +3,7 @@
 //! The module's /proc files: `/proc/vz/veinfo`, `/proc/user_beancounters` and `/proc/bc`.
 
 use crate::task::{caller_has_sys_admin, current, TaskExt};
+use crate::ve::VeTable;
 use core::ffi::c_void;
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicPtr, Ordering};
@@ -69,68 +70,76 @@ unsafe impl Send for ProcFiles {}
 // SAFETY: No methods access the entry.
 unsafe impl Sync for ProcFiles {}
 
+/// Who may read a file of the VE table.
+#[derive(PartialEq)]
+enum Readers {
+    /// Everyone, as in OpenVZ (a VE's task still sees only its own entry).
+    All,
+    /// The host's root and a VE's root (`caller_may_read_counters`).
+    Root,
+}
+
+/// Shows a file of the VE table: `show` writes it for the caller's VE (0: the host).
+///
+/// # Safety
+///
+/// `m` is the seq_file of a show callback running on this thread.
+unsafe fn show_table(
+    m: *mut bindings::seq_file,
+    readers: Readers,
+    show: fn(&VeTable, &mut SeqOut, u32) -> core::fmt::Result,
+) -> c_int {
+    let caller_ve = current().ve_id();
+    if readers == Readers::Root && !caller_may_read_counters(caller_ve) {
+        return EACCES.to_errno();
+    }
+    if let Ok(table) = VeTable::get() {
+        // SAFETY: By the caller's guarantee.
+        let mut out = unsafe { SeqOut::new(m) };
+        // A full buffer is not an error: seq_file calls again with a larger one.
+        let _ = show(table, &mut out, caller_ve);
+    }
+    0
+}
+
 /// Shows `/proc/vz/veinfo`.
 ///
 /// # Safety
 ///
 /// Called only by seq_file for the file created in `ProcFiles::register`, with its seq_file.
 unsafe extern "C" fn veinfo_show(m: *mut bindings::seq_file, _v: *mut c_void) -> c_int {
-    let only = current().ve_id();
-    if let Ok(table) = crate::ve::VeTable::get() {
-        // A full buffer is not an error: seq_file calls again with a larger one.
-        let _ = table.show_veinfo(&mut SeqOut(m), only);
-    }
-    0
+    // SAFETY: `m` is the seq_file of this show call, on this thread.
+    unsafe { show_table(m, Readers::All, VeTable::show_veinfo) }
 }
 
-/// Shows `/proc/vz/vestat` to the host's root and a VE's root, who sees only the VE's row.
+/// Shows `/proc/vz/vestat`.
 ///
 /// # Safety
 ///
 /// As for `veinfo_show`.
 unsafe extern "C" fn vestat_show(m: *mut bindings::seq_file, _v: *mut c_void) -> c_int {
-    let only = current().ve_id();
-    if !caller_may_read_counters(only) {
-        return EACCES.to_errno();
-    }
-    if let Ok(table) = crate::ve::VeTable::get() {
-        // SAFETY: `m` is the seq_file of this show call, on this thread.
-        // A full buffer is not an error: seq_file calls again with a larger one.
-        let _ = table.show_vestat(&mut unsafe { SeqOut::new(m) }, only);
-    }
-    0
+    // SAFETY: `m` is the seq_file of this show call, on this thread.
+    unsafe { show_table(m, Readers::Root, VeTable::show_vestat) }
 }
 
-/// Shows `/proc/vz/vzquota`, readable as `vestat` is.
+/// Shows `/proc/vz/vzquota`.
 ///
 /// # Safety
 ///
 /// As for `veinfo_show`.
 unsafe extern "C" fn vzquota_show(m: *mut bindings::seq_file, _v: *mut c_void) -> c_int {
-    let only = current().ve_id();
-    if !caller_may_read_counters(only) {
-        return EACCES.to_errno();
-    }
-    if let Ok(table) = crate::ve::VeTable::get() {
-        // SAFETY: `m` is the seq_file of this show call, on this thread.
-        // A full buffer is not an error: seq_file calls again with a larger one.
-        let _ = table.show_vzquota(&mut unsafe { SeqOut::new(m) }, only);
-    }
-    0
+    // SAFETY: `m` is the seq_file of this show call, on this thread.
+    unsafe { show_table(m, Readers::Root, VeTable::show_vzquota) }
 }
 
-/// Shows `/proc/fairsched`, readable by all as in OpenVZ; a VE sees only its own node.
+/// Shows `/proc/fairsched`.
 ///
 /// # Safety
 ///
 /// As for `veinfo_show`.
 unsafe extern "C" fn fairsched_show(m: *mut bindings::seq_file, _v: *mut c_void) -> c_int {
-    if let Ok(table) = crate::ve::VeTable::get() {
-        // SAFETY: `m` is the seq_file of this show call, on this thread.
-        // A full buffer is not an error: seq_file calls again with a larger one.
-        let _ = table.show_fairsched(&mut unsafe { SeqOut::new(m) }, current().ve_id());
-    }
-    0
+    // SAFETY: `m` is the seq_file of this show call, on this thread.
+    unsafe { show_table(m, Readers::All, VeTable::show_fairsched) }
 }
 
 /// Shows `/proc/user_beancounters` and `/proc/bc/resources`.
@@ -139,15 +148,8 @@ unsafe extern "C" fn fairsched_show(m: *mut bindings::seq_file, _v: *mut c_void)
 ///
 /// As for `veinfo_show`.
 unsafe extern "C" fn beancounters_show(m: *mut bindings::seq_file, _v: *mut c_void) -> c_int {
-    let only = current().ve_id();
-    if !caller_may_read_counters(only) {
-        return EACCES.to_errno();
-    }
-    if let Ok(table) = crate::ve::VeTable::get() {
-        // A full buffer is not an error: seq_file calls again with a larger one.
-        let _ = table.show_beancounters(&mut SeqOut(m), only);
-    }
-    0
+    // SAFETY: `m` is the seq_file of this show call, on this thread.
+    unsafe { show_table(m, Readers::Root, VeTable::show_beancounters) }
 }
 
 /// Shows `/proc/bc/<id>/resources`; the entry's data is the VE id.
@@ -162,8 +164,10 @@ unsafe extern "C" fn resources_show(m: *mut bindings::seq_file, _v: *mut c_void)
     if !caller_may_read_counters(current().ve_id()) {
         return EACCES.to_errno();
     }
-    let shown = crate::ve::VeTable::get()
-        .and_then(|table| table.show_resources(&mut SeqOut(m), id, current().ve_id()));
+    // SAFETY: `m` is the seq_file of this show call, on this thread.
+    let mut out = unsafe { SeqOut::new(m) };
+    let shown =
+        VeTable::get().and_then(|table| table.show_resources(&mut out, id, current().ve_id()));
     match shown {
         // A full buffer (ENOSPC) is not an error: seq_file calls again with a larger one.
         Ok(()) => 0,
@@ -182,7 +186,7 @@ fn caller_may_read_counters(caller_ve: u32) -> bool {
         return true;
     }
     caller_ve != 0
-        && crate::ve::VeTable::get()
+        && VeTable::get()
             .and_then(|table| table.init_of(caller_ve))
             .is_ok_and(|init| init.caller_is_root_of_its_pidns())
 }
