@@ -101,6 +101,9 @@ test_vestat_layout_and_status_agree_with_vzlist() {
     echo "$line" | grep -Eq '^ {17}101( +[0-9]+){11}$' || fail "row: $line"
     awk '$1 == 0' /proc/vz/vestat | grep -q . && fail "the host has a vestat row"
     libvirt_cpu_ticks 101 >/dev/null || fail "libvirt cannot read VE 101's CPU time"
+    # munin's openvzcpu: ^\W+(\d+)\W+(\d+)\W+(\d+)\W+(\d+)\W+(\d+), which only VE rows match.
+    w='[^[:alnum:]_]+'
+    expect_eq "munin's rows" "$(grep -Ec "^$w[0-9]+$w[0-9]+$w[0-9]+$w[0-9]+$w[0-9]+" /proc/vz/vestat)" 1
     for id in 101 102 103; do
         status=$(vzlist -H -o status "$id")
         if proxmox_running "$id"; then vestat=running; else vestat=stopped; fi

@@ -120,7 +120,7 @@ test_a_hosting_admin_runs_a_debian_web_server() {
     grep -q '^IP_ADDRESS="10.2.0.201"$' /etc/vz/conf/201.conf || fail "IP_ADDRESS not saved"
 
     # Limits, saved in the config.
-    vzctl set 201 --numproc 200 --privvmpages 512M --save >/dev/null
+    vzctl set 201 --numproc 200 --privvmpages 512M --ram 256M --save >/dev/null
     grep -q '^NUMPROC="200:200"$' /etc/vz/conf/201.conf || fail "NUMPROC not saved"
 
     # Start: systemd is pid 1 and boots to multi-user.target, lighttpd with it.
@@ -168,6 +168,10 @@ test_a_hosting_admin_runs_a_debian_web_server() {
         "131072 131072"
     vzctl set 201 --numproc 300 >/dev/null
     expect_eq "numproc in /proc/user_beancounters" "$(ub_row 201 numproc)" "300 300"
+    # procps reads the VE's own /proc: free and top see its 256 MiB.
+    expect_eq "free -m total" "$(vzctl exec2 201 free -m | awk '$1 == "Mem:" { print $2 }')" 256
+    vzctl exec2 201 'top -b -n 1 | head -5' | grep -q 'Mem : *256\.0 total' ||
+        fail "top: $(vzctl exec2 201 'top -b -n 1 | head -5')"
     grep -q '^NUMPROC="200:200"$' /etc/vz/conf/201.conf || fail "an unsaved limit was saved"
     # vzlist -j (whitespace dropped) shows the same.
     json=$(vzlist -j 201 | tr -d ' \n')
