@@ -2,7 +2,7 @@
 
 module_still_works() {
     destroy_all_ves
-    vzctl --version >/dev/null
+    expect_eq "version ioctl" "$(vztest ioctl version)" ok
     vztest create 4242
     vztest destroy 4242
     rmmod vz

@@ -4,9 +4,14 @@ use clap::{Parser, Subcommand};
 
 /// vzctl: create, start, stop and manage virtual environments.
 #[derive(Debug, Parser)]
-#[command(name = "vzctl", disable_version_flag = true)]
+// The help starts with the version line, as OpenVZ's: libvirt takes the release from it.
+#[command(
+    name = "vzctl",
+    disable_version_flag = true,
+    before_help = crate::commands::version::VZCTL_VERSION_LINE
+)]
 pub struct VzctlCli {
-    /// Print the tools' version and, when the module is loaded, its ABI version.
+    /// Print the tools' version and, when the module answers, its ABI version.
     #[arg(long)]
     pub version: bool,
     /// Print less.
@@ -246,7 +251,7 @@ ubc_args! {
                       vzlist -L|--list"
 )]
 pub struct VzlistCli {
-    /// Print the tools' version and, when the module is loaded, its ABI version.
+    /// Print the tools' version and, when the module answers, its ABI version.
     #[arg(long)]
     pub version: bool,
     /// Print help.
@@ -304,7 +309,7 @@ pub struct VzlistCli {
     override_usage = "vzpid [-p] <pid> ...\n       vzpid [-p] -"
 )]
 pub struct VzpidCli {
-    /// Print the tools' version and, when the module is loaded, its ABI version.
+    /// Print the tools' version and, when the module answers, its ABI version.
     #[arg(long)]
     pub version: bool,
     /// Also show each task's pid inside its VE.
@@ -319,7 +324,7 @@ pub struct VzpidCli {
 #[derive(Debug, Parser)]
 #[command(name = "vzmigrate", disable_version_flag = true)]
 pub struct VzmigrateCli {
-    /// Print the tools' version and, when the module is loaded, its ABI version.
+    /// Print the tools' version and, when the module answers, its ABI version.
     #[arg(long)]
     pub version: bool,
 }
@@ -334,9 +339,22 @@ where
     match P::try_parse_from(args) {
         Ok(parsed) => Ok(Some(parsed)),
         Err(err) if !err.use_stderr() => {
-            // --help: clap's text goes to stdout and the command succeeds.
-            print!("{err}");
-            Ok(None)
+            // --help: clap's text goes to stdout and the command succeeds, also when the
+            // reader stops early (`vzctl --help | head -n 1` reads the version line).
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            match out
+                .write_all(err.to_string().as_bytes())
+                .and_then(|()| out.flush())
+            {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                    Err(crate::error::VzError::System {
+                        what: "write to stdout".into(),
+                        source: e,
+                    })
+                }
+                _ => Ok(None),
+            }
         }
         Err(err) => Err(crate::error::VzError::Usage(err.render().to_string())),
     }
@@ -352,6 +370,65 @@ mod tests {
             .unwrap()
             .unwrap();
         assert!(cli.version);
+    }
+
+    /// libvirt's reading of `LC_ALL=C vzctl --help` (openvz_conf.c openvzExtractVersionInfo,
+    /// then virStringParseVersion with missing parts allowed), written anew: the output must
+    /// start with `vzctl version `, then major[.minor[.micro]] in decimal, each part given at
+    /// least one digit, minor and micro at most 999, anything after them ignored; the value is
+    /// major * 1000000 + minor * 1000 + micro.
+    fn libvirt_version(output: &str) -> Option<u64> {
+        let mut rest = output.strip_prefix("vzctl version ")?;
+        let mut parts = [0u64; 3];
+        for (i, part) in parts.iter_mut().enumerate() {
+            if i > 0 {
+                match rest.strip_prefix('.') {
+                    Some(after_dot) => rest = after_dot,
+                    None => break,
+                }
+            }
+            let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+            *part = rest.get(..digits)?.parse().ok()?;
+            rest = rest.get(digits..)?;
+        }
+        let [major, minor, micro] = parts;
+        (major <= u64::from(u32::MAX) / 1_000_000 && minor <= 999 && micro <= 999)
+            .then_some(major * 1_000_000 + minor * 1000 + micro)
+    }
+
+    /// libvirt's `VZCTL_BRIDGE_MIN_VERSION`: from 3.0.23 on it passes bridges to --netif_add.
+    const LIBVIRT_MODERN: u64 = 3_000_023;
+
+    #[test]
+    fn libvirt_reads_versions_as_it_does() {
+        assert_eq!(
+            libvirt_version("vzctl version 4.11.1\nCopyright"),
+            Some(4_011_001)
+        );
+        assert_eq!(libvirt_version("vzctl version 3.0.22"), Some(3_000_022));
+        assert_eq!(libvirt_version("vzctl version 5"), Some(5_000_000));
+        assert_eq!(libvirt_version("vzctl version 5.1-rc1"), Some(5_001_000));
+        assert_eq!(libvirt_version("vzctl version 1.1000.0"), None);
+        assert_eq!(libvirt_version("vzctl version 1.2.x"), None);
+        assert_eq!(libvirt_version("vzctl version x"), None);
+        assert_eq!(libvirt_version("\nvzctl version 5.0.0"), None);
+    }
+
+    #[test]
+    fn help_starts_with_the_version_line_libvirt_reads() {
+        use clap::CommandFactory;
+        let help = VzctlCli::command().render_help().to_string();
+        let first = help.lines().next().unwrap();
+        assert_eq!(first, crate::commands::version::VZCTL_VERSION_LINE);
+        assert_eq!(first, format!("vzctl version {}", crate::TOOLS_VERSION));
+        let version = libvirt_version(&help).unwrap();
+        assert!(version >= LIBVIRT_MODERN, "{version}");
+        // The usage follows, as before.
+        assert!(help.contains("Usage: vzctl"), "{help}");
+        // --help succeeds (exit 0) and needs no module.
+        assert!(parse::<VzctlCli, _, _>(["vzctl", "--help"])
+            .unwrap()
+            .is_none());
     }
 
     #[test]

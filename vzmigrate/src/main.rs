@@ -11,7 +11,12 @@ fn run() -> Result<(), VzError> {
         return Ok(());
     };
     if cli.version {
-        return commands::version::run("vzmigrate", &mut std::io::stdout(), Vzctl::open);
+        return commands::version::run(
+            "vzmigrate",
+            &mut std::io::stdout(),
+            &mut std::io::stderr(),
+            Vzctl::open,
+        );
     }
     Err(VzError::NotImplemented("VE migration"))
 }

@@ -13,7 +13,12 @@ fn run() -> Result<(), VzError> {
         return Ok(());
     };
     if cli.version {
-        return commands::version::run("vzpid", &mut std::io::stdout(), Vzctl::open);
+        return commands::version::run(
+            "vzpid",
+            &mut std::io::stdout(),
+            &mut std::io::stderr(),
+            Vzctl::open,
+        );
     }
     vzpid::run(
         &Proc::default(),

@@ -88,7 +88,7 @@ mod tests {
             Some("BUG:")
         );
         assert_eq!(kernel_fault("[    0.5] Oops: 0000 [#1] SMP"), Some("Oops"));
-        assert_eq!(kernel_fault("vz 0.1.0 loaded, ABI 1"), None);
+        assert_eq!(kernel_fault("vz 5.0.0 loaded, ABI 4"), None);
     }
 
     #[test]

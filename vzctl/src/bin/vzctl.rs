@@ -14,7 +14,12 @@ fn run() -> Result<i32, VzError> {
         return Ok(0);
     };
     if cli.version {
-        commands::version::run("vzctl", &mut std::io::stdout(), Vzctl::open)?;
+        commands::version::run(
+            "vzctl",
+            &mut std::io::stdout(),
+            &mut std::io::stderr(),
+            Vzctl::open,
+        )?;
         return Ok(0);
     }
     let Some(command) = cli.command else {

@@ -15,8 +15,12 @@ fn main() -> ExitCode {
         Err(err) => return fail(&err),
     };
     if cli.version {
-        // As the other tools: exit code 5 when the module is not loaded.
-        let printed = commands::version::run("vzlist", &mut std::io::stdout(), Vzctl::open);
+        let printed = commands::version::run(
+            "vzlist",
+            &mut std::io::stdout(),
+            &mut std::io::stderr(),
+            Vzctl::open,
+        );
         return vzctl::error::exit_code_of("vzlist", printed);
     }
     match vzlist::run(&cli, &mut std::io::stdout().lock(), &mut std::io::stderr()) {
