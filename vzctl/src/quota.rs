@@ -137,6 +137,21 @@ pub fn usage(device: &Path, project: u32) -> Result<(DiskUsage, DiskLimits), VzE
     Ok(from_dqblk(&dq))
 }
 
+/// The project id of directory `tree` (not followed if it is a symlink): a VE's private area
+/// carries its CTID once [`assign_project`] ran over it.
+pub fn tree_project(tree: &Path) -> Result<u32, VzError> {
+    let cannot = |errno| {
+        system(
+            format!("{}: cannot read the project id", tree.display()),
+            errno,
+        )
+    };
+    let dir = open_at(None, tree, dir_flags()).map_err(cannot)?;
+    get_fsxattr(dir.as_fd())
+        .map(|attr| attr.projid)
+        .map_err(cannot)
+}
+
 /// Whether `super_options` (the last field of a mountinfo line) turn project quota limits on.
 pub fn prjquota_enabled(super_options: &str) -> bool {
     super_options.split(',').any(|option| option == "prjquota")

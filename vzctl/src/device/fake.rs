@@ -15,6 +15,9 @@ pub struct FakeDevice {
     pub ves: RefCell<BTreeMap<u32, u32>>,
     /// What `ub_get` reports for every known VE.
     pub counters: [UbCounter; UB_COUNT],
+    /// What `ve_info` reports as every known VE's uptime and load.
+    pub uptime_ns: u64,
+    pub load: [u64; 3],
     pub calls: RefCell<Vec<String>>,
 }
 
@@ -80,6 +83,8 @@ impl ControlDevice for FakeDevice {
         Ok(self.ves.borrow().get(&veid).map(|&nproc| VeInfo {
             veid,
             nproc,
+            uptime_ns: self.uptime_ns,
+            load: self.load,
             ..VeInfo::default()
         }))
     }

@@ -23,6 +23,65 @@ pub(super) const PARTS: [(Part, &str, &str); 5] = [
     (Part::Failcnt, ".f", ".F"),
 ];
 
+/// Which disk quota a field shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Quota {
+    /// Space, in KB.
+    Space,
+    Inodes,
+}
+
+/// A part of a disk quota: the field without suffix is the usage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum DiskPart {
+    Usage,
+    Soft,
+    Hard,
+}
+
+/// The field-name and header suffixes of the disk quota parts.
+const DISK_PARTS: [(DiskPart, &str, &str); 3] = [
+    (DiskPart::Usage, "", ""),
+    (DiskPart::Soft, ".s", ".S"),
+    (DiskPart::Hard, ".h", ".H"),
+];
+
+/// OpenVZ's vzlist fields that have no meaning here, and why; asked for, they are refused
+/// with that reason (exit 1, as an unknown field).
+const NOT_HERE: [(&str, &str); 7] = [
+    (
+        "ioprio",
+        "VEs have no I/O priority of their own here (vzctl has no --ioprio)",
+    ),
+    (
+        "iolimit",
+        "VEs have no I/O bandwidth limit here (vzctl has no --iolimit)",
+    ),
+    (
+        "iopslimit",
+        "VEs have no I/O operations limit here (vzctl has no --iopslimit)",
+    ),
+    (
+        "features",
+        "there are no per-VE kernel features to switch on or off (vzctl has no --features)",
+    ),
+    (
+        "vm_overcommit",
+        "privvmpages is set on its own, not derived from RAM and swap by an overcommit \
+         factor (vzctl has no --vm_overcommit)",
+    ),
+    (
+        "netfilter",
+        "a VE's netfilter is that of its own network namespace, not a host setting \
+         (vzctl has no --netfilter)",
+    ),
+    (
+        "capability",
+        "a VE's capabilities are a fixed set, not configured per VE (vzctl has no \
+         --capability)",
+    ),
+];
+
 /// What a field shows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Kind {
@@ -42,6 +101,11 @@ pub(super) enum Kind {
     Status,
     /// A beancounter, by resource id.
     Ubc(usize, Part),
+    Disk(Quota, DiskPart),
+    /// The 1, 5 and 15-minute load.
+    Laverage,
+    /// Time since the VE started.
+    Uptime,
     Cpulimit,
     Cpuunits,
     Cpus,
@@ -63,7 +127,9 @@ impl Kind {
     pub(super) fn column(self) -> (usize, Align) {
         use Align::{Left, Right};
         match self {
-            Kind::Ctid | Kind::SmartName | Kind::Ubc(..) | Kind::Bootorder => (10, Right),
+            Kind::Ctid | Kind::SmartName | Kind::Ubc(..) | Kind::Disk(..) | Kind::Bootorder => {
+                (10, Right)
+            }
             Kind::Private
             | Kind::Root
             | Kind::OriginSample
@@ -74,6 +140,8 @@ impl Kind {
             Kind::MountOpts => (16, Left),
             Kind::Ip | Kind::Nameserver | Kind::Searchdomain => (15, Left),
             Kind::Status => (9, Left),
+            Kind::Laverage => (14, Right),
+            Kind::Uptime => (15, Right),
             Kind::Cpulimit | Kind::Cpuunits => (7, Right),
             Kind::Cpus | Kind::Vswap => (5, Right),
             Kind::Onboot | Kind::Disabled => (6, Right),
@@ -99,9 +167,13 @@ impl Field {
         }
     }
 
-    /// Fields with a suffix (`numproc.m`) are not available in JSON.
+    /// Fields with a suffix (`numproc.m`, `diskspace.s`) are not available in JSON.
     pub(super) fn has_suffix(&self) -> bool {
-        matches!(self.kind, Kind::Ubc(_, part) if part != Part::Held)
+        match self.kind {
+            Kind::Ubc(_, part) => part != Part::Held,
+            Kind::Disk(_, part) => part != DiskPart::Usage,
+            _ => false,
+        }
     }
 }
 
@@ -138,7 +210,21 @@ pub(super) fn fields() -> Vec<Field> {
             });
         }
     }
+    for (quota, name, header) in [
+        (Quota::Space, "diskspace", "DSPACE"),
+        (Quota::Inodes, "diskinodes", "DINODES"),
+    ] {
+        for (part, suffix, header_suffix) in DISK_PARTS {
+            all.push(Field {
+                name: format!("{name}{suffix}"),
+                header: format!("{header}{header_suffix}"),
+                kind: Kind::Disk(quota, part),
+            });
+        }
+    }
     all.extend([
+        Field::new("laverage", "LAVERAGE", Kind::Laverage),
+        Field::new("uptime", "UPTIME", Kind::Uptime),
         Field::new("cpulimit", "CPULIM", Kind::Cpulimit),
         Field::new("cpuunits", "CPUUNI", Kind::Cpuunits),
         Field::new("cpus", "CPUS", Kind::Cpus),
@@ -153,6 +239,19 @@ pub(super) fn fields() -> Vec<Field> {
 
 pub(super) fn find_field(name: &str) -> Option<Field> {
     fields().into_iter().find(|f| f.name == name)
+}
+
+/// The field `name`, or the error for it: what `text` (as given, `-s`'s with its `-`) asks
+/// for does not apply here and why, or it is unknown.
+fn known_field(name: &str, text: &str, unknown: &str) -> Result<Field, VzError> {
+    find_field(name).ok_or_else(|| {
+        VzError::InvalidValue(match NOT_HERE.iter().find(|(field, _)| *field == name) {
+            Some((_, why)) => {
+                format!("field '{text}' of OpenVZ's vzlist does not apply here: {why}")
+            }
+            None => format!("{unknown} '{text}' (vzlist -L lists the fields)"),
+        })
+    })
 }
 
 /// `vzlist -L`: every field name and its column header, one per line.
@@ -178,11 +277,7 @@ pub(super) fn layout(opts: &Options) -> Result<Layout, VzError> {
             let list = output.as_deref().unwrap_or(DEFAULT_FIELDS);
             list.split(',')
                 .map(|name| {
-                    let field = find_field(name).ok_or_else(|| {
-                        VzError::InvalidValue(format!(
-                            "unknown field '{name}' (vzlist -L lists the fields)"
-                        ))
-                    })?;
+                    let field = known_field(name, name, "unknown field")?;
                     if opts.json && field.has_suffix() {
                         return Err(VzError::InvalidValue(format!(
                             "field '{name}' is not available in JSON output"
@@ -200,13 +295,21 @@ pub(super) fn layout(opts: &Options) -> Result<Layout, VzError> {
                 Some(name) => (name, true),
                 None => (text, false),
             };
-            let field = find_field(name).ok_or_else(|| {
-                VzError::InvalidValue(format!("invalid sort field name '{text}'"))
-            })?;
-            Some((field, reverse))
+            Some((known_field(name, text, "invalid sort field name")?, reverse))
         }
     };
     Ok(Layout { columns, sort })
+}
+
+impl Layout {
+    /// Whether a column or the sort key is a field of a kind `wanted` accepts.
+    pub(super) fn uses(&self, wanted: impl Fn(Kind) -> bool) -> bool {
+        let sort = self.sort.as_ref().map(|(field, _)| field);
+        self.columns
+            .iter()
+            .chain(sort)
+            .any(|field| wanted(field.kind))
+    }
 }
 
 /// A value as one field shows it.
@@ -215,7 +318,18 @@ pub(super) enum Cell {
     Text(Option<String>),
     List(Vec<String>),
     Bool(bool),
+    /// The 1, 5 and 15-minute load in hundredths.
+    Load(Option<[u64; 3]>),
+    /// Nanoseconds since the VE started.
+    Uptime(Option<u64>),
 }
+
+/// A count of hundredths as OpenVZ's `%1.2f` printed the value.
+pub(super) fn two_decimals(hundredths: u64) -> String {
+    format!("{}.{:02}", hundredths / 100, hundredths % 100)
+}
+
+pub(super) const NANOS_PER_SEC: u64 = 1_000_000_000;
 
 pub(super) fn cell(entry: &Entry, kind: Kind) -> Cell {
     let text = |value: &Option<String>| Cell::Text(value.clone());
@@ -238,6 +352,9 @@ pub(super) fn cell(entry: &Entry, kind: Kind) -> Cell {
         Kind::Searchdomain => Cell::List(entry.searchdomain.clone()),
         Kind::Status => Cell::Text(Some(entry.status.as_str().to_owned())),
         Kind::Ubc(resource, part) => Cell::Num(entry.ubc(resource, part)),
+        Kind::Disk(quota, part) => Cell::Num(entry.disk(quota, part)),
+        Kind::Laverage => Cell::Load(entry.cpustat.map(|stat| stat.load_hundredths())),
+        Kind::Uptime => Cell::Uptime(entry.cpustat.map(|stat| stat.uptime_ns)),
         Kind::Cpulimit => Cell::Num(entry.cpulimit),
         Kind::Cpuunits => Cell::Num(entry.cpuunits),
         Kind::Cpus => Cell::Num(entry.cpus),

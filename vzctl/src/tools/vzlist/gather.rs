@@ -1,12 +1,14 @@
-//! Where vzlist's data comes from: the VE configs, the mounts, DUMPDIR and the module.
+//! Where vzlist's data comes from: the VE configs, the mounts, DUMPDIR, the module and the
+//! project quotas.
 
-use super::{Entry, Show, Status};
+use super::{CpuStat, DiskQuota, Entry, ReadQuota, Show, Status};
 use crate::config::{expand_veid, ConfigFile};
 use crate::device::ControlDevice;
 use crate::error::VzError;
 use crate::params;
 use crate::paths::{Global, Paths};
 use crate::procfs;
+use crate::quota::{self, DiskLimits, DiskUsage};
 use crate::ve::{resolve_ctid, Ve};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -116,7 +118,26 @@ pub(super) fn from_config(
         disabled: get("DISABLED").as_deref() == Some("yes"),
         counters: None,
         conf_ubc,
+        cpustat: None,
+        disk: None,
     }
+}
+
+/// The project quota of VE `veid` on the real host: usage and limits of project `veid` on the
+/// filesystem that holds `private`, if `private` carries that project id. Any failure (no
+/// project ids there, quotas off, not root) means none: vzlist then shows the config's limits
+/// and no usage, as OpenVZ's showed `-` for a VE without a running quota.
+pub(super) fn project_quota(
+    mountinfo: &str,
+    veid: u32,
+    private: &Path,
+) -> Option<(DiskUsage, DiskLimits)> {
+    let private = std::fs::canonicalize(private).ok()?;
+    if quota::tree_project(&private).ok()? != veid {
+        return None;
+    }
+    let mount = procfs::mount_of(&private, mountinfo)?;
+    quota::usage(&mount.source, veid).ok()
 }
 
 /// Collects the VEs to list, as OpenVZ's vzlist does: with [`Show::Running`] and no CTIDs
@@ -124,30 +145,33 @@ pub(super) fn from_config(
 /// module knows. `only` (CTIDs from the command line) restricts both. A VE is running when
 /// the module reports tasks in it; without the module (`device` None) none is. A VE that is
 /// not running and has no private area is left out; one whose root is mounted is mounted,
-/// one with a dump in DUMPDIR suspended.
+/// one with a dump in DUMPDIR suspended. A running VE's uptime and load come from the module
+/// too. With `read_quota`, each VE's disk quota is read: its project quota's usage and
+/// limits, or else the limits of its config.
 ///
 /// `None` when no VE was found at all ("Container(s) not found").
 pub fn gather(
     paths: &Paths,
     global: &Global,
     device: Option<&dyn ControlDevice>,
+    read_quota: Option<&ReadQuota<'_>>,
     show: Show,
     only: &[u32],
 ) -> Result<Option<Gathered>, VzError> {
     let wanted = |id: u32| id != 0 && (only.is_empty() || only.contains(&id));
-    let mut nprocs = BTreeMap::new();
+    let mut infos = BTreeMap::new();
     if let Some(device) = device {
         for id in device.ve_list()?.into_iter().filter(|&id| wanted(id)) {
             // A VE destroyed since the list was taken is left out.
             if let Some(info) = device.ve_info(id)? {
-                nprocs.insert(id, info.nproc);
+                infos.insert(id, info);
             }
         }
     }
     let everything = show != Show::Running || !only.is_empty();
-    let mut ids: BTreeSet<u32> = nprocs
+    let mut ids: BTreeSet<u32> = infos
         .iter()
-        .filter(|&(_, &nproc)| everything || nproc > 0)
+        .filter(|&(_, info)| everything || info.nproc > 0)
         .map(|(&id, _)| id)
         .collect();
     if everything {
@@ -165,15 +189,25 @@ pub fn gather(
     let dumps = dump_dir(paths);
     let mut gathered = Gathered::default();
     for id in ids {
-        let (conf, private, root) = match Ve::load(paths, global, id) {
-            Ok(ve) => (ve.conf, ve.private, ve.root),
+        let (conf, private, root, conf_disk) = match Ve::load(paths, global, id) {
+            Ok(ve) => {
+                let conf_disk = match read_quota.map(|_| ve.disk_limits()).transpose() {
+                    Ok(limits) => limits.flatten(),
+                    Err(err) => {
+                        gathered.warnings.push(format!("CT {id}: {err}"));
+                        None
+                    }
+                };
+                (ve.conf, ve.private, ve.root, conf_disk)
+            }
             Err(err) => {
                 gathered.warnings.push(format!("CT {id}: {err}"));
-                (None, global.ve_private(id), global.ve_root(id))
+                (None, global.ve_private(id), global.ve_root(id), None)
             }
         };
         let mut entry = from_config(paths, global, id, conf.as_ref());
-        entry.status = if nprocs.get(&id).is_some_and(|&n| n > 0) {
+        let info = infos.get(&id);
+        entry.status = if info.is_some_and(|info| info.nproc > 0) {
             Status::Running
         } else if !private.is_dir() {
             continue;
@@ -187,6 +221,22 @@ pub fn gather(
         if entry.status == Status::Running {
             // A VE that stopped since it was listed has no counters: its values print as `-`.
             entry.counters = device.and_then(|d| d.ub_get(id).ok());
+            entry.cpustat = info.map(|info| CpuStat {
+                uptime_ns: info.uptime_ns,
+                load: info.load,
+            });
+        }
+        if let Some(read_quota) = read_quota {
+            entry.disk = match read_quota(&mountinfo, id, &private) {
+                Some((usage, limits)) => Some(DiskQuota {
+                    usage: Some(usage),
+                    limits,
+                }),
+                None => conf_disk.map(|limits| DiskQuota {
+                    usage: None,
+                    limits,
+                }),
+            };
         }
         gathered.entries.push(entry);
     }

@@ -9,7 +9,7 @@
 //! - `fields`: the fields, their headers and columns, and what each shows of an [`Entry`];
 //! - `select`: which VEs are listed and the `-s` sort keys;
 //! - `text` and `json`: the two output formats;
-//! - `gather`: the data sources, the VE configs and the module.
+//! - `gather`: the data sources: the VE configs, the module and the project quotas.
 
 mod fields;
 mod gather;
@@ -26,13 +26,15 @@ use crate::cli::VzlistCli;
 use crate::device::{ControlDevice, Vzctl};
 use crate::error::VzError;
 use crate::paths::{Global, Paths};
+use crate::quota::{DiskLimits, DiskUsage};
 use crate::ve::resolve_ctid;
-use fields::{layout, Part};
+use fields::{layout, DiskPart, Kind, Part, Quota};
 use json::render_json;
 use select::{selected, sort_key};
 use std::io::Write;
+use std::path::Path;
 use text::render_text;
-use vz_abi::{UbCounter, UB_COUNT, UB_PHYSPAGES, UB_UNLIMITED};
+use vz_abi::{UbCounter, LOAD_FSHIFT, UB_COUNT, UB_PHYSPAGES, UB_UNLIMITED};
 
 /// The columns without `-o`.
 pub const DEFAULT_FIELDS: &str = "ctid,numproc,status,ip,hostname";
@@ -64,6 +66,42 @@ impl Status {
             Status::Suspended => "suspended",
         }
     }
+}
+
+/// What the module reports of a running VE besides its counters (OpenVZ's
+/// `VZCTL_GET_CPU_STAT`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CpuStat {
+    /// Time since the VE started.
+    pub uptime_ns: u64,
+    /// The 1, 5 and 15-minute load, fixed point with `LOAD_FSHIFT` fraction bits.
+    pub load: [u64; 3],
+}
+
+impl CpuStat {
+    /// The load in hundredths, rounded to the nearest as OpenVZ's kernel handed it to vzlist
+    /// (and as /proc/loadavg rounds): half a hundredth added, then the integer part and two
+    /// decimals of the fraction.
+    pub fn load_hundredths(&self) -> [u64; 3] {
+        const FIXED_1: u64 = 1 << LOAD_FSHIFT;
+        self.load.map(|raw| {
+            let rounded = raw.saturating_add(FIXED_1 / 200);
+            let fraction = ((rounded & (FIXED_1 - 1)) * 100) >> LOAD_FSHIFT;
+            (rounded >> LOAD_FSHIFT)
+                .saturating_mul(100)
+                .saturating_add(fraction)
+        })
+    }
+}
+
+/// A VE's disk quota as vzlist shows it (OpenVZ's `diskspace` and `diskinodes` fields).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DiskQuota {
+    /// What its project quota counts; `None` when its private area carries none.
+    pub usage: Option<DiskUsage>,
+    /// The project quota's limits, or else DISKSPACE and DISKINODES of its config; 0 is no
+    /// limit.
+    pub limits: DiskLimits,
 }
 
 /// Everything vzlist knows of one VE. Text values are `None` when the config does not set them
@@ -99,6 +137,10 @@ pub struct Entry {
     pub counters: Option<[UbCounter; UB_COUNT]>,
     /// Barrier and limit from the config, indexed like [`vz_abi::UB_NAMES`].
     pub conf_ubc: [Option<(u64, u64)>; UB_COUNT],
+    /// Uptime and load of a running VE.
+    pub cpustat: Option<CpuStat>,
+    /// The disk quota, `None` when neither the project quota nor the config has one.
+    pub disk: Option<DiskQuota>,
 }
 
 impl Entry {
@@ -125,6 +167,20 @@ impl Entry {
             Part::Failcnt => live.map(|c| c.failcnt),
             Part::Barrier => live.map(|c| c.barrier).or(conf.map(|(b, _)| b)),
             Part::Limit => live.map(|c| c.limit).or(conf.map(|(_, l)| l)),
+        }
+    }
+
+    /// One disk quota value: usage in KB or inodes, or a limit.
+    fn disk(&self, quota: Quota, part: DiskPart) -> Option<u64> {
+        let disk = self.disk.as_ref()?;
+        let limits = &disk.limits;
+        match (quota, part) {
+            (Quota::Space, DiskPart::Usage) => disk.usage.map(|u| u.space_used_kb),
+            (Quota::Space, DiskPart::Soft) => Some(limits.space_soft_kb),
+            (Quota::Space, DiskPart::Hard) => Some(limits.space_hard_kb),
+            (Quota::Inodes, DiskPart::Usage) => disk.usage.map(|u| u.inodes_used),
+            (Quota::Inodes, DiskPart::Soft) => Some(limits.inodes_soft),
+            (Quota::Inodes, DiskPart::Hard) => Some(limits.inodes_hard),
         }
     }
 
@@ -231,7 +287,12 @@ fn emit(out: &mut dyn Write, text: &str) -> Result<(), VzError> {
     }
 }
 
-/// `vzlist` on the real host: the module (if loaded) and the files under `/`.
+/// Reads a VE's project quota: `(mountinfo, veid, private area)` to its usage and limits;
+/// `None` when the private area does not carry the VE's project quota.
+pub type ReadQuota<'a> = dyn Fn(&str, u32, &Path) -> Option<(DiskUsage, DiskLimits)> + 'a;
+
+/// `vzlist` on the real host: the module (if loaded), the project quotas and the files under
+/// `/`.
 pub fn run(cli: &VzlistCli, out: &mut dyn Write, err: &mut dyn Write) -> Result<i32, VzError> {
     run_in(
         &Paths::default(),
@@ -241,17 +302,20 @@ pub fn run(cli: &VzlistCli, out: &mut dyn Write, err: &mut dyn Write) -> Result<
             Err(VzError::ModuleNotLoaded(_)) => Ok(None),
             Err(e) => Err(e),
         },
+        &gather::project_quota,
         out,
         err,
     )
 }
 
 /// `vzlist` under `paths`; `open` gives the module, or `None` when it is not loaded (every VE
-/// is then stopped). Returns the exit status: 1 when CTIDs were given and none was found.
+/// is then stopped); `read_quota` is asked only when a disk field is shown or sorted by.
+/// Returns the exit status: 1 when CTIDs were given and none was found.
 pub fn run_in<D: ControlDevice>(
     paths: &Paths,
     cli: &VzlistCli,
     open: impl FnOnce() -> Result<Option<D>, VzError>,
+    read_quota: &ReadQuota<'_>,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<i32, VzError> {
@@ -261,7 +325,7 @@ pub fn run_in<D: ControlDevice>(
     }
     let opts = Options::from_cli(cli);
     // Bad fields are reported before anything is read.
-    layout(&opts)?;
+    let wants_disk = layout(&opts)?.uses(|kind| matches!(kind, Kind::Disk(..)));
     let only = cli
         .ctids
         .iter()
@@ -273,7 +337,8 @@ pub fn run_in<D: ControlDevice>(
     let global = Global::load(paths)?;
     let device = open()?;
     let device = device.as_ref().map(|d| d as &dyn ControlDevice);
-    let Some(gathered) = gather(paths, &global, device, opts.show, &only)? else {
+    let read_quota = wants_disk.then_some(read_quota);
+    let Some(gathered) = gather(paths, &global, device, read_quota, opts.show, &only)? else {
         // As OpenVZ: only an error when the VEs asked for do not exist.
         let _ = writeln!(err, "Container(s) not found");
         return Ok(if only.is_empty() { 0 } else { 1 });

@@ -9,6 +9,8 @@ use std::ffi::CString;
 pub(super) enum SortKey {
     Num(Option<u64>),
     Text(Option<String>),
+    /// The load: by the 1-minute figure, then the 5 and the 15-minute ones (as OpenVZ).
+    Load(Option<[u64; 3]>),
 }
 
 pub(super) fn sort_key(entry: &Entry, kind: Kind) -> SortKey {
@@ -21,6 +23,8 @@ pub(super) fn sort_key(entry: &Entry, kind: Kind) -> SortKey {
             Cell::Text(t) => SortKey::Text(t),
             Cell::List(items) => SortKey::Text((!items.is_empty()).then(|| items.join(" "))),
             Cell::Bool(b) => SortKey::Num(Some(u64::from(b))),
+            Cell::Load(load) => SortKey::Load(load),
+            Cell::Uptime(ns) => SortKey::Num(ns),
         },
     }
 }

@@ -7,6 +7,8 @@ use super::*;
 use crate::cli;
 use crate::device::fake::FakeDevice;
 use crate::params;
+use crate::quota::{DiskLimits, DiskUsage};
+use std::path::Path;
 
 const HEADER: &str = "      CTID      NPROC STATUS    IP_ADDR         HOSTNAME\n";
 
@@ -580,8 +582,10 @@ fn field_list_names_every_field_with_its_header() {
     assert!(lines.contains(&"numproc         NPROC          "));
     assert!(lines.contains(&"kmemsize.b      KMEMSIZE.B     "));
     assert!(lines.contains(&"ip              IP_ADDR        "));
-    // 16 general, 21 beancounters with 5 parts each, 8 others.
-    assert_eq!(lines.len(), 16 + 21 * 5 + 8);
+    // 16 general, 21 beancounters with 5 parts each, 2 disk quotas with 3, 10 others.
+    assert_eq!(lines.len(), 16 + 21 * 5 + 2 * 3 + 10);
+    assert!(lines.contains(&"diskspace.s     DSPACE.S       "));
+    assert!(lines.contains(&"laverage        LAVERAGE       "));
 }
 
 #[test]
@@ -689,7 +693,7 @@ impl Host {
         show: Show,
         only: &[u32],
     ) -> Option<Vec<Entry>> {
-        gather(&self.paths, &self.global(), device, show, only)
+        gather(&self.paths, &self.global(), device, None, show, only)
             .unwrap()
             .map(|g| g.entries)
     }
@@ -802,7 +806,7 @@ fn without_the_module_every_ve_is_stopped() {
 fn a_broken_config_is_a_warning() {
     let host = Host::new();
     host.ve(101, "this is not a config\n", true);
-    let gathered = gather(&host.paths, &host.global(), None, Show::All, &[])
+    let gathered = gather(&host.paths, &host.global(), None, None, Show::All, &[])
         .unwrap()
         .unwrap();
     assert_eq!(ids(&gathered.entries), [(101, Status::Stopped)]);
@@ -819,7 +823,14 @@ fn run_args(
     argv.extend_from_slice(args);
     let cli = cli::parse::<VzlistCli, _, _>(argv).unwrap().unwrap();
     let (mut out, mut err) = (Vec::new(), Vec::new());
-    let result = run_in(&host.paths, &cli, || Ok(Some(device)), &mut out, &mut err);
+    let result = run_in(
+        &host.paths,
+        &cli,
+        || Ok(Some(device)),
+        &quota_of_101,
+        &mut out,
+        &mut err,
+    );
     (
         result,
         String::from_utf8(out).unwrap(),
@@ -891,6 +902,7 @@ fn bad_options_fail_before_the_module_is_opened() {
         &host.paths,
         &cli,
         || -> Result<Option<FakeDevice>, VzError> { panic!("opened the module") },
+        &|_: &str, _: u32, _: &Path| -> Option<(DiskUsage, DiskLimits)> { panic!("read a quota") },
         &mut Vec::new(),
         &mut Vec::new(),
     );
@@ -921,4 +933,403 @@ fn missing_values_sort_first() {
         SortKey::Text(None).cmp(&SortKey::Text(Some(String::new()))),
         Ordering::Less
     );
+}
+
+// Uptime, load and disk quota (OpenVZ's laverage, uptime, diskspace and diskinodes).
+
+/// A load of `thousandths` / 1000 in the module's fixed point (`LOAD_FSHIFT` fraction bits),
+/// rounded.
+fn fixed(thousandths: u64) -> u64 {
+    ((thousandths << LOAD_FSHIFT) + 500) / 1000
+}
+
+const DAY_2H_3M_4S_NS: u64 = ((86_400 + 2 * 3600 + 3 * 60 + 4) * 1000 + 567) * 1_000_000;
+
+/// VE 101 running for 1 day, 2 h, 3 min, 4.567 s with a load of 0.52, 1.00 and 12.345.
+fn busy_101() -> Entry {
+    Entry {
+        cpustat: Some(CpuStat {
+            uptime_ns: DAY_2H_3M_4S_NS,
+            load: [fixed(520), fixed(1000), fixed(12_345)],
+        }),
+        ..running_101()
+    }
+}
+
+#[test]
+fn load_rounds_to_hundredths_as_openvz() {
+    let hundredths = |load: [u64; 3]| CpuStat { uptime_ns: 0, load }.load_hundredths();
+    assert_eq!(
+        hundredths([fixed(520), fixed(1000), fixed(12_345)]),
+        [52, 100, 1235]
+    );
+    // Half a hundredth and more rounds up, less rounds down (the kernel adds FIXED_1/200).
+    assert_eq!(hundredths([0, 9, 10]), [0, 0, 0]);
+    assert_eq!(hundredths([2047, 2037, 2038]), [100, 99, 100]);
+    let most = (u64::MAX >> LOAD_FSHIFT) * 100 + 99;
+    assert_eq!(hundredths([u64::MAX; 3]), [most; 3], "no overflow");
+}
+
+#[test]
+fn laverage_and_uptime_print_as_openvz() {
+    let entries = [busy_101(), stopped_102()];
+    // LAVERAGE %14s, UPTIME %15s; the load is never padded or cut, a missing value is "-".
+    assert_eq!(
+        text(&entries, &output("ctid,laverage,uptime,status")),
+        "      CTID       LAVERAGE          UPTIME STATUS\n       \
+         101 0.52/1.00/12.35 001d02h:03m:04s running\n       \
+         102              -               - stopped\n"
+    );
+    let idle = Entry {
+        cpustat: Some(CpuStat {
+            uptime_ns: 1000 * 86_400 * 1_000_000_000 + 59_999_999_999,
+            load: [0; 3],
+        }),
+        ..running_101()
+    };
+    assert_eq!(
+        text(
+            &[idle],
+            &Options {
+                no_header: true,
+                ..output("laverage,uptime")
+            }
+        ),
+        "0.00/0.00/0.00 1000d00h:00m:59s\n"
+    );
+}
+
+#[test]
+fn laverage_and_uptime_in_json_as_openvz() {
+    let out = render(
+        &[busy_101(), stopped_102()],
+        &Options {
+            json: true,
+            ..output("ctid,laverage,uptime")
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        out,
+        "[\n  {\n    \"ctid\": 101,\n    \"laverage\": [0.52, 1.00, 12.35],\n    \
+         \"uptime\": 93784.567\n  },\n  {\n    \"ctid\": 102,\n    \"laverage\": null,\n    \
+         \"uptime\": 0.000\n  }\n]\n"
+    );
+    let value: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(value[0]["laverage"], serde_json::json!([0.52, 1.0, 12.35]));
+}
+
+/// A quota with usage (KB, inodes) and limits (soft and hard space in KB, soft and hard
+/// inodes).
+fn quota(usage: Option<(u64, u64)>, limits: [u64; 4]) -> DiskQuota {
+    let [space_soft_kb, space_hard_kb, inodes_soft, inodes_hard] = limits;
+    DiskQuota {
+        usage: usage.map(|(space_used_kb, inodes_used)| DiskUsage {
+            space_used_kb,
+            inodes_used,
+        }),
+        limits: DiskLimits {
+            space_soft_kb,
+            space_hard_kb,
+            inodes_soft,
+            inodes_hard,
+        },
+    }
+}
+
+/// 101 with a project quota, 102 with its config's limits only, 103 with neither.
+fn disk_entries() -> Vec<Entry> {
+    vec![
+        Entry {
+            disk: Some(quota(
+                Some((5120, 300)),
+                [2_097_152, 2_306_868, 131_072, 144_179],
+            )),
+            ..running_101()
+        },
+        Entry {
+            disk: Some(quota(None, [1_048_576, 1_153_434, 200_000, 220_000])),
+            ..stopped_102()
+        },
+        Entry::new(103, Status::Stopped),
+    ]
+}
+
+#[test]
+fn disk_quota_prints_as_openvz() {
+    assert_eq!(
+        text(
+            &disk_entries(),
+            &output("ctid,diskspace,diskspace.s,diskspace.h,diskinodes,diskinodes.s,diskinodes.h")
+        ),
+        "      CTID     DSPACE   DSPACE.S   DSPACE.H    DINODES  DINODES.S  DINODES.H\n       \
+         101       5120    2097152    2306868        300     131072     144179\n       \
+         102          -    1048576    1153434          -     200000     220000\n       \
+         103          -          -          -          -          -          -\n"
+    );
+}
+
+#[test]
+fn disk_quota_in_json_as_openvz() {
+    let out = render(
+        &disk_entries(),
+        &Options {
+            json: true,
+            ..output("ctid,diskspace,diskinodes")
+        },
+    )
+    .unwrap();
+    let first = "  {\n    \"ctid\": 101,\n    \"diskspace\": {\n      \"usage\": 5120,\n      \
+                 \"softlimit\": 2097152,\n      \"hardlimit\": 2306868\n    },\n";
+    assert!(out.starts_with(&format!("[\n{first}")), "{out}");
+    let value: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        value[0]["diskinodes"],
+        serde_json::json!({"usage": 300, "softlimit": 131072, "hardlimit": 144179})
+    );
+    // No usage is 0, as OpenVZ printed it; no quota at all is null.
+    assert_eq!(
+        value[1]["diskspace"],
+        serde_json::json!({"usage": 0, "softlimit": 1048576, "hardlimit": 1153434})
+    );
+    assert_eq!(value[2]["diskspace"], serde_json::Value::Null);
+    for suffixed in ["diskspace.s", "diskinodes.h"] {
+        let err = message(render(
+            &disk_entries(),
+            &Options {
+                json: true,
+                ..output(suffixed)
+            },
+        ));
+        assert!(err.contains("not available in JSON"), "{err}");
+    }
+    // Without -o: every field without a suffix.
+    let all = render(
+        &disk_entries(),
+        &Options {
+            json: true,
+            ..all()
+        },
+    )
+    .unwrap();
+    let value: serde_json::Value = serde_json::from_str(&all).unwrap();
+    for key in ["diskspace", "diskinodes", "laverage", "uptime"] {
+        assert!(value[0].get(key).is_some(), "{key} missing");
+    }
+    assert!(value[0].get("diskspace.s").is_none());
+}
+
+#[test]
+fn sort_by_load_uptime_and_disk() {
+    let with = |id, uptime_s: u64, load: [u64; 3], space_kb: Option<u64>| Entry {
+        cpustat: Some(CpuStat {
+            uptime_ns: uptime_s * 1_000_000_000,
+            load: load.map(fixed),
+        }),
+        disk: space_kb.map(|kb| quota(Some((kb, 1)), [0, 0, 0, kb * 2])),
+        ..Entry::new(id, Status::Running)
+    };
+    let entries = vec![
+        with(1, 300, [500, 200, 100], Some(900)),
+        with(2, 100, [500, 100, 900], Some(100)),
+        with(3, 200, [2000, 0, 0], None),
+        Entry::new(4, Status::Stopped),
+    ];
+    let sorted = |sort: &str| ctids_sorted(&entries, sort);
+    // By the 1-minute load, then the 5-minute one; no load (stopped) first.
+    assert_eq!(sorted("laverage"), "4 2 1 3");
+    assert_eq!(sorted("-laverage"), "3 1 2 4");
+    assert_eq!(sorted("uptime"), "4 2 3 1");
+    assert_eq!(sorted("-uptime"), "1 3 2 4");
+    assert_eq!(sorted("diskspace"), "3 4 2 1");
+    // Reversed, ties (no quota) too.
+    assert_eq!(sorted("-diskinodes.h"), "1 2 4 3");
+}
+
+/// Every field of OpenVZ's vzlist (vzctl 4.11 `src/vzlist.c`, `field_names[]`), in its order.
+fn openvz_fields() -> Vec<String> {
+    let mut names: Vec<String> = [
+        "ctid",
+        "veid",
+        "vpsid",
+        "private",
+        "root",
+        "mount_opts",
+        "origin_sample",
+        "hostname",
+        "name",
+        "smart_name",
+        "description",
+        "ostemplate",
+        "ip",
+        "nameserver",
+        "searchdomain",
+        "status",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    // Its beancounters in resource-id order, which is UB_NAMES' without the dummies.
+    for ubc in vz_abi::UB_NAMES.iter().filter(|&&name| name != "dummy") {
+        for suffix in ["", ".m", ".b", ".l", ".f"] {
+            names.push(format!("{ubc}{suffix}"));
+        }
+    }
+    for disk in ["diskspace", "diskinodes"] {
+        for suffix in ["", ".s", ".h"] {
+            names.push(format!("{disk}{suffix}"));
+        }
+    }
+    names.extend(
+        [
+            "laverage",
+            "uptime",
+            "cpulimit",
+            "cpuunits",
+            "cpus",
+            "ioprio",
+            "iolimit",
+            "iopslimit",
+            "onboot",
+            "bootorder",
+            "layout",
+            "features",
+            "vswap",
+            "disabled",
+            "vm_overcommit",
+            "netfilter",
+            "capability",
+        ]
+        .map(str::to_owned),
+    );
+    names
+}
+
+const NOT_APPLICABLE: [&str; 7] = [
+    "ioprio",
+    "iolimit",
+    "iopslimit",
+    "features",
+    "vm_overcommit",
+    "netfilter",
+    "capability",
+];
+
+#[test]
+fn every_openvz_field_is_supported_in_its_order_or_refused_with_a_reason() {
+    let ours: Vec<String> = fields().into_iter().map(|f| f.name).collect();
+    let supported: Vec<String> = openvz_fields()
+        .into_iter()
+        .filter(|name| !NOT_APPLICABLE.contains(&name.as_str()))
+        .collect();
+    assert_eq!(ours, supported);
+    for name in NOT_APPLICABLE {
+        let err = message(render(&both(), &output(&format!("ctid,{name}"))));
+        assert!(
+            err.starts_with(&format!(
+                "field '{name}' of OpenVZ's vzlist does not apply here: "
+            )),
+            "{err}"
+        );
+        assert!(err.contains(&format!("vzctl has no --{name}")), "{err}");
+        let sort = Options {
+            sort: Some(format!("-{name}")),
+            ..opts()
+        };
+        let err = message(render(&both(), &sort));
+        assert!(err.contains(&format!("'-{name}' of OpenVZ's vzlist does not apply")));
+    }
+    assert!(message(render(&both(), &output("ctid,bogus"))).contains("unknown field 'bogus'"));
+}
+
+/// The test host's project quotas: VE 101's private area carries one.
+fn quota_of_101(_mountinfo: &str, veid: u32, private: &Path) -> Option<(DiskUsage, DiskLimits)> {
+    assert!(
+        private.ends_with(format!("vz/private/{veid}")),
+        "{private:?}"
+    );
+    let quota = quota(Some((4096, 42)), [100, 200, 10, 20]);
+    (veid == 101).then(|| (quota.usage.unwrap(), quota.limits))
+}
+
+#[test]
+fn gather_takes_uptime_and_load_from_the_module_and_the_quota_when_asked() {
+    let host = Host::new();
+    host.ve(101, "DISKSPACE=\"1G:2G\"\nDISKINODES=\"1000:2000\"\n", true);
+    host.ve(102, "DISKSPACE=\"1G:2G\"\nDISKINODES=\"1000:2000\"\n", true);
+    host.ve(103, "", true);
+    let device = FakeDevice {
+        uptime_ns: 42,
+        load: [1, 2, 3],
+        ..FakeDevice::with_ves(&[(101, 3)])
+    };
+    let read: &ReadQuota<'_> = &quota_of_101;
+    let gathered = gather(
+        &host.paths,
+        &host.global(),
+        Some(&device),
+        Some(read),
+        Show::All,
+        &[],
+    )
+    .unwrap()
+    .unwrap()
+    .entries;
+    assert_eq!(
+        gathered[0].cpustat,
+        Some(CpuStat {
+            uptime_ns: 42,
+            load: [1, 2, 3]
+        })
+    );
+    assert_eq!(gathered[1].cpustat, None, "stopped");
+    // The project quota wins over the config; without one, the config's limits.
+    assert_eq!(
+        gathered[0].disk,
+        Some(quota(Some((4096, 42)), [100, 200, 10, 20]))
+    );
+    assert_eq!(
+        gathered[1].disk,
+        Some(quota(None, [1 << 20, 2 << 20, 1000, 2000]))
+    );
+    assert_eq!(gathered[2].disk, None);
+    // Not asked: no quota.
+    let plain = host.gather(Some(&device), Show::All, &[]).unwrap();
+    assert!(plain.iter().all(|e| e.disk.is_none()));
+}
+
+#[test]
+fn run_reads_quotas_only_for_disk_fields() {
+    let host = Host::new();
+    host.ve(101, "", true);
+    let device = || FakeDevice::with_ves(&[(101, 1)]);
+    let reads = std::cell::Cell::new(0);
+    let counting = |mountinfo: &str, veid: u32, private: &Path| {
+        reads.set(reads.get() + 1);
+        quota_of_101(mountinfo, veid, private)
+    };
+    let run = |args: &[&str]| {
+        let mut argv = vec!["vzlist"];
+        argv.extend_from_slice(args);
+        let cli = cli::parse::<VzlistCli, _, _>(argv).unwrap().unwrap();
+        let mut out = Vec::new();
+        run_in(
+            &host.paths,
+            &cli,
+            || Ok(Some(device())),
+            &counting,
+            &mut out,
+            &mut Vec::new(),
+        )
+        .unwrap();
+        String::from_utf8(out).unwrap()
+    };
+    run(&["-o", "ctid,laverage"]);
+    assert_eq!(reads.get(), 0);
+    assert_eq!(
+        run(&["-H", "-o", "ctid,diskspace,diskinodes.h"]),
+        "       101       4096         20\n"
+    );
+    assert_eq!(reads.get(), 1);
+    run(&["-o", "ctid", "-s", "diskspace"]);
+    assert_eq!(reads.get(), 2, "sorting by it reads it too");
 }

@@ -1,6 +1,6 @@
 //! vzlist's text output: OpenVZ's printf columns.
 
-use super::fields::{cell, Align, Cell, Field, Kind};
+use super::fields::{cell, two_decimals, Align, Cell, Field, Kind, NANOS_PER_SEC};
 use super::{Entry, Options};
 
 /// `text` padded with spaces to `width` characters.
@@ -31,8 +31,19 @@ pub(super) fn format_cell(value: Cell, kind: Kind, trim: bool) -> String {
             Some(_) => items.join(" "),
         },
         Cell::Bool(b) => (if b { "yes" } else { "no" }).to_owned(),
+        Cell::Load(load) => {
+            load.map_or_else(|| "-".to_owned(), |load| load.map(two_decimals).join("/"))
+        }
+        Cell::Uptime(ns) => ns.map_or_else(|| "-".to_owned(), uptime),
     };
     pad(&shown, width, align)
+}
+
+/// `ns` as OpenVZ's vzlist printed an uptime: `%.3dd%.2dh:%.2dm:%.2ds`, whole seconds.
+fn uptime(ns: u64) -> String {
+    let secs = ns / NANOS_PER_SEC;
+    let (days, hours, mins) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60);
+    format!("{days:03}d{hours:02}h:{mins:02}m:{:02}s", secs % 60)
 }
 
 /// Joins cells with one space and drops the blanks at the end of the line.
