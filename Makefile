@@ -81,10 +81,13 @@ kernel: setup
 # $(call kbuild_module,DIR): Kbuild on the module copy in DIR.
 kbuild_module = VZ_RELEASE=$(RELEASE) $(MAKE) -s -C $(KDIR) M=$(abspath $(1)) $(KMAKE_FLAGS)
 
+# Kbuild does not see the release in the environment: a new one rebuilds control.rs.
 stage-module:
 	@mkdir -p $(MODDIR)/abi/src
 	@cp -p kernel-module/Kbuild kernel-module/*.rs $(MODDIR)/
 	@cp -p kernel-module/abi/src/abi.rs $(MODDIR)/abi/src/
+	@if [ "$$(cat $(MODDIR)/.release 2>/dev/null)" != "$(RELEASE)" ]; then \
+	  echo "$(RELEASE)" > $(MODDIR)/.release && touch $(MODDIR)/control.rs; fi
 
 module: kernel stage-module
 	@$(call kbuild_module,$(MODDIR)) modules
