@@ -147,6 +147,13 @@ test_a_hosting_admin_runs_a_debian_web_server() {
     expect_eq "lighttpd.service enabled" \
         "$(vzctl exec2 201 systemctl is-enabled lighttpd.service)" enabled
     expect_eq "hostname inside" "$(vzctl exec2 201 hostname)" web.example
+    # procps counts from the VE's start (its time namespace): systemd's elapsed time is the
+    # VE's uptime, which is not the host's.
+    clock=$(vzctl exec2 201 'echo $(ps -o etimes= -p 1) $(cut -d. -f1 /proc/uptime)')
+    etimes=${clock% *} ve_up=${clock#* } host_up=$(cut -d. -f1 /proc/uptime)
+    echo "systemd's ELAPSED $etimes s, the VE's uptime $ve_up s, the host's $host_up s"
+    [ $((ve_up - etimes)) -le 2 ] || fail "systemd's elapsed time $etimes s is not the VE's uptime $ve_up s"
+    [ $((ve_up + 2)) -le "$host_up" ] || fail "the VE's uptime $ve_up s is the host's $host_up s"
     procs=$(vzctl exec2 201 'ps -e -o user=,comm=')
     echo "$procs" | grep -q "^www-data *lighttpd$" || fail "no lighttpd as www-data inside: $procs"
     echo "$procs" | grep -q getty && fail "a getty runs inside: $procs"

@@ -299,6 +299,43 @@ test_cgroup2_cannot_raise_the_ves_cpu_max() {
     refused
 }
 
+# cpuset.cpus (--cpus 1: CPU 1 of the guest's two) widened to both CPUs. Stopped by: as
+# above.
+test_cgroup2_cannot_widen_the_ves_cpuset() {
+    iso_ves
+    vzctl set 101 --cpus 1 >/dev/null
+    old=$(cat $VE101_CG/cpuset.cpus)
+    attack 101 write /sys/fs/cgroup/cpuset.cpus 0-1
+    r1=$rc w1=$attack_what v1=$verdict
+    new1=$(cat $VE101_CG/cpuset.cpus)
+    attack 101 mount cgroup2 /tmp/iso-cgroup2 --write cpuset.cpus 0-1
+    new2=$(cat $VE101_CG/cpuset.cpus)
+    vzctl set 101 --cpus unlimited >/dev/null
+    expect_eq "cpuset.cpus of VE 101 under --cpus 1" "$old" 1
+    expect_eq "cpuset.cpus after VE 101 wrote its /sys/fs/cgroup/cpuset.cpus" "$new1" "$old"
+    expect_eq "cpuset.cpus after VE 101 wrote it through its own cgroup2" "$new2" "$old"
+    refused "$r1" "$w1" "$v1"
+    refused
+}
+
+# sched_setaffinity (taskset) onto the CPU outside the VE's cpuset, and onto both CPUs.
+# Stopped by: the kernel intersects every affinity with the task's cpuset: a mask with none of
+# the VE's CPUs is refused (EINVAL), a wider one narrowed to them.
+test_sched_setaffinity_cannot_leave_the_ves_cpus() {
+    iso_ves
+    vzctl set 101 --cpus 1 >/dev/null
+    set +e
+    outside=$(vzctl exec2 101 'taskset 1 cat /proc/self/status' 2>&1)
+    outside_rc=$?
+    both=$(vzctl exec2 101 'taskset 3 cat /proc/self/status' 2>&1)
+    set -e
+    vzctl set 101 --cpus unlimited >/dev/null
+    echo "taskset 1 (CPU 0): exit $outside_rc, $(echo "$outside" | grep -E 'Cpus_allowed_list|taskset')"
+    echo "taskset 3 (CPUs 0-1): $(echo "$both" | grep -E 'Cpus_allowed_list|taskset')"
+    [ "$outside_rc" != 0 ] || fail "VE 101 ran on CPU 0, outside its cpuset"
+    echo "$both" | grep -qx 'Cpus_allowed_list:	1' || fail "VE 101 widened its affinity: $both"
+}
+
 # pids.max raised. Stopped by: as above.
 test_cgroup2_cannot_raise_the_ves_pids_max() {
     iso_ves
@@ -880,6 +917,27 @@ test_the_clock_frequency_cannot_be_adjusted_inside() {
     refused
 }
 
+# The VE's boot time moved: its init's timens_offsets written. Stopped by: the VE's time
+# namespace belongs to the host's user namespace (vzctl makes it before the VE's), so its
+# offsets take the host's CAP_SYS_TIME; and the kernel froze them when init was forked.
+test_the_ves_boot_time_cannot_be_moved_inside() {
+    iso_ves
+    init=$(init_of 101)
+    keeps /proc/$init/timens_offsets 101 write /proc/1/timens_offsets "'boottime 86400 0'"
+    keeps /proc/$init/timens_offsets 101 write /proc/self/timens_offsets "'boottime 86400 0'"
+}
+
+# unshare -T and a day added to the new namespace's boot time. Stopped by: VE root has no
+# CAP_SYS_TIME even over a time namespace it owns (vzctl drops it); and a new time namespace
+# is its maker's children's alone: the VE's init and every later way in keep the VE's.
+test_a_time_namespace_made_inside_leaves_the_ves_alone() {
+    iso_ves
+    init=$(init_of 101)
+    keeps /proc/$init/timens_offsets 101 time-unshare
+    up=$(vzctl exec 101 cut -d. -f1 /proc/uptime)
+    [ "$up" -lt 86400 ] || fail "VE 101's uptime is $up s after its time-unshare"
+}
+
 # iopl and ioperm: raw port I/O. Stopped by: capable(CAP_SYS_RAWIO) (and not in this kernel).
 test_port_io_is_refused_inside() {
     iso_ves
@@ -891,7 +949,7 @@ test_port_io_is_refused_inside() {
 # The host's namespaces and the IPC objects they hold.
 
 host_ns_inodes() {
-    for ns in user pid net mnt ipc uts cgroup; do stat -L -c %i /proc/1/ns/$ns; done | tr '\n' ' '
+    for ns in user pid net mnt ipc uts cgroup time; do stat -L -c %i /proc/1/ns/$ns; done | tr '\n' ' '
 }
 
 # setns into a host namespace reached through NS_GET_PARENT / NS_GET_USERNS from the VE's

@@ -33,8 +33,13 @@ const VE_MAX_DESCENDANTS: &str = "1024";
 
 const VE_MAX_DEPTH: &str = "16";
 
-/// The VE's cgroup under the vz parent group (created with the memory, cpu and pids
-/// controllers enabled for its children), delegated to the VE's root (`ids`). The host's
+/// The controllers the host's root and the vz parent group enable for their children: a VE's
+/// cgroup gets memory, cpu, pids and cpuset files (the host's to write), and its delegate may
+/// enable them below it.
+const CONTROLLERS: &str = "+memory +cpu +pids +cpuset";
+
+/// The VE's cgroup under the vz parent group (created with [`CONTROLLERS`] enabled for its
+/// children), delegated to the VE's root (`ids`). The host's
 /// cgroup2 gets nsdelegate first: a cgroup namespace then is a delegation boundary.
 pub fn make_cgroup(cgroup_root: &Path, veid: u32, ids: IdMap) -> Result<PathBuf, VzError> {
     ensure_nsdelegate(cgroup_root)?;
@@ -46,10 +51,9 @@ pub fn make_cgroup(cgroup_root: &Path, veid: u32, ids: IdMap) -> Result<PathBuf,
     if !parent.is_dir() {
         fs::create_dir(&parent).map_err(fail(&parent))?;
     }
-    let control = cgroup_root.join("cgroup.subtree_control");
-    fs::write(&control, "+memory +cpu +pids").map_err(fail(&control))?;
-    let control = parent.join("cgroup.subtree_control");
-    fs::write(&control, "+memory +cpu +pids").map_err(fail(&control))?;
+    for control in [cgroup_root, &parent].map(|dir| dir.join("cgroup.subtree_control")) {
+        fs::write(&control, CONTROLLERS).map_err(fail(&control))?;
+    }
     let dir = parent.join(veid.to_string());
     if !dir.is_dir() {
         fs::create_dir(&dir).map_err(fail(&dir))?;
@@ -149,8 +153,14 @@ pub fn cpu_share(conf: &ConfigFile) -> Result<(u32, u32), String> {
 
 /// The VE cgroup's CPU files for its config: cpu.weight from CPUUNITS (OpenVZ's default 1000
 /// is cgroup's default weight 100), cpu.max from CPULIMIT (% of one CPU) and CPUS (whole
-/// CPUs), the lower of the two; 0 or unset is no cap.
-pub fn cpu_settings(conf: &ConfigFile) -> Result<Vec<(String, String)>, String> {
+/// CPUs), the lower of the two (0 or unset is no cap), and cpuset.cpus: CPUS of the host's
+/// CPUs `host_cpus` ([`ve_cpus`]), the CPUs the VE's tasks may run on and see (nproc counts
+/// its affinity).
+pub fn cpu_settings(
+    conf: &ConfigFile,
+    veid: u32,
+    host_cpus: &[u32],
+) -> Result<Vec<(String, String)>, String> {
     let get = |key: &str| conf.get(key).filter(|v| !v.is_empty());
     let (units, limit) = cpu_share(conf)?;
     let weight = (units / 10).clamp(1, 10_000);
@@ -169,7 +179,66 @@ pub fn cpu_settings(conf: &ConfigFile) -> Result<Vec<(String, String)>, String> 
     Ok(vec![
         ("cpu.weight".into(), weight.to_string()),
         ("cpu.max".into(), max),
+        ("cpuset.cpus".into(), ve_cpus(veid, cpus, host_cpus)),
     ])
+}
+
+/// The cpuset.cpus of VE `veid` with `count` CPUs (0: unlimited) out of the host's `host_cpus`:
+/// `count` CPUs in a row from the (`veid` mod the host's count)th, wrapping around. VEs of a
+/// CPU or two then spread over the host instead of all sharing its first CPUs, and a VE gets
+/// the same CPUs at every start and set with no placement state to keep; the scheduler still
+/// balances the VEs that share a CPU by their weights. Empty (the parent's CPUs, whatever
+/// they become) when `count` is 0 or not below the host's count.
+pub fn ve_cpus(veid: u32, count: u32, host_cpus: &[u32]) -> String {
+    let count = usize::try_from(count).unwrap_or(usize::MAX);
+    if count == 0 || count >= host_cpus.len() {
+        return String::new();
+    }
+    let start = usize::try_from(veid).unwrap_or(0) % host_cpus.len();
+    let mut chosen: Vec<u32> = host_cpus
+        .iter()
+        .cycle()
+        .skip(start)
+        .take(count)
+        .copied()
+        .collect();
+    chosen.sort_unstable();
+    chosen
+        .iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The CPUs the host gives its cgroups: the cgroup root's cpuset.cpus.effective, a CPU list
+/// such as `0-3,6`.
+pub fn host_cpus(cgroup_root: &Path) -> Result<Vec<u32>, VzError> {
+    let path = cgroup_root.join("cpuset.cpus.effective");
+    let text = fs::read_to_string(&path).map_err(|source| VzError::System {
+        what: format!("read {} (a kernel without cpusets?)", path.display()),
+        source,
+    })?;
+    parse_cpu_list(&text).map_err(|why| VzError::System {
+        what: format!("{}: {why}", path.display()),
+        source: std::io::ErrorKind::InvalidData.into(),
+    })
+}
+
+/// A kernel CPU list (`0-3,6`, empty for none) as the CPU numbers, in order.
+fn parse_cpu_list(text: &str) -> Result<Vec<u32>, String> {
+    let mut cpus = Vec::new();
+    for part in text.trim().split(',').filter(|p| !p.is_empty()) {
+        let number = |n: &str| {
+            n.parse::<u32>()
+                .map_err(|_| format!("bad CPU list {text:?}"))
+        };
+        let (first, last) = match part.split_once('-') {
+            Some((first, last)) => (number(first)?, number(last)?),
+            None => (number(part)?, number(part)?),
+        };
+        cpus.extend(first..=last);
+    }
+    Ok(cpus)
 }
 
 #[cfg(test)]
@@ -183,16 +252,41 @@ mod tests {
     #[test]
     fn cpu_settings_map_units_and_caps() {
         assert_eq!(
-            cpu_settings(&conf("")).unwrap(),
+            cpu_settings(&conf(""), 101, &[0, 1]).unwrap(),
             [
                 ("cpu.weight".into(), "100".into()),
-                ("cpu.max".into(), "max 100000".into())
+                ("cpu.max".into(), "max 100000".into()),
+                ("cpuset.cpus".into(), "".into())
             ]
         );
-        let s = cpu_settings(&conf("CPUUNITS=\"2000\"\nCPULIMIT=\"150\"\nCPUS=\"1\"\n")).unwrap();
+        let text = "CPUUNITS=\"2000\"\nCPULIMIT=\"150\"\nCPUS=\"1\"\n";
+        let s = cpu_settings(&conf(text), 101, &[0, 1]).unwrap();
         assert_eq!(s[0].1, "200");
         assert_eq!(s[1].1, "100000 100000", "one CPU is lower than 150%");
-        let s = cpu_settings(&conf("CPULIMIT=\"25\"\n")).unwrap();
+        assert_eq!(s[2].1, "1");
+        let s = cpu_settings(&conf("CPULIMIT=\"25\"\n"), 101, &[0, 1]).unwrap();
         assert_eq!(s[1].1, "25000 100000");
+    }
+
+    #[test]
+    fn ves_spread_over_the_hosts_cpus() {
+        let host = [0, 1, 2, 3];
+        assert_eq!(ve_cpus(101, 1, &host), "1");
+        assert_eq!(ve_cpus(102, 1, &host), "2");
+        assert_eq!(ve_cpus(103, 2, &host), "0,3", "wraps around");
+        assert_eq!(ve_cpus(100, 3, &host), "0,1,2");
+        assert_eq!(ve_cpus(101, 1, &[2, 5, 7]), "7", "the host's own numbers");
+        for unrestricted in [0, 4, 64] {
+            assert_eq!(ve_cpus(101, unrestricted, &host), "");
+        }
+        assert_eq!(ve_cpus(101, 1, &[]), "");
+    }
+
+    #[test]
+    fn cpu_lists_parse_as_the_kernel_writes_them() {
+        assert_eq!(parse_cpu_list("0-3,6\n"), Ok(vec![0, 1, 2, 3, 6]));
+        assert_eq!(parse_cpu_list("1\n"), Ok(vec![1]));
+        assert_eq!(parse_cpu_list("\n"), Ok(vec![]));
+        assert!(parse_cpu_list("0-x").is_err());
     }
 }

@@ -88,7 +88,8 @@ pub(crate) fn plan(ctx: &Ctx, ve: &Ve, args: &SetArgs) -> Result<SetPlan, VzErro
     let (addresses_removed, addresses_added) = plan_addresses(ctx, ve, args, &mut conf)?;
     plan_disk(args, &mut conf)?;
     let devices = plan_devices(args, &mut conf)?;
-    let cpu = cgroup::cpu_settings(&conf).map_err(|e| invalid("cpu", e))?;
+    let cpu =
+        cgroup::cpu_settings(&conf, ve.veid, &ctx.host.cpus()?).map_err(|e| invalid("cpu", e))?;
     let cpu_changed = args.cpuunits.is_some() || args.cpulimit.is_some() || args.cpus.is_some();
     let shown = if cpu_changed || !addresses_removed.is_empty() || !addresses_added.is_empty() {
         let share = cgroup::cpu_share(&conf).map_err(|e| invalid("cpu", e))?;
@@ -519,7 +520,10 @@ mod tests {
     #[test]
     fn plan_holds_every_change_and_touches_nothing() {
         let (paths, global) = two_ves();
-        let host = FakeHost::default();
+        let host = FakeHost {
+            cpus: vec![0, 1],
+            ..FakeHost::default()
+        };
         let ctx = crate::commands::fake::ctx(&paths, &global, &host);
         let ve = ctx.ve("101").unwrap();
         let mut args = set_args("101");
@@ -540,8 +544,11 @@ mod tests {
         assert_eq!(plan.conf.get("NUMPROC"), Some("100:120"));
         assert_eq!(plan.conf.get("PHYSPAGES"), Some("0:16384"));
         assert_eq!(
-            plan.cpu.as_ref().unwrap()[1],
-            ("cpu.max".into(), "100000 100000".into())
+            plan.cpu.as_ref().unwrap()[1..],
+            [
+                ("cpu.max".into(), "100000 100000".into()),
+                ("cpuset.cpus".into(), "1".into())
+            ]
         );
         assert_eq!(plan.addresses_removed, [Ipv4Addr::new(10, 0, 0, 1)]);
         assert_eq!(plan.addresses_added, [Ipv4Addr::new(10, 0, 0, 3)]);

@@ -29,7 +29,7 @@ pub(crate) fn start(ctx: &Ctx, ve: &Ve) -> Result<(), VzError> {
         });
     }
     let ve = &with_ids(ctx, ve)?;
-    let plan = plan(ve)?;
+    let plan = plan(ve, &ctx.host.cpus()?)?;
     // A hand-edited config must not share host ids with another VE.
     crate::idmap::check_free(ctx.paths, ve.veid, &plan.ids)?;
     crate::net::check_addresses_free(ctx.paths, ve.veid, &plan.addresses)?;
@@ -80,9 +80,9 @@ fn has_init(private: &std::path::Path) -> bool {
     })
 }
 
-/// What the VE's config asks of its start: every beancounter it sets, its CPU share and
-/// caps, its hostname.
-pub(crate) fn plan(ve: &Ve) -> Result<StartPlan, VzError> {
+/// What the VE's config asks of its start: every beancounter it sets, its CPU share, caps and
+/// CPUs (of the host's `host_cpus`), its hostname.
+pub(crate) fn plan(ve: &Ve, host_cpus: &[u32]) -> Result<StartPlan, VzError> {
     let conf = ve.conf()?;
     let bad = |key: &str, reason: String| {
         VzError::InvalidValue(format!("{}: {key}: {reason}", ve.conf_path.display()))
@@ -122,7 +122,7 @@ pub(crate) fn plan(ve: &Ve) -> Result<StartPlan, VzError> {
         root: ve.root.clone(),
         hostname,
         ubc,
-        cgroup: crate::cgroup::cpu_settings(conf).map_err(|e| bad("CPU", e))?,
+        cgroup: crate::cgroup::cpu_settings(conf, ve.veid, host_cpus).map_err(|e| bad("CPU", e))?,
         cpu_share: crate::cgroup::cpu_share(conf).map_err(|e| bad("CPU", e))?,
         private: ve.private.clone(),
         addresses,

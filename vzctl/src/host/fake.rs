@@ -13,6 +13,8 @@ pub struct FakeHost {
     pub calls: RefCell<Vec<String>>,
     pub fail_unpack: bool,
     pub exit_status: i32,
+    /// The host's CPUs, as [`Host::cpus`] reports them.
+    pub cpus: Vec<u32>,
 }
 
 impl FakeHost {
@@ -103,6 +105,9 @@ impl Host for FakeHost {
     fn set_ubc(&self, veid: u32, resource: u32, barrier: u64, limit: u64) -> Result<(), VzError> {
         self.log(format!("ubc {veid} {resource} {barrier}:{limit}"));
         Ok(())
+    }
+    fn cpus(&self) -> Result<Vec<u32>, VzError> {
+        Ok(self.cpus.clone())
     }
     fn set_cgroup(&self, veid: u32, file: &str, value: &str) -> Result<(), VzError> {
         self.log(format!("cgroup {veid} {file}={value}"));

@@ -460,9 +460,15 @@ impl Host for LinuxHost {
         self.device()?.ve_configure(veid, &config)
     }
 
+    fn cpus(&self) -> Result<Vec<u32>, VzError> {
+        cgroup::host_cpus(&self.cgroup_root)
+    }
+
     fn set_cgroup(&self, veid: u32, file: &str, value: &str) -> Result<(), VzError> {
         let path = self.cgroup_dir(veid).join(file);
-        std::fs::write(&path, value).map_err(|e| VzError::System {
+        // With a newline, as echo writes: an empty value (cpuset.cpus: the parent's CPUs) is
+        // then still a write the kernel sees.
+        std::fs::write(&path, format!("{value}\n")).map_err(|e| VzError::System {
             what: format!("write {value} to {}", path.display()),
             source: e,
         })

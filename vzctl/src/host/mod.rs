@@ -68,6 +68,8 @@ pub trait Host {
     fn enter(&self, veid: u32, argv: &[String]) -> Result<i32, VzError>;
     /// Sets one beancounter of a running VE.
     fn set_ubc(&self, veid: u32, resource: u32, barrier: u64, limit: u64) -> Result<(), VzError>;
+    /// The CPUs the host gives VEs' cgroups, for their cpuset.cpus.
+    fn cpus(&self) -> Result<Vec<u32>, VzError>;
     /// Writes a file of a running VE's cgroup.
     fn set_cgroup(&self, veid: u32, file: &str, value: &str) -> Result<(), VzError>;
     /// Sets the VE's disk limits (its project quota); with `assign`, first puts every file of

@@ -25,7 +25,9 @@ pub enum Step {
     Setgroups,
     Setresgid,
     Setresuid,
-    // The start helper and its socket to vzctl.
+    // The start helper and its socket to vzctl (target: the timens_offsets file).
+    UnshareTime,
+    SetBootTime,
     UnshareUser,
     UnshareNamespaces,
     Send,
@@ -81,7 +83,7 @@ pub enum Step {
 
 impl Step {
     /// Every step, in declaration order: the index is the step's number on the wire.
-    const ALL: [Step; 56] = [
+    const ALL: [Step; 58] = [
         Step::Pipe,
         Step::Fork,
         Step::ForkInit,
@@ -93,6 +95,8 @@ impl Step {
         Step::Setgroups,
         Step::Setresgid,
         Step::Setresuid,
+        Step::UnshareTime,
+        Step::SetBootTime,
         Step::UnshareUser,
         Step::UnshareNamespaces,
         Step::Send,
@@ -161,7 +165,7 @@ impl Step {
         match self {
             Pipe | Waitpid | JoinCgroup | AttachRoot | MakeMountPoint | MakeDevDir | AttachDev
             | OpenNull | WriteIdMap | OpenUserns | CloneRoot | IdmapRoot | MakeDev | DevDir
-            | DevLinkOwner | Mknod | OpenPtySlave | JoinNamespace => Style::Io,
+            | DevLinkOwner | Mknod | OpenPtySlave | JoinNamespace | SetBootTime => Style::Io,
             EnterVe | MountsMissing | NodeName | NoCommand | Work => Style::Alone,
             _ => Style::Errno,
         }
@@ -234,6 +238,8 @@ impl SetupError {
             Setgroups => "setgroups in the VE",
             Setresgid => "setresgid 0 in the VE",
             Setresuid => "setresuid 0 in the VE",
+            UnshareTime => "unshare the time namespace",
+            SetBootTime => return Cow::Owned(format!("set the VE's boot time in {t}")),
             UnshareUser => "unshare the user namespace",
             UnshareNamespaces => "unshare",
             Send => "send to the VE's helper",

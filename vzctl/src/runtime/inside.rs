@@ -4,7 +4,7 @@
 use super::caps::{become_ve_root, drop_capabilities, set_nondumpable};
 use super::fork::{close_in_child, exit_code, fork_reporting, host_error, Forked};
 use super::relay::relay_pipes;
-use super::{SetupError, Step};
+use super::{SetupError, Step, CLONE_NEWTIME};
 use crate::cgroup::join_cgroup;
 use crate::device::{ControlDevice, Vzctl};
 use crate::error::VzError;
@@ -16,9 +16,12 @@ use std::fs::{File, OpenOptions};
 use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::path::Path;
 
-/// Namespaces a command joins to run inside a VE, in the order they are joined: the user
-/// namespace first (the others belong to it), the mount namespace last (it changes the root).
-const VE_NAMESPACES: [(&str, CloneFlags); 7] = [
+/// Namespaces a command joins to run inside a VE, in the order they are joined: the time
+/// namespace first (it belongs to the host's user namespace, whose CAP_SYS_ADMIN joining it
+/// takes), then the user namespace (the others belong to it), the mount namespace last (it
+/// changes the root).
+const VE_NAMESPACES: [(&str, CloneFlags); 8] = [
+    ("time", CLONE_NEWTIME),
     ("user", CloneFlags::CLONE_NEWUSER),
     ("cgroup", CloneFlags::CLONE_NEWCGROUP),
     ("ipc", CloneFlags::CLONE_NEWIPC),
@@ -39,7 +42,7 @@ pub struct Inside<'a> {
 }
 
 /// The namespaces of a running VE, opened from its init's /proc entry.
-pub struct VeNamespaces(Vec<(File, CloneFlags)>);
+pub struct VeNamespaces(Vec<(&'static str, File, CloneFlags)>);
 
 impl VeNamespaces {
     pub fn open(at: &Inside) -> Result<VeNamespaces, VzError> {
@@ -48,7 +51,7 @@ impl VeNamespaces {
             .map(|(name, flag)| {
                 let path = at.proc_dir.join(format!("{}/ns/{name}", at.init_pid));
                 File::open(&path)
-                    .map(|f| (f, *flag))
+                    .map(|f| (*name, f, *flag))
                     .map_err(|e| VzError::System {
                         what: format!("VE {}: {}", at.veid, path.display()),
                         source: e,
@@ -70,13 +73,13 @@ pub(super) fn enter_ve(device: &Vzctl, veid: u32, cgroup: &Path) -> Result<(), S
 
 /// Moves the calling process into the VE for good, as every entry path does: non-dumpable
 /// (so that nothing inside can open its /proc entry, memory or host executable), into the
-/// cgroup of the VE's init and the VE's id, then its user namespace as its root, then the
-/// VE's other namespaces, and last the VE's capability limits. The process itself is not in
-/// the VE's pid namespace: its children are.
+/// cgroup of the VE's init and the VE's id, then its time namespace, its user namespace as
+/// its root, the VE's other namespaces, and last the VE's capability limits. The process
+/// itself is not in the VE's pid namespace: its children are.
 pub(super) fn join_ve(device: &Vzctl, at: &Inside, ns: &VeNamespaces) -> Result<(), SetupError> {
     enter_ve(device, at.veid, at.cgroup)?;
-    for (file, flag) in &ns.0 {
-        setns(file.as_fd(), *flag).map_err(Step::Setns.failed_at(format_args!("{flag:?}")))?;
+    for (name, file, flag) in &ns.0 {
+        setns(file.as_fd(), *flag).map_err(Step::Setns.failed_at(name))?;
         if *flag == CloneFlags::CLONE_NEWUSER {
             become_ve_root()?;
         }

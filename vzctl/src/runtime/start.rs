@@ -5,7 +5,7 @@ use super::channel::{message_pair, recv_fds, send_fds};
 use super::dev::make_dev;
 use super::fork::{close_in_child, fork_reporting, host_error};
 use super::inside::{close_inherited_fds, enter_ve};
-use super::{SetupError, Step};
+use super::{SetupError, Step, CLONE_NEWTIME};
 use crate::device::Vzctl;
 use crate::device_rules::Rule;
 use crate::error::VzError;
@@ -15,6 +15,7 @@ use nix::errno::Errno;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sched::{unshare, CloneFlags};
 use nix::sys::wait::WaitStatus;
+use nix::time::{clock_gettime, ClockId};
 use nix::unistd::{chdir, execve, pivot_root, sethostname, setsid, Pid};
 use std::fs::{self, File, OpenOptions};
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -94,6 +95,7 @@ fn hand_over(spec: &InitSpec, helper: Pid, sock: &OwnedFd) -> Result<(), SetupEr
 /// The helper: joins the VE, makes its namespaces, forks init and passes on the init's report.
 fn helper(device: &Vzctl, spec: &InitSpec, sock: &OwnedFd) -> Result<(), SetupError> {
     enter_ve(device, spec.veid, spec.cgroup)?;
+    unshare_time_from_zero(spec.proc_dir)?;
     unshare(CloneFlags::CLONE_NEWUSER).map_err(Step::UnshareUser.failed())?;
     send_fds(sock, b'u', &[])?;
     let mounts = match recv_fds(sock)? {
@@ -126,6 +128,35 @@ fn helper(device: &Vzctl, spec: &InitSpec, sock: &OwnedFd) -> Result<(), SetupEr
     match init.report() {
         Some(err) => Err(err),
         None => Ok(()),
+    }
+}
+
+/// Unshares the time namespace the VE's init is born in, with CLOCK_BOOTTIME moved back to 0
+/// now: /proc/uptime, sysinfo(2)'s uptime, /proc/stat's btime and the start time of every
+/// task in /proc/PID/stat (ps's STIME and ELAPSED) then count from the VE's start, as on
+/// OpenVZ. Done before the VE's user namespace exists, so that the namespace belongs to the
+/// host's: only the host's root (CAP_SYS_TIME over it) may write its offsets, and the kernel
+/// freezes them anyway once init, its first task, is forked into it.
+///
+/// CLOCK_MONOTONIC keeps the host's offset (0): no tool shows it as an uptime, timers and
+/// timeouts run on it alike inside and out, and a checkpoint restored elsewhere (CRIU) sets
+/// both offsets itself.
+fn unshare_time_from_zero(proc_dir: &Path) -> Result<(), SetupError> {
+    unshare(CLONE_NEWTIME).map_err(Step::UnshareTime.failed())?;
+    // Only the helper's children are in the new namespace: its own clock is still the host's.
+    let offsets = proc_dir.join("self/timens_offsets");
+    let now = clock_gettime(ClockId::CLOCK_BOOTTIME)
+        .map_err(Step::SetBootTime.failed_at(offsets.display()))?;
+    fs::write(&offsets, boottime_offset(now.tv_sec(), now.tv_nsec()))
+        .map_err(Step::SetBootTime.failed_at(offsets.display()))
+}
+
+/// The timens_offsets line that moves CLOCK_BOOTTIME back by `secs` s and `nanos` ns; the
+/// kernel takes whole seconds and nanoseconds in [0, 10^9).
+fn boottime_offset(secs: i64, nanos: i64) -> String {
+    match nanos {
+        0 => format!("boottime {} 0", -secs),
+        _ => format!("boottime {} {}", -secs - 1, 1_000_000_000 - nanos),
     }
 }
 
@@ -231,4 +262,16 @@ fn attach_stdio_to_null() -> Result<(), SetupError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::boottime_offset;
+
+    #[test]
+    fn the_boottime_offset_takes_the_clock_back_to_zero() {
+        assert_eq!(boottime_offset(12, 0), "boottime -12 0");
+        assert_eq!(boottime_offset(12, 250_000_000), "boottime -13 750000000");
+        assert_eq!(boottime_offset(0, 1), "boottime -1 999999999");
+    }
 }

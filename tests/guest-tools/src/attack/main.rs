@@ -144,6 +144,7 @@ fn run(args: &[String]) -> Outcome {
         "settz" => sys::settz(rest),
         "adjtime" => sys::adjtime(rest),
         "clock-state" => sys::clock_state(),
+        "time-unshare" => sys::time_unshare(),
         "iopl" => sys::iopl(),
         "setns" => sys::setns_host(rest),
         "ipc-make" => sys::ipc_make(rest),

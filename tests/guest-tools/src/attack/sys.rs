@@ -497,6 +497,25 @@ pub fn clock_state() -> Outcome {
     Ok(Info(format!("tz {} freq {}", tz.minuteswest, tx.freq)))
 }
 
+/// time-unshare: a time namespace of its own (`unshare -T`), then its boot time a day ahead
+/// (its timens_offsets, written before any task is in it, as a runtime does). Allowed if the
+/// offsets took; the VE's own namespace is checked from the host.
+pub fn time_unshare() -> Outcome {
+    let time = nix::sched::CloneFlags::from_bits_retain(libc::CLONE_NEWTIME);
+    if let Err(e) = nix::sched::unshare(time) {
+        return Ok(Refused(format!("unshare(CLONE_NEWTIME): {}", ename(e))));
+    }
+    match fs::write("/proc/self/timens_offsets", "boottime 86400 0") {
+        Ok(()) => Ok(Allowed(
+            "set the boot time of its own new time namespace".into(),
+        )),
+        Err(e) => Ok(Refused(format!(
+            "unshare(CLONE_NEWTIME) ok; its timens_offsets: {}",
+            super::io_ename(&e)
+        ))),
+    }
+}
+
 /// iopl: I/O privilege level 3 and access to port 0x80.
 pub fn iopl() -> Outcome {
     // SAFETY: iopl takes a level, no memory.
