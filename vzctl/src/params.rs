@@ -197,16 +197,13 @@ pub fn parse_cpulimit(text: &str) -> Result<u32, String> {
     parse_u32(digits).map_err(|why| format!("invalid value {text:?} for cpulimit: {why}"))
 }
 
-/// Parses `--cpus`: a CPU count of at least 1, or `unlimited` (returned as 0).
+/// Parses `--cpus` and CPUS: a CPU count, or `unlimited`; 0 (what `--cpus unlimited` saves,
+/// as CPULIMIT's 0) is unlimited too.
 pub fn parse_cpus(text: &str) -> Result<u32, String> {
     if text == "unlimited" {
         return Ok(0);
     }
-    let fail = |why: &str| format!("invalid value {text:?} for cpus: {why}");
-    match parse_u32(text).map_err(fail)? {
-        0 => Err(fail("must be at least 1 or unlimited")),
-        cpus => Ok(cpus),
-    }
+    parse_u32(text).map_err(|why| format!("invalid value {text:?} for cpus: {why}"))
 }
 
 /// Parses a size for `--ram` and `--swap`: bytes, or a number with a `K`, `M`, `G` or `T` suffix
@@ -658,7 +655,8 @@ mod tests {
         assert_eq!(parse_cpus("1"), Ok(1));
         assert_eq!(parse_cpus("64"), Ok(64));
         assert_eq!(parse_cpus("unlimited"), Ok(0));
-        for bad in ["0", "", "-1", "two"] {
+        assert_eq!(parse_cpus("0"), Ok(0));
+        for bad in ["", "-1", "two"] {
             assert!(parse_cpus(bad).unwrap_err().contains("cpus"));
         }
     }
