@@ -105,8 +105,8 @@ test_cpus_are_the_cpus_the_ve_runs_on_and_sees() {
     expect_eq "cpuset.cpus of VE 101" "$(cat /sys/fs/cgroup/vz/101/cpuset.cpus)" 1
     expect_eq "CPUs of VE 101's init" "$(allowed_cpus "$init")" 1
     expect_eq "nproc with --cpus 1" "$(vzctl exec 101 nproc)" 1
-    vzctl set 101 --cpus unlimited >/dev/null
-    expect_eq "cpuset.cpus unlimited" "$(cat /sys/fs/cgroup/vz/101/cpuset.cpus)" ""
+    vzctl set 101 --cpus unlimited --save >/dev/null
+    expect_eq "cpuset.cpus unlimited" "$(cat /sys/fs/cgroup/vz/101/cpuset.cpus)" 0-1
     expect_eq "CPUs of the init, unlimited" "$(allowed_cpus "$init")" 0-1
     expect_eq "nproc unlimited" "$(vzctl exec 101 nproc)" 2
     vzctl set 101 --cpus 1 >/dev/null
@@ -114,6 +114,7 @@ test_cpus_are_the_cpus_the_ve_runs_on_and_sees() {
     expect_eq "CPUs of the init after set --cpus 1" "$(allowed_cpus "$init")" 1
     vzctl set 101 --cpus 2 >/dev/null
     expect_eq "nproc with as many CPUs as the host" "$(vzctl exec 101 nproc)" 2
+    vzctl set 101 --cpus 1 --save >/dev/null
     vzctl restart 101 >/dev/null
     expect_eq "nproc after a restart (--cpus 1 saved)" "$(vzctl exec 101 nproc)" 1
     vzctl stop --fast 101 >/dev/null

@@ -187,21 +187,23 @@ pub fn cpu_settings(
 /// `count` CPUs in a row from the (`veid` mod the host's count)th, wrapping around. VEs of a
 /// CPU or two then spread over the host instead of all sharing its first CPUs, and a VE gets
 /// the same CPUs at every start and set with no placement state to keep; the scheduler still
-/// balances the VEs that share a CPU by their weights. Empty (the parent's CPUs, whatever
-/// they become) when `count` is 0 or not below the host's count.
+/// balances the VEs that share a CPU by their weights. Every host CPU when `count` is 0 or
+/// not below the host's count (not the empty list, "the parent's": the kernel refuses to
+/// empty the cpuset.cpus of a cgroup that has tasks).
 pub fn ve_cpus(veid: u32, count: u32, host_cpus: &[u32]) -> String {
     let count = usize::try_from(count).unwrap_or(usize::MAX);
-    if count == 0 || count >= host_cpus.len() {
-        return String::new();
-    }
-    let start = usize::try_from(veid).unwrap_or(0) % host_cpus.len();
-    let mut chosen: Vec<u32> = host_cpus
-        .iter()
-        .cycle()
-        .skip(start)
-        .take(count)
-        .copied()
-        .collect();
+    let mut chosen: Vec<u32> = if count == 0 || count >= host_cpus.len() {
+        host_cpus.to_vec()
+    } else {
+        let start = usize::try_from(veid).unwrap_or(0) % host_cpus.len();
+        host_cpus
+            .iter()
+            .cycle()
+            .skip(start)
+            .take(count)
+            .copied()
+            .collect()
+    };
     chosen.sort_unstable();
     chosen
         .iter()
@@ -256,7 +258,7 @@ mod tests {
             [
                 ("cpu.weight".into(), "100".into()),
                 ("cpu.max".into(), "max 100000".into()),
-                ("cpuset.cpus".into(), "".into())
+                ("cpuset.cpus".into(), "0,1".into())
             ]
         );
         let text = "CPUUNITS=\"2000\"\nCPULIMIT=\"150\"\nCPUS=\"1\"\n";
@@ -277,7 +279,7 @@ mod tests {
         assert_eq!(ve_cpus(100, 3, &host), "0,1,2");
         assert_eq!(ve_cpus(101, 1, &[2, 5, 7]), "7", "the host's own numbers");
         for unrestricted in [0, 4, 64] {
-            assert_eq!(ve_cpus(101, unrestricted, &host), "");
+            assert_eq!(ve_cpus(101, unrestricted, &host), "0,1,2,3");
         }
         assert_eq!(ve_cpus(101, 1, &[]), "");
     }

@@ -466,9 +466,7 @@ impl Host for LinuxHost {
 
     fn set_cgroup(&self, veid: u32, file: &str, value: &str) -> Result<(), VzError> {
         let path = self.cgroup_dir(veid).join(file);
-        // With a newline, as echo writes: an empty value (cpuset.cpus: the parent's CPUs) is
-        // then still a write the kernel sees.
-        std::fs::write(&path, format!("{value}\n")).map_err(|e| VzError::System {
+        std::fs::write(&path, value).map_err(|e| VzError::System {
             what: format!("write {value} to {}", path.display()),
             source: e,
         })
