@@ -159,6 +159,14 @@ test_cpuinfo_online_and_swaps_show_the_ves_own() {
     expect_eq "online CPUs of a task pinned to CPU 1" \
         "$(vzctl exec2 101 taskset -c 1 cat /sys/devices/system/cpu/online)" 1
     expect_eq "the host's online CPUs" "$(taskset -c 1 cat /sys/devices/system/cpu/online)" 0-1
+    # --cpus 1: the VE's cpuset holds one CPU, and the files list just that one.
+    started 102 --cpus 1
+    expect_eq "cpuinfo with --cpus 1" "$(vzctl exec2 102 grep -c ^processor /proc/cpuinfo)" 1
+    expect_eq "stat rows with --cpus 1" "$(vzctl exec2 102 grep -c ^cpu[0-9] /proc/stat)" 1
+    expect_eq "online with --cpus 1" "$(vzctl exec2 102 cat /sys/devices/system/cpu/online)" \
+        "$(vzctl exec2 102 "awk '/^Cpus_allowed_list:/ { print \$2 }' /proc/self/status")"
+    vzctl --quiet stop --fast 102
+    vzctl --quiet destroy 102
     # /proc/swaps lists none of the host's devices, only its header.
     expect_eq "swaps" "$(vzctl exec2 101 cat /proc/swaps | tr '\t' ' ' | tr -s ' ')" \
         "Filename Type Size Used Priority"
