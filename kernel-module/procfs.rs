@@ -191,46 +191,25 @@ fn caller_may_read_counters(caller_ve: u32) -> bool {
             .is_ok_and(|init| init.caller_is_root_of_its_pidns())
 }
 
-/// Creates a read-only file `name` in `dir` shown by `show` with `data` as its private.
+/// Creates the read-only file `name` (mode 0444) in `parent` (`None`: /proc itself), shown
+/// by `show` with `data` as its private.
 fn create_file(
-    dir: NonNull<bindings::proc_dir_entry>,
+    parent: Option<NonNull<bindings::proc_dir_entry>>,
     name: &CStr,
-    mode: u16,
     show: unsafe extern "C" fn(*mut bindings::seq_file, *mut c_void) -> c_int,
     data: usize,
-) -> Result {
-    // SAFETY: `dir` is live (callers own it); `name` is NUL-terminated; the show callbacks
-    // live as long as the module, which removes every entry before unloading; `data` is an
-    // integer the callback reads back, never dereferenced.
-    let entry = unsafe {
-        bindings::proc_create_single_data(
-            name.as_char_ptr(),
-            mode,
-            dir.as_ptr(),
-            Some(show),
-            data as *mut c_void,
-        )
-    };
-    if entry.is_null() {
-        return Err(ENOMEM);
-    }
-    Ok(())
-}
-
-/// Creates `/proc/<name>`, mode 0444, shown by `show`.
-fn create_top_file(
-    name: &CStr,
-    show: unsafe extern "C" fn(*mut bindings::seq_file, *mut c_void) -> c_int,
 ) -> Result<NonNull<bindings::proc_dir_entry>> {
-    // SAFETY: `name` is NUL-terminated; a null parent means /proc; the show callback lives as
-    // long as the module, which removes the entry before unloading; the data is never read.
+    let parent = parent.map_or(core::ptr::null_mut(), NonNull::as_ptr);
+    // SAFETY: `parent` is null (/proc) or live (callers own it); `name` is NUL-terminated; the
+    // show callbacks live as long as the module, which removes every entry before unloading;
+    // `data` is an integer the callback reads back, never dereferenced.
     let entry = unsafe {
         bindings::proc_create_single_data(
             name.as_char_ptr(),
             0o444,
-            core::ptr::null_mut(),
+            parent,
             Some(show),
-            core::ptr::null_mut(),
+            data as *mut c_void,
         )
     };
     NonNull::new(entry).ok_or(ENOMEM)
@@ -270,7 +249,8 @@ pub(crate) static BC_DIR: AtomicPtr<bindings::proc_dir_entry> =
 /// Creates `<dir>/resources` for VE `id` (0: the host).
 fn create_resources_file(dir: NonNull<bindings::proc_dir_entry>, id: u32) -> Result {
     // OpenVZ: root only (it also required CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH).
-    create_file(dir, c_str!("resources"), 0o444, resources_show, id as usize)
+    create_file(Some(dir), c_str!("resources"), resources_show, id as usize)?;
+    Ok(())
 }
 
 /// A /proc entry of this module, removed (with everything in it) on drop, which may sleep.
@@ -321,19 +301,21 @@ impl ProcFiles {
             fairsched: None,
             bc: None,
         };
-        create_file(files.dir, c_str!("veinfo"), 0o444, veinfo_show, 0)?;
-        create_file(files.dir, c_str!("vestat"), 0o444, vestat_show, 0)?;
-        create_file(files.dir, c_str!("vzquota"), 0o444, vzquota_show, 0)?;
+        create_file(Some(files.dir), c_str!("veinfo"), veinfo_show, 0)?;
+        create_file(Some(files.dir), c_str!("vestat"), vestat_show, 0)?;
+        create_file(Some(files.dir), c_str!("vzquota"), vzquota_show, 0)?;
         let mut files = files;
         let root = make_per_ve_dir(c_str!("bc"))?;
         files.bc = Some(root);
-        create_file(root, c_str!("resources"), 0o444, beancounters_show, 0)?;
+        create_file(Some(root), c_str!("resources"), beancounters_show, 0)?;
         create_resources_file(make_dir(c_str!("0"), root.as_ptr())?, 0)?;
-        files.beancounters = Some(create_top_file(
+        files.beancounters = Some(create_file(
+            None,
             c_str!("user_beancounters"),
             beancounters_show,
+            0,
         )?);
-        files.fairsched = Some(create_top_file(c_str!("fairsched"), fairsched_show)?);
+        files.fairsched = Some(create_file(None, c_str!("fairsched"), fairsched_show, 0)?);
         BC_DIR.store(root.as_ptr(), Ordering::Release);
         Ok(files)
     }

@@ -651,21 +651,10 @@ impl VeTable {
             }
             writeln!(out)?;
             let kb = |bytes: u64| bytes >> 10;
-            writeln!(
-                out,
-                "{:>11}{:>15}{:>15}{:>15}{:>11}{:>11}",
-                "1k-blocks",
-                kb(quota.space),
-                kb(quota.space_soft),
-                kb(quota.space_hard),
-                quota.space_timer,
-                0
-            )?;
-            writeln!(
-                out,
-                "{:>11}{:>15}{:>15}{:>15}{:>11}{:>11}",
-                "inodes", quota.inodes, quota.inodes_soft, quota.inodes_hard, quota.inodes_timer, 0
-            )?;
+            let space = [quota.space, quota.space_soft, quota.space_hard].map(kb);
+            vzquota_line(out, "1k-blocks", space, quota.space_timer)?;
+            let inodes = [quota.inodes, quota.inodes_soft, quota.inodes_hard];
+            vzquota_line(out, "inodes", inodes, quota.inodes_timer)?;
         }
         Ok(())
     }
@@ -752,6 +741,21 @@ impl VeTable {
         };
         ubc::show_rows(out, &rows, None).map_err(|_| ENOSPC)
     }
+}
+
+/// One line of /proc/vz/vzquota: usage, soft and hard limit, the soft limit's timer and the
+/// expiry, which is not kept (0).
+fn vzquota_line(
+    out: &mut SeqOut,
+    name: &str,
+    [usage, soft, hard]: [u64; 3],
+    timer: u64,
+) -> core::fmt::Result {
+    writeln!(
+        out,
+        "{name:>11}{usage:>15}{soft:>15}{hard:>15}{timer:>11}{:>11}",
+        0
+    )
 }
 
 /// The node id /proc/fairsched gives the host (OpenVZ's `FAIRSCHED_HOST_NODE`).

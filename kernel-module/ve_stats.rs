@@ -45,10 +45,20 @@ pub(crate) struct Tasks {
 
 /// The threads of the pid namespace of `init`, a VE's init; `None` once it has been reaped.
 pub(crate) fn tasks(init: &Task) -> Option<Tasks> {
+    // SAFETY: `init` is a valid task.
+    unsafe { tasks_of(as_raw(init)) }
+}
+
+/// The threads of the pid namespace of `task`.
+///
+/// # Safety
+///
+/// `task` is a valid task.
+unsafe fn tasks_of(task: *mut bindings::task_struct) -> Option<Tasks> {
     let mut tasks = bindings::vz_ve_tasks::default();
-    // SAFETY: `init` is a valid task; the function walks its pid namespace under RCU and only
-    // writes `tasks`.
-    if unsafe { bindings::vz_ve_tasks(as_raw(init), &mut tasks) } != 0 {
+    // SAFETY: `task` is valid by the caller's guarantee; the function walks its pid namespace
+    // under RCU and only writes `tasks`.
+    if unsafe { bindings::vz_ve_tasks(task, &mut tasks) } != 0 {
         return None;
     }
     Some(Tasks {
@@ -75,13 +85,6 @@ pub(crate) fn boottime_ns() -> u64 {
 
 /// Threads on the whole machine: those of the initial pid namespace.
 pub(crate) fn host_threads() -> u32 {
-    // `init_task` is the boot task, which never exits, in the initial pid namespace.
-    let task = core::ptr::addr_of_mut!(bindings::init_task);
-    let mut tasks = bindings::vz_ve_tasks::default();
-    // SAFETY: `task` is valid (above); the function counts the threads of its pid namespace
-    // under RCU and only writes `tasks`.
-    if unsafe { bindings::vz_ve_tasks(task, &mut tasks) } != 0 {
-        return 0;
-    }
-    tasks.threads
+    // SAFETY: `init_task` is the boot task, which never exits, in the initial pid namespace.
+    unsafe { tasks_of(core::ptr::addr_of_mut!(bindings::init_task)) }.map_or(0, |t| t.threads)
 }
