@@ -85,7 +85,7 @@ pub(crate) fn plan(ctx: &Ctx, ve: &Ve, args: &SetArgs) -> Result<SetPlan, VzErro
     let (hostname, rename) = plan_identity(ctx, args, &mut conf)?;
     plan_cpu(args, &mut conf)?;
     let nameservers = plan_nameservers(args, &mut conf)?;
-    let (addresses_removed, addresses_added) = plan_addresses(ctx, ve, args, &mut conf)?;
+    let (addresses, addresses_removed, addresses_added) = plan_addresses(ctx, ve, args, &mut conf)?;
     plan_disk(args, &mut conf)?;
     let devices = plan_devices(args, &mut conf)?;
     let cpu =
@@ -93,9 +93,7 @@ pub(crate) fn plan(ctx: &Ctx, ve: &Ve, args: &SetArgs) -> Result<SetPlan, VzErro
     let cpu_changed = args.cpuunits.is_some() || args.cpulimit.is_some() || args.cpus.is_some();
     let shown = if cpu_changed || !addresses_removed.is_empty() || !addresses_added.is_empty() {
         let share = cgroup::cpu_share(&conf).map_err(|e| invalid("cpu", e))?;
-        let all = crate::net::parse_addresses(conf.get("IP_ADDRESS").unwrap_or_default())
-            .map_err(|e| invalid("ipadd", e))?;
-        Some((share, all))
+        Some((share, addresses))
     } else {
         None
     };
@@ -270,14 +268,17 @@ fn plan_nameservers(args: &SetArgs, conf: &mut ConfigFile) -> Result<Vec<String>
     Ok(nameservers.into_iter().filter(|s| s != "inherit").collect())
 }
 
-/// --ipdel, then --ipadd; a new address must be free. Returns the addresses removed and
+/// A VE's addresses after a set: all of them, those removed, those added.
+type AddressPlan = (Vec<Ipv4Addr>, Vec<Ipv4Addr>, Vec<Ipv4Addr>);
+
+/// --ipdel, then --ipadd; a new address must be free. Returns every address, those removed and
 /// those added.
 fn plan_addresses(
     ctx: &Ctx,
     ve: &Ve,
     args: &SetArgs,
     conf: &mut ConfigFile,
-) -> Result<(Vec<Ipv4Addr>, Vec<Ipv4Addr>), VzError> {
+) -> Result<AddressPlan, VzError> {
     let old_addresses = crate::net::parse_addresses(conf.get("IP_ADDRESS").unwrap_or_default())
         .map_err(|e| {
             VzError::InvalidValue(format!("{}: IP_ADDRESS: {e}", ve.conf_path.display()))
@@ -312,8 +313,12 @@ fn plan_addresses(
         .filter(|ip| !addresses.contains(ip))
         .copied()
         .collect();
-    addresses.retain(|ip| !old_addresses.contains(ip));
-    Ok((removed, addresses))
+    let added = addresses
+        .iter()
+        .filter(|ip| !old_addresses.contains(ip))
+        .copied()
+        .collect();
+    Ok((addresses, removed, added))
 }
 
 /// --diskspace and --diskinodes.
