@@ -7,7 +7,7 @@ use crate::abi;
 use crate::miscdev::{IoctlHandler, UserArg};
 use crate::quota_root::QuotaRoot;
 use crate::task::TaskExt;
-use crate::ve::{VeConfig, VeTable};
+use crate::ve::{VeConfig, VeImport, VeTable};
 use crate::{netdev, task, uaccess};
 use kernel::prelude::*;
 use kernel::str::CStr;
@@ -42,6 +42,8 @@ impl IoctlHandler for Vzctl {
             abi::VZCTL_UB_SET => ub_set(arg),
             abi::VZCTL_UB_GET => ub_get(arg),
             abi::VZCTL_VE_CONFIGURE => ve_configure(arg),
+            abi::VZCTL_VE_EXPORT => ve_export(arg),
+            abi::VZCTL_VE_IMPORT => ve_import(arg),
             _ => return Err(ENOTTY),
         }
         .map(|()| 0)
@@ -108,7 +110,12 @@ fn pid_info(arg: UserArg) -> Result {
 }
 
 fn set_devperms(arg: UserArg) -> Result {
-    let rule: abi::DevPerm = arg.read()?;
+    let rule = devperm_checked(arg.read()?)?;
+    VeTable::get()?.set_devperm(rule)
+}
+
+/// `rule` validated, with the fields it does not use stored as 0.
+fn devperm_checked(rule: abi::DevPerm) -> Result<abi::DevPerm> {
     check_veid(rule.veid)?;
     let kind_ok = rule.kind == abi::DEV_CHAR || rule.kind == abi::DEV_BLOCK;
     let flags_ok = matches!(
@@ -124,7 +131,7 @@ fn set_devperms(arg: UserArg) -> Result {
         return Err(EINVAL);
     }
     // Fields a rule does not use are stored as 0 so that equal rules compare equal.
-    let normalized = abi::DevPerm {
+    Ok(abi::DevPerm {
         major: if rule.flags == abi::DEVPERM_ALL_DEVICES {
             0
         } else {
@@ -132,8 +139,7 @@ fn set_devperms(arg: UserArg) -> Result {
         },
         minor: if rule.flags == 0 { rule.minor } else { 0 },
         ..rule
-    };
-    VeTable::get()?.set_devperm(normalized)
+    })
 }
 
 fn get_devperms(arg: UserArg) -> Result {
@@ -151,17 +157,7 @@ fn get_devperms(arg: UserArg) -> Result {
 fn ve_netdev(arg: UserArg) -> Result {
     let req: abi::NetDev = arg.read()?;
     let veid = check_veid(req.veid)?;
-    let name = CStr::from_bytes_with_nul(
-        req.name
-            .iter()
-            .position(|&b| b == 0)
-            .and_then(|end| req.name.get(..=end))
-            .ok_or(EINVAL)?,
-    )
-    .map_err(|_| EINVAL)?;
-    if name.is_empty() {
-        return Err(EINVAL);
-    }
+    let name = netdev_name(&req.name)?;
     // Validate the whole request before looking at the VE, so a bad op is EINVAL whatever
     // state the VE is in.
     let add = match req.op {
@@ -176,6 +172,21 @@ fn ve_netdev(arg: UserArg) -> Result {
     } else {
         netdev::move_device(Some(&init), Some(&caller), name, veid, 0)
     }
+}
+
+/// A device name of the ABI: NUL-terminated within its array, not empty.
+fn netdev_name(name: &[u8; abi::NETDEV_NAME_LEN]) -> Result<&CStr> {
+    let name = CStr::from_bytes_with_nul(
+        name.iter()
+            .position(|&b| b == 0)
+            .and_then(|end| name.get(..=end))
+            .ok_or(EINVAL)?,
+    )
+    .map_err(|_| EINVAL)?;
+    if name.is_empty() {
+        return Err(EINVAL);
+    }
+    Ok(name)
 }
 
 fn ub_set(arg: UserArg) -> Result {
@@ -214,15 +225,7 @@ fn ve_configure(arg: UserArg) -> Result {
         None
     };
     let addrs = if req.flags & abi::VE_CONFIG_ADDRS != 0 {
-        if req.addr_count > abi::VZ_MAX_ADDRS {
-            return Err(EINVAL);
-        }
-        let count = usize::try_from(req.addr_count).map_err(|_| EINVAL)?;
-        let addrs: KVec<abi::VeAddr> = uaccess::read_user_array(req.addrs, count)?;
-        if !addrs.iter().all(address_valid) {
-            return Err(EINVAL);
-        }
-        Some(addrs)
+        Some(read_addresses(req.addrs, req.addr_count)?)
     } else {
         None
     };
@@ -237,6 +240,116 @@ fn ve_configure(arg: UserArg) -> Result {
             cpu,
             addrs,
             private,
+        },
+    )
+}
+
+/// `count` addresses at user address `addrs`, each valid.
+fn read_addresses(addrs: u64, count: u32) -> Result<KVec<abi::VeAddr>> {
+    if count > abi::VZ_MAX_ADDRS {
+        return Err(EINVAL);
+    }
+    let addrs: KVec<abi::VeAddr> =
+        uaccess::read_user_array(addrs, usize::try_from(count).map_err(|_| EINVAL)?)?;
+    if !addrs.iter().all(address_valid) {
+        return Err(EINVAL);
+    }
+    Ok(addrs)
+}
+
+fn ve_export(arg: UserArg) -> Result {
+    let req: abi::VeState = arg.read()?;
+    if req.flags != 0 {
+        return Err(EINVAL);
+    }
+    let table = VeTable::get()?;
+    let veid = check_veid(req.veid)?;
+    let counters = table.ub_counters(veid)?;
+    let mut rules = KVec::new();
+    let capacity = usize::try_from(req.devperm_capacity).map_err(|_| EINVAL)?;
+    let devperm_count = table.devperms(veid, &mut rules, capacity)?;
+    let mut addrs = KVec::new();
+    let capacity = usize::try_from(req.addr_capacity).map_err(|_| EINVAL)?;
+    let addr_count = table.addresses(veid, &mut addrs, capacity)?;
+    uaccess::write_user_array(req.devperms, &rules)?;
+    uaccess::write_user_array(req.addrs, &addrs)?;
+    arg.write(&abi::VeState {
+        counters,
+        devperm_count,
+        addr_count,
+        netdev_count: 0,
+        ..req
+    })
+}
+
+/// Validates the whole import before anything of the VE changes.
+fn ve_import(arg: UserArg) -> Result {
+    let req: abi::VeState = arg.read()?;
+    let veid = check_veid(req.veid)?;
+    if req.flags & !abi::VE_STATE_ALL != 0 {
+        return Err(EINVAL);
+    }
+    let wanted = |flag| req.flags & flag != 0;
+    let beancounters = if wanted(abi::VE_STATE_BEANCOUNTERS) {
+        let valid = |(resource, row): (usize, &abi::UbCounter)| {
+            let resource = u32::try_from(resource).unwrap_or(u32::MAX);
+            !abi::ub_resource_valid(resource)
+                || (row.barrier <= row.limit && row.limit <= abi::UB_UNLIMITED)
+        };
+        if !req.counters.iter().enumerate().all(valid) {
+            return Err(EINVAL);
+        }
+        Some(req.counters)
+    } else {
+        None
+    };
+    let devperms = if wanted(abi::VE_STATE_DEVPERMS) {
+        if req.devperm_count > abi::VZ_MAX_DEVPERMS {
+            return Err(EINVAL);
+        }
+        let count = usize::try_from(req.devperm_count).map_err(|_| EINVAL)?;
+        let mut rules: KVec<abi::DevPerm> = uaccess::read_user_array(req.devperms, count)?;
+        for rule in rules.iter_mut() {
+            *rule = devperm_checked(abi::DevPerm { veid, ..*rule })?;
+        }
+        Some(rules)
+    } else {
+        None
+    };
+    let addrs = if wanted(abi::VE_STATE_ADDRS) {
+        Some(read_addresses(req.addrs, req.addr_count)?)
+    } else {
+        None
+    };
+    let netdevs = if wanted(abi::VE_STATE_NETDEVS) {
+        if req.netdev_count > abi::VZ_MAX_NETDEVS {
+            return Err(EINVAL);
+        }
+        let count = usize::try_from(req.netdev_count).map_err(|_| EINVAL)?;
+        let names: KVec<[u8; abi::NETDEV_NAME_LEN]> =
+            uaccess::read_user_array(req.netdevs, count)?;
+        for name in names.iter() {
+            netdev_name(name)?;
+        }
+        Some(names)
+    } else {
+        None
+    };
+    let table = VeTable::get()?;
+    if let Some(names) = &netdevs {
+        // First, as it is the one part that can fail on a valid request: a device CRIU did
+        // not recreate leaves the VE unchanged.
+        let init = table.init_of(veid)?;
+        for name in names.iter() {
+            netdev::move_device(Some(&init), Some(&init), netdev_name(name)?, 0, veid)?;
+        }
+    }
+    table.import(
+        veid,
+        VeImport {
+            beancounters,
+            devperms,
+            addrs,
         },
     )
 }

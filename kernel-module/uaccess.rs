@@ -32,6 +32,7 @@ abi_plain_old_data!(
     abi::UbGet,
     abi::VeAddr,
     abi::VeConfig,
+    abi::VeState,
 );
 
 /// Copies in `count` items from the user array at `addr` (a `u64` pointer field).

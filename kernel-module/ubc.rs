@@ -153,6 +153,17 @@ impl Beancounters {
     }
 
     /// Row `index`; dummy rows are all zero, as OpenVZ printed them.
+    /// A restore's peaks: maxheld becomes `maxheld` (or what is held now, if more: the
+    /// restore's own transient charges are not the VE's), failcnt at least `failcnt`.
+    pub(crate) fn restore_peaks(&self, resource: u32, maxheld: u64, failcnt: u64) {
+        if let Some(counter) = self.counters.get(resource as usize) {
+            counter
+                .maxheld
+                .store(maxheld.max(counter.held.load(Relaxed)), Relaxed);
+            counter.failcnt.fetch_max(failcnt, Relaxed);
+        }
+    }
+
     fn row(&self, index: usize) -> UbCounter {
         match (abi::UB_NAMES.get(index), self.counters.get(index)) {
             (Some(name), Some(counter)) if *name != "dummy" => counter.read(),

@@ -159,10 +159,12 @@ impl Ve {
             self.bc.observe(abi::UB_KMEMSIZE, memcg.kernel_bytes);
         }
         let mut rows = self.bc.read_all();
+        // The row's own maxheld and failcnt are what a restore carried over from before the
+        // checkpoint (0 otherwise): the new memory cgroup counts from the restore on.
         if let (Some(row), Some(memcg)) = (rows.get_mut(abi::UB_PHYSPAGES as usize), memcg) {
             row.held = memcg.memory.held;
-            row.maxheld = memcg.memory.maxheld;
-            row.failcnt = memcg.memory.failcnt;
+            row.maxheld = row.maxheld.max(memcg.memory.maxheld);
+            row.failcnt = row.failcnt.saturating_add(memcg.memory.failcnt);
         }
         rows
     }
@@ -397,6 +399,13 @@ pub(crate) struct VeConfig {
     pub(crate) private: Option<QuotaRoot>,
 }
 
+/// What `VZCTL_VE_IMPORT` sets, validated.
+pub(crate) struct VeImport {
+    pub(crate) beancounters: Option<[abi::UbCounter; abi::UB_COUNT]>,
+    pub(crate) devperms: Option<KVec<DevPerm>>,
+    pub(crate) addrs: Option<KVec<abi::VeAddr>>,
+}
+
 /// All VEs by id.
 #[pin_data]
 pub(crate) struct VeTable {
@@ -622,6 +631,46 @@ impl VeTable {
         if let Some(private) = config.private {
             // The old one, if any, is put here, in process context.
             admin.get_mut(&id).ok_or(ENOENT)?.private = Some(private);
+        }
+        Ok(())
+    }
+
+    /// Up to `capacity` addresses of VE `id` into `out`; returns how many it has.
+    pub(crate) fn addresses(
+        &self,
+        id: u32,
+        out: &mut KVec<abi::VeAddr>,
+        capacity: usize,
+    ) -> Result<u32> {
+        let ve = self.lookup(id)?;
+        // Reserve before taking the spinlock so the copy below does not allocate.
+        out.reserve(capacity.min(abi::VZ_MAX_ADDRS as usize), GFP_KERNEL)?;
+        let inner = ve.inner.lock();
+        for addr in inner.addrs.iter().take(capacity) {
+            out.push(*addr, GFP_ATOMIC)?;
+        }
+        Ok(u32::try_from(inner.addrs.len()).unwrap_or(u32::MAX))
+    }
+
+    /// Gives restored VE `id` the state a checkpoint saved of it.
+    pub(crate) fn import(&self, id: u32, state: VeImport) -> Result {
+        let ve = self.lookup(id)?;
+        if let Some(rules) = state.devperms {
+            for rule in rules {
+                ve.set_devperm(rule)?;
+            }
+        }
+        if let Some(rows) = state.beancounters {
+            for (resource, row) in (0u32..).zip(rows.iter()) {
+                if abi::ub_resource_valid(resource) {
+                    ve.set_limits(resource, row.barrier, row.limit)?;
+                    ve.bc.restore_peaks(resource, row.maxheld, row.failcnt);
+                }
+            }
+        }
+        if let Some(addrs) = state.addrs {
+            let stale = core::mem::replace(&mut ve.inner.lock().addrs, addrs);
+            drop(stale);
         }
         Ok(())
     }

@@ -237,14 +237,6 @@ test_names_resolve_to_ctids() {
     [ ! -e /etc/vz/names/web ] || fail "name link left"
 }
 
-# The host's own address: a real host has one on its NIC; the test guest has no NIC.
-host_address() {
-    ip link show host0 >/dev/null 2>&1 && return
-    ip link add host0 type dummy
-    ip addr add 198.51.100.1/32 dev host0
-    ip link set host0 up
-}
-
 test_ipadd_routes_the_ve_and_the_host_reaches_its_service() {
     created
     host_address

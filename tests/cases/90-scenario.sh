@@ -13,28 +13,6 @@ TEMPLATE=debian-12-x86_64
 
 # fresh_vz, status_of, fail, expect_eq, ve_pids: tests/guest/lib.sh.
 
-# The host's own address (as in 80-vzctl.sh): a real host has one on its NIC; the test guest
-# has no NIC, and without an address the host's packets to the VE leave from 127.0.0.1,
-# which the VE drops.
-host_address() {
-    ip link show host0 >/dev/null 2>&1 && return
-    ip link add host0 type dummy
-    ip addr add 198.51.100.1/32 dev host0
-    ip link set host0 up
-}
-
-now_ms() { awk '{ printf "%d", $1 * 1000 }' /proc/uptime; }
-
-# wait_up_to SECONDS DESCRIPTION CMD...: polls CMD every 0.5 s for up to SECONDS (wait_for
-# of lib.sh, for waits longer than its 10 s).
-wait_up_to() {
-    limit=$(( $(now_ms) + $1 * 1000 )); what=$2; shift 2
-    until "$@" >/dev/null 2>&1; do
-        [ "$(now_ms)" -lt "$limit" ] || fail "timed out waiting for $what"
-        sleep 0.5
-    done
-}
-
 # The state systemd reports inside VE $1 (`systemctl is-system-running`: initializing,
 # starting, running, degraded, stopping...; empty while nothing answers). Its stderr, when
 # vzctl itself fails, is kept in /tmp/state-err for the diagnostics.
@@ -133,7 +111,7 @@ test_a_hosting_admin_runs_a_debian_web_server() {
     # Every unit that cannot run in a VE is masked in the template, and the kernel gives the
     # rest what they need (POSIX timers: utmp's locking): no unit fails.
     expect_eq "systemd's state" "$state" running
-    wait_up_to 60 "the web server of VE 201" vztest http-get 10.2.0.201:80 /
+    wait_long 60 "the web server of VE 201" vztest http-get 10.2.0.201:80 /
     echo "start to web server answering: $(( $(now_ms) - t )) ms"
     got=$(vztest http-get 10.2.0.201:80 /)
     expect_eq "page served from the VE" "$got" "$(cat $page)"

@@ -17,25 +17,6 @@ ISO_TEMPLATE=busybox-1.35-x86_64
 
 # fresh_vz, fail, expect_eq, wait_for, ve_field: tests/guest/lib.sh.
 
-now_ms() { awk '{ printf "%d", $1 * 1000 }' /proc/uptime; }
-
-# wait_long SECONDS DESCRIPTION CMD...: polls CMD every 0.2 s for up to SECONDS.
-wait_long() {
-    limit=$(( $(now_ms) + $1 * 1000 )); what=$2; shift 2
-    until "$@" >/dev/null 2>&1; do
-        [ "$(now_ms)" -lt "$limit" ] || fail "timed out waiting for $what"
-        sleep 0.2
-    done
-}
-
-# The host's own address (as in 80-vzctl.sh): the test guest has no NIC.
-host_address() {
-    ip link show host0 >/dev/null 2>&1 && return
-    ip link add host0 type dummy
-    ip addr add 198.51.100.1/32 dev host0
-    ip link set host0 up
-}
-
 init_of() { ve_field "$1" 4; }
 conf_value() { sed -n "s/^$2=\"\(.*\)\"$/\1/p" "/etc/vz/conf/$1.conf"; }
 
@@ -917,9 +898,9 @@ test_the_clock_frequency_cannot_be_adjusted_inside() {
     refused
 }
 
-# The VE's boot time moved: its init's timens_offsets written. Stopped by: the VE's time
-# namespace belongs to the host's user namespace (vzctl makes it before the VE's), so its
-# offsets take the host's CAP_SYS_TIME; and the kernel froze them when init was forked.
+# The VE's boot time moved: its init's timens_offsets written. Stopped by: the kernel froze
+# them when init, the namespace's first task, was forked; and VE root has no CAP_SYS_TIME
+# (vzctl drops it), which writing them takes even in its own user namespace.
 test_the_ves_boot_time_cannot_be_moved_inside() {
     iso_ves
     init=$(init_of 101)

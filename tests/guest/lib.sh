@@ -103,3 +103,24 @@ fresh_vz() {
 
 # Exit status of a command, without set -e stopping the case; its output in /tmp/out, /tmp/err.
 status_of() { "$@" >/tmp/out 2>/tmp/err && echo 0 || echo $?; }
+
+now_ms() { awk '{ printf "%d", $1 * 1000 }' /proc/uptime; }
+
+# wait_long SECONDS DESCRIPTION CMD...: polls CMD every 0.2 s for up to SECONDS (wait_for,
+# for waits longer than its 10 s).
+wait_long() {
+    limit=$(( $(now_ms) + $1 * 1000 )); what=$2; shift 2
+    until "$@" >/dev/null 2>&1; do
+        [ "$(now_ms)" -lt "$limit" ] || fail "timed out waiting for $what"
+        sleep 0.2
+    done
+}
+
+# The host's own address: a real host has one on its NIC; the test guest has none, and
+# without an address the host's packets to a VE leave from 127.0.0.1, which the VE drops.
+host_address() {
+    ip link show host0 >/dev/null 2>&1 && return
+    ip link add host0 type dummy
+    ip addr add 198.51.100.1/32 dev host0
+    ip link set host0 up
+}

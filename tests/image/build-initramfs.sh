@@ -22,15 +22,27 @@ for applet in $(/bin/busybox --list-full); do
   [ -e "$stage/$applet" ] || ln -s /bin/busybox "$stage/$applet"
 done
 
-# The tools are glibc-dynamic: copy each with the libraries ldd lists, at the same paths.
-tools=(vzctl vzlist vzpid vzmigrate vztest vzattack)
-for tool in "${tools[@]}"; do
-  install -m 0755 "$bindir/$tool" "$stage/usr/local/bin/$tool"
-  for lib in $(ldd "$bindir/$tool" | grep -o '/[^ ]*'); do
+# $(install_dynamic SRC DEST): a glibc-dynamic program, with the libraries ldd lists at the
+# same paths.
+install_dynamic() {
+  install -m 0755 "$1" "$stage$2"
+  for lib in $(ldd "$1" | grep -o '/[^ ]*'); do
     mkdir -p "$stage$(dirname "$lib")"
     cp -L -n "$lib" "$stage$lib"
   done
+}
+tools=(vzctl vzlist vzpid vzmigrate vztest vzattack)
+for tool in "${tools[@]}"; do
+  install_dynamic "$bindir/$tool" "/usr/local/bin/$tool"
 done
+
+# Checkpoints: Debian's criu, with the programs it runs itself: iproute2's ip (it saves and
+# restores a VE's addresses and routes with `ip ... save/restore`, which busybox's lacks) and
+# GNU tar (it packs tmpfs contents with options busybox's lacks). They sit in /usr/sbin and
+# /usr/bin, ahead of busybox's /sbin and /bin on PATH.
+install_dynamic /usr/sbin/criu /usr/sbin/criu
+install_dynamic /usr/sbin/ip /usr/sbin/ip
+install_dynamic /usr/bin/tar /usr/bin/tar
 
 # The module, with modules.dep so that `modprobe vz` works as on a real host.
 install -m 0644 "$module" "$stage/lib/modules/$krel/extra/vz.ko"

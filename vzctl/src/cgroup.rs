@@ -137,6 +137,25 @@ fn remove_cgroup_tree(dir: &Path, depth: usize) -> Result<(), VzError> {
     }
 }
 
+/// The processes in cgroup `dir` and every cgroup below it (as deep as a VE's tree goes).
+pub fn tasks(dir: &Path) -> Vec<i32> {
+    let mut pids = Vec::new();
+    let mut dirs = vec![(dir.to_owned(), 0)];
+    let max_depth = VE_MAX_DEPTH.parse::<usize>().unwrap_or(16);
+    while let Some((dir, depth)) = dirs.pop() {
+        let procs = fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
+        pids.extend(procs.lines().filter_map(|line| line.parse::<i32>().ok()));
+        if depth < max_depth {
+            for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
+                if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                    dirs.push((entry.path(), depth + 1));
+                }
+            }
+        }
+    }
+    pids
+}
+
 /// CPUUNITS (OpenVZ's default 1000) and CPULIMIT (% of one CPU, 0 none) of a config.
 pub fn cpu_share(conf: &ConfigFile) -> Result<(u32, u32), String> {
     let get = |key: &str| conf.get(key).filter(|v| !v.is_empty());

@@ -79,6 +79,12 @@ pub enum VzctlCommand {
     /// Change a VE's parameters, live where the kernel allows; --save writes them to its
     /// config.
     Set(Box<SetArgs>),
+    /// Checkpoint a running VE into its dump (CRIU) and stop it.
+    #[command(alias = "suspend")]
+    Chkpnt(ChkpntArgs),
+    /// Restore a VE from its dump and resume it.
+    #[command(alias = "resume")]
+    Restore(RestoreArgs),
     /// The host boots: start the VEs marked ONBOOT (for /etc/init.d/vz and vz.service).
     #[command(hide = true)]
     Boot,
@@ -116,6 +122,47 @@ pub struct CreateArgs {
     /// one of the two is given).
     #[arg(long = "local_gid")]
     pub local_gid: Option<String>,
+}
+
+/// `vzctl chkpnt` (`suspend`). The stage options are vzmigrate's steps, one per call (two are
+/// a syntax error); none does them all: suspend, dump, kill.
+#[derive(Debug, clap::Args)]
+pub struct ChkpntArgs {
+    pub ctid: String,
+    /// The dump directory (DUMPDIR/Dump.CTID by default).
+    #[arg(long)]
+    pub dumpfile: Option<std::path::PathBuf>,
+    /// Only freeze the VE.
+    #[arg(long)]
+    pub suspend: bool,
+    /// Only dump the frozen VE, leaving it frozen.
+    #[arg(long)]
+    pub dump: bool,
+    /// Only kill the dumped VE and unmount it.
+    #[arg(long)]
+    pub kill: bool,
+    /// Only thaw the frozen VE.
+    #[arg(long)]
+    pub resume: bool,
+}
+
+/// `vzctl restore` (`resume`). The stage options are vzmigrate's steps, one per call (two are
+/// a syntax error); none does both: undump, resume.
+#[derive(Debug, clap::Args)]
+pub struct RestoreArgs {
+    pub ctid: String,
+    /// The dump directory (DUMPDIR/Dump.CTID by default).
+    #[arg(long)]
+    pub dumpfile: Option<std::path::PathBuf>,
+    /// Only restore the VE, leaving it frozen.
+    #[arg(long)]
+    pub undump: bool,
+    /// Only thaw the restored VE.
+    #[arg(long)]
+    pub resume: bool,
+    /// Only kill the restored, still frozen VE (undoes --undump).
+    #[arg(long)]
+    pub kill: bool,
 }
 
 /// `vzctl stop` and `vzctl restart`.

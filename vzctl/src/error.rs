@@ -120,6 +120,13 @@ pub enum VzError {
     },
     #[error("CT {veid}: IP address {ip} is already in use by CT {owner}")]
     IpInUse { veid: u32, ip: String, owner: u32 },
+    /// A checkpoint failed; the VE was left running (OpenVZ's VZ_CHKPNT_ERROR).
+    #[error("CT {veid}: Checkpointing failed: {reason}")]
+    ChkpntFailed { veid: u32, reason: String },
+    /// A restore failed; the dump was kept and nothing of the VE is left running
+    /// (OpenVZ's VZ_RESTORE_ERROR).
+    #[error("CT {veid}: Failed to restore: {reason}")]
+    RestoreFailed { veid: u32, reason: String },
     /// The VE's disk quota could not be set up.
     #[error("CT {veid}: disk quota: {reason}")]
     QuotaFailed { veid: u32, reason: String },
@@ -166,6 +173,8 @@ impl VzError {
             VzError::BadIp { .. } => 71,
             VzError::IpInUse { .. } => 78,
             VzError::QuotaFailed { .. } => 60,
+            VzError::ChkpntFailed { .. } => 16,
+            VzError::RestoreFailed { .. } => 17,
         }
     }
 }

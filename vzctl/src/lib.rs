@@ -5,6 +5,7 @@
 //! exercised in the VM suite.
 
 pub mod cgroup;
+pub mod checkpoint;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -82,6 +82,8 @@ pub struct Global {
     pub lockdir: PathBuf,
     /// `TEMPLATE`, resolved under the root (default `/vz/template`).
     pub template: PathBuf,
+    /// `DUMPDIR`, resolved under the root (default `/vz/dump`): checkpoints, `Dump.CTID`.
+    pub dumpdir: PathBuf,
     /// `VE_ROOT` as written, with `$VEID` unexpanded (default `/vz/root/$VEID`).
     pub ve_root_pattern: String,
     /// `VE_PRIVATE` as written, with `$VEID` unexpanded (default `/vz/private/$VEID`).
@@ -132,6 +134,7 @@ impl Global {
             paths: paths.clone(),
             lockdir: paths.resolve(value("LOCKDIR").unwrap_or("/vz/lock")),
             template: paths.resolve(value("TEMPLATE").unwrap_or("/vz/template")),
+            dumpdir: paths.resolve(value("DUMPDIR").unwrap_or("/vz/dump")),
             ve_root_pattern: value("VE_ROOT").unwrap_or("/vz/root/$VEID").to_owned(),
             ve_private_pattern: value("VE_PRIVATE")
                 .unwrap_or("/vz/private/$VEID")
@@ -154,6 +157,11 @@ impl Global {
     pub fn ve_private(&self, veid: u32) -> PathBuf {
         self.paths
             .resolve(&expand_veid(&self.ve_private_pattern, veid))
+    }
+
+    /// `DUMPDIR/Dump.<veid>`, where `vzctl chkpnt` leaves a VE's checkpoint by default.
+    pub fn dump(&self, veid: u32) -> PathBuf {
+        self.dumpdir.join(format!("Dump.{veid}"))
     }
 
     /// `TEMPLATE/cache`, where the OS template tarballs are.

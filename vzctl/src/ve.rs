@@ -17,6 +17,8 @@ pub struct Ve {
     pub private: PathBuf,
     /// VE_ROOT: where the private area is mounted while the VE is mounted or running.
     pub root: PathBuf,
+    /// Its default checkpoint, `DUMPDIR/Dump.CTID`.
+    pub dump: PathBuf,
 }
 
 /// Where a VE is in its lifecycle (OpenVZ's `vzctl status` words).
@@ -25,20 +27,24 @@ pub struct State {
     pub exists: bool,
     pub mounted: bool,
     pub running: Option<Running>,
+    /// Down with a checkpoint to restore (`vzctl chkpnt` made `Dump.CTID`).
+    pub suspended: bool,
 }
 
 impl State {
-    /// `CTID 101 exist mounted running`, as OpenVZ printed it.
+    /// `CTID 101 exist mounted running`, as OpenVZ printed it, with a sixth word
+    /// `suspended` for a VE that is down with a checkpoint.
     pub fn status_line(&self, veid: u32) -> String {
         format!(
-            "CTID {veid} {} {} {}",
+            "CTID {veid} {} {} {}{}",
             if self.exists { "exist" } else { "deleted" },
             if self.mounted { "mounted" } else { "unmounted" },
             if self.running.is_some() {
                 "running"
             } else {
                 "down"
-            }
+            },
+            if self.suspended { " suspended" } else { "" }
         )
     }
 }
@@ -76,6 +82,7 @@ impl Ve {
             conf,
             private,
             root,
+            dump: global.dump(veid),
         })
     }
 
@@ -150,11 +157,18 @@ impl Ve {
     }
 
     pub fn state(&self, host: &dyn Host) -> Result<State, VzError> {
+        let running = host.running(self.veid)?;
         Ok(State {
             exists: self.exists(),
             mounted: host.is_mounted(&self.root)?,
-            running: host.running(self.veid)?,
+            running,
+            suspended: running.is_none() && self.has_dump(),
         })
+    }
+
+    /// Whether the VE's default checkpoint exists.
+    pub fn has_dump(&self) -> bool {
+        self.dump.exists()
     }
 }
 
@@ -168,8 +182,17 @@ mod tests {
             exists: true,
             mounted: false,
             running: None,
+            suspended: false,
         };
         assert_eq!(stopped.status_line(101), "CTID 101 exist unmounted down");
+        let suspended = State {
+            suspended: true,
+            ..stopped
+        };
+        assert_eq!(
+            suspended.status_line(101),
+            "CTID 101 exist unmounted down suspended"
+        );
         let running = State {
             exists: true,
             mounted: true,
@@ -177,12 +200,14 @@ mod tests {
                 init_pid: 5,
                 nproc: 1,
             }),
+            suspended: false,
         };
         assert_eq!(running.status_line(7), "CTID 7 exist mounted running");
         let gone = State {
             exists: false,
             mounted: false,
             running: None,
+            suspended: false,
         };
         assert_eq!(gone.status_line(9), "CTID 9 deleted unmounted down");
     }

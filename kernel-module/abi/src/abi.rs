@@ -38,6 +38,13 @@
 // | `VZCTL_UB_GET`         | r/w   | `UbGet`       | every counter of the VE; `ENOENT`           |
 // | `VZCTL_VE_CONFIGURE`   | write | `VeConfig`    | addresses, CPU weight and limit, private    |
 // |                        |       |               | area, for /proc; `ENOENT`, `EBADF` (fd)     |
+// | `VZCTL_VE_EXPORT`      | r/w   | `VeState`     | what a checkpoint carries of the VE:        |
+// |                        |       |               | beancounters, device rules, addresses;      |
+// |                        |       |               | `ENOENT`                                    |
+// | `VZCTL_VE_IMPORT`      | write | `VeState`     | gives a restored VE that state (the parts   |
+// |                        |       |               | in `flags`), all or nothing; `ENOENT`,      |
+// |                        |       |               | `ENODEV` (a net device not in the VE),      |
+// |                        |       |               | `ESRCH` (net devices, VE has no init)       |
 
 /// The ioctl type byte, OpenVZ's `VZCTLTYPE`.
 pub const VZCTL_TYPE: u8 = b'.';
@@ -47,7 +54,7 @@ pub const VZCTL_DEVICE_PATH: &str = "/dev/vzctl";
 
 /// Version of this ABI. Bumped on every incompatible change; tools refuse a module whose
 /// version differs.
-pub const VZ_ABI_VERSION: u32 = 4;
+pub const VZ_ABI_VERSION: u32 = 5;
 
 /// The largest VE id, as in OpenVZ ("should not be more than 2147483644"). 0 is the host.
 pub const VZ_VEID_MAX: u32 = 2_147_483_644;
@@ -416,6 +423,76 @@ pub struct VeConfig {
     pub addrs: u64,
 }
 
+/// `VeState::flags` of an import: set every beancounter's barrier and limit, and its maxheld
+/// and failcnt as saved (maxheld no lower than what is held now, failcnt no lower than now).
+pub const VE_STATE_BEANCOUNTERS: u32 = 1;
+/// Import: set every device rule in `devperms` (rules the VE has and the list does not name
+/// are kept: a saved list names every rule, the defaults included).
+pub const VE_STATE_DEVPERMS: u32 = 2;
+/// Import: replace the VE's addresses with `addrs`.
+pub const VE_STATE_ADDRS: u32 = 4;
+/// Import: record the VE on each network device named in `netdevs`, which must already be in
+/// the network namespace of the VE's init (where CRIU recreated it).
+pub const VE_STATE_NETDEVS: u32 = 8;
+pub const VE_STATE_ALL: u32 =
+    VE_STATE_BEANCOUNTERS | VE_STATE_DEVPERMS | VE_STATE_ADDRS | VE_STATE_NETDEVS;
+/// How many network devices one import may name.
+pub const VZ_MAX_NETDEVS: u32 = 64;
+
+/// `VZCTL_VE_EXPORT` and `VZCTL_VE_IMPORT`: the state of a VE that the module keeps and a
+/// checkpoint (CRIU) does not carry. Each list is a user pointer to `*_count` entries; on
+/// export the caller sets `*_capacity` and the module writes up to that many entries and sets
+/// `*_count` to how many there are (`netdevs` stays empty: a device's VE is recorded on the
+/// device, and the caller names the devices it gave).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VeState {
+    pub veid: u32,
+    /// Export: 0. Import: `VE_STATE_*` bits, the parts to set.
+    pub flags: u32,
+    /// Every beancounter row, indexed like `UB_NAMES` (`held` is informative: objects
+    /// recreated in the VE charge it again).
+    pub counters: [UbCounter; UB_COUNT],
+    pub devperm_capacity: u32,
+    pub devperm_count: u32,
+    /// `DevPerm` entries (their `veid` is ignored on import).
+    pub devperms: u64,
+    pub addr_capacity: u32,
+    pub addr_count: u32,
+    /// `VeAddr` entries.
+    pub addrs: u64,
+    pub netdev_capacity: u32,
+    pub netdev_count: u32,
+    /// `[u8; NETDEV_NAME_LEN]` entries, NUL-terminated names.
+    pub netdevs: u64,
+}
+
+impl VeState {
+    /// An empty state of VE `veid`, for the caller to fill or to pass as the buffer.
+    pub const fn new(veid: u32) -> Self {
+        VeState {
+            veid,
+            flags: 0,
+            counters: [UbCounter {
+                held: 0,
+                maxheld: 0,
+                barrier: 0,
+                limit: 0,
+                failcnt: 0,
+            }; UB_COUNT],
+            devperm_capacity: 0,
+            devperm_count: 0,
+            devperms: 0,
+            addr_capacity: 0,
+            addr_count: 0,
+            addrs: 0,
+            netdev_capacity: 0,
+            netdev_count: 0,
+            netdevs: 0,
+        }
+    }
+}
+
 pub const VZCTL_VE_CREATE: u32 = iow::<VeCreate>(NR_BASE + 1);
 pub const VZCTL_VE_DESTROY: u32 = iow::<VeRef>(NR_BASE + 2);
 pub const VZCTL_VE_ENTER: u32 = iow::<VeRef>(NR_BASE + 3);
@@ -428,6 +505,8 @@ pub const VZCTL_VE_NETDEV: u32 = iow::<NetDev>(NR_BASE + 9);
 pub const VZCTL_UB_SET: u32 = iow::<UbSet>(NR_BASE + 10);
 pub const VZCTL_UB_GET: u32 = iowr::<UbGet>(NR_BASE + 11);
 pub const VZCTL_VE_CONFIGURE: u32 = iow::<VeConfig>(NR_BASE + 12);
+pub const VZCTL_VE_EXPORT: u32 = iowr::<VeState>(NR_BASE + 13);
+pub const VZCTL_VE_IMPORT: u32 = iow::<VeState>(NR_BASE + 14);
 
 // Layout asserts: any change here is an ABI change and must bump `VZ_ABI_VERSION`.
 const _: () = assert!(core::mem::size_of::<VersionInfo>() == 40);
@@ -455,4 +534,7 @@ const _: () = assert!(core::mem::size_of::<VeAddr>() == 24);
 const _: () = assert!(core::mem::size_of::<VeConfig>() == 32);
 const _: () = assert!(core::mem::offset_of!(VeConfig, addrs) == 24);
 const _: () = assert!(core::mem::offset_of!(UbGet, counters) == 8);
+const _: () = assert!(core::mem::size_of::<VeState>() == 8 + 40 * UB_COUNT + 48);
+const _: () = assert!(core::mem::offset_of!(VeState, devperm_capacity) == 8 + 40 * UB_COUNT);
+const _: () = assert!(core::mem::offset_of!(VeState, netdevs) == 8 + 40 * UB_COUNT + 40);
 const _: () = assert!(VZCTL_GET_VERSION == 0x8028_2e40);

@@ -13,6 +13,7 @@
 
 mod bench;
 mod fuzz;
+mod keep;
 mod sockbuf;
 mod ubc;
 
@@ -125,6 +126,9 @@ enum Cmd {
         addr: std::net::SocketAddrV4,
         path: String,
     },
+    /// Hold one of each kind of state a checkpoint carries (in and under DIR); on SIGUSR1
+    /// check them and write `kept` or `lost: WHAT` to DIR/verdict.
+    Keep { dir: std::path::PathBuf },
     /// Inside a VE: the object-taking side of `ubtest` (internal).
     #[command(hide = true)]
     Acquire(ubc::AcquireArgs),
@@ -453,6 +457,7 @@ fn run(command: Cmd) -> Result<(), String> {
         Cmd::Acquire(args) => ubc::acquire(&args)?,
         Cmd::Hog { mib } => ubc::hog(mib)?,
         Cmd::HttpGet { addr, path } => http_get(addr, &path)?,
+        Cmd::Keep { dir } => keep::run(&dir)?,
     }
     Ok(())
 }

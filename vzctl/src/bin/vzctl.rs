@@ -55,6 +55,8 @@ fn run() -> Result<i32, VzError> {
         }
         VzctlCommand::Enter { ctid, exec } => commands::exec::enter(&ctx, &ctid, &exec)?,
         VzctlCommand::Set(args) => commands::set::run(&ctx, &args)?,
+        VzctlCommand::Chkpnt(args) => commands::chkpnt::chkpnt(&ctx, &args)?,
+        VzctlCommand::Restore(args) => commands::chkpnt::restore(&ctx, &args)?,
         VzctlCommand::Boot => commands::boot::boot(&ctx)?,
         VzctlCommand::Shutdown => commands::boot::shutdown(&ctx)?,
     }

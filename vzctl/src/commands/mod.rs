@@ -1,6 +1,7 @@
 //! One file per command; each is thin and calls into the library.
 
 pub mod boot;
+pub mod chkpnt;
 pub mod create;
 pub mod destroy;
 pub mod exec;

@@ -22,6 +22,9 @@ pub(crate) fn start(ctx: &Ctx, ve: &Ve) -> Result<(), VzError> {
             action: "already running",
         });
     }
+    if ve.has_dump() {
+        return super::chkpnt::start_from_dump(ctx, ve);
+    }
     if !has_init(&ve.private) {
         return Err(VzError::StartFailed {
             veid: ve.veid,
@@ -53,7 +56,7 @@ pub(crate) fn start(ctx: &Ctx, ve: &Ve) -> Result<(), VzError> {
 /// `ve` with LOCAL_UID and LOCAL_GID in its config: a VE made before VEs had user
 /// namespaces gets a free range now, saved in its config. Its files need no change: the
 /// idmapped mount maps them whatever the range.
-fn with_ids(ctx: &Ctx, ve: &Ve) -> Result<Ve, VzError> {
+pub(crate) fn with_ids(ctx: &Ctx, ve: &Ve) -> Result<Ve, VzError> {
     let mut conf = ve.conf()?.clone();
     let bad = |e: String| VzError::InvalidValue(format!("{}: {e}", ve.conf_path.display()));
     if crate::idmap::IdMap::from_conf(&conf)

@@ -138,4 +138,19 @@ impl ControlDevice for FakeDevice {
         ));
         self.known("VE_CONFIGURE", veid).map(|_| ())
     }
+
+    fn ve_export(&self, veid: u32) -> Result<super::VeExport, VzError> {
+        self.log(format!("ve_export {veid}"));
+        self.known("VE_EXPORT", veid)?;
+        Ok(super::VeExport {
+            counters: self.counters,
+            devices: Vec::new(),
+            addresses: Vec::new(),
+        })
+    }
+
+    fn ve_import(&self, state: &crate::checkpoint::SavedVe, flags: u32) -> Result<(), VzError> {
+        self.log(format!("ve_import {} flags {flags}", state.veid));
+        self.known("VE_IMPORT", state.veid).map(|_| ())
+    }
 }

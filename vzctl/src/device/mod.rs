@@ -44,6 +44,18 @@ pub trait ControlDevice {
     fn ub_get(&self, veid: u32) -> Result<[abi::UbCounter; abi::UB_COUNT], VzError>;
     /// Tells the module what /proc shows of VE `veid`'s configuration.
     fn ve_configure(&self, veid: u32, config: &KernelConfig<'_>) -> Result<(), VzError>;
+    /// The VE's state for a checkpoint: beancounters, device rules, addresses.
+    fn ve_export(&self, veid: u32) -> Result<VeExport, VzError>;
+    /// Gives a restored VE the parts of `state` named by `flags` (`VE_STATE_*`); `netdevs`
+    /// are the VE's network devices to record it on.
+    fn ve_import(&self, state: &crate::checkpoint::SavedVe, flags: u32) -> Result<(), VzError>;
+}
+
+/// What `VZCTL_VE_EXPORT` returns.
+pub struct VeExport {
+    pub counters: [abi::UbCounter; abi::UB_COUNT],
+    pub devices: Vec<DevPerm>,
+    pub addresses: Vec<abi::VeAddr>,
 }
 
 /// What the module shows of a VE's configuration in /proc/vz/veinfo (addresses),
@@ -203,19 +215,11 @@ impl ControlDevice for Vzctl {
     }
 
     fn netdev(&self, veid: u32, op: u32, name: &str) -> Result<(), VzError> {
-        let bytes = name.as_bytes();
-        if bytes.is_empty() || bytes.len() >= abi::NETDEV_NAME_LEN || bytes.contains(&0) {
-            return Err(VzError::InvalidValue(format!(
-                "network device name '{name}': 1 to {} bytes",
-                abi::NETDEV_NAME_LEN - 1
-            )));
-        }
         let mut req = abi::NetDev {
             veid,
             op,
-            name: [0; abi::NETDEV_NAME_LEN],
+            name: netdev_name(name)?,
         };
-        req.name[..bytes.len()].copy_from_slice(bytes);
         self.call("VE_NETDEV", abi::VZCTL_VE_NETDEV, &mut req)
     }
 
@@ -243,17 +247,7 @@ impl ControlDevice for Vzctl {
             .addresses
             .unwrap_or_default()
             .iter()
-            .map(|ip| {
-                let mut addr = [0u8; 16];
-                for (byte, octet) in addr.iter_mut().zip(ip.octets()) {
-                    *byte = octet;
-                }
-                abi::VeAddr {
-                    family: abi::VE_ADDR_IPV4,
-                    reserved: 0,
-                    addr,
-                }
-            })
+            .map(|ip| ve_addr(*ip))
             .collect();
         let flag = |set: bool, bit: u32| if set { bit } else { 0 };
         let (cpuunits, cpulimit) = config.cpu_share.unwrap_or((abi::CPUUNITS_MIN, 0));
@@ -270,4 +264,73 @@ impl ControlDevice for Vzctl {
         };
         self.call("VE_CONFIGURE", abi::VZCTL_VE_CONFIGURE, &mut req)
     }
+
+    fn ve_export(&self, veid: u32) -> Result<VeExport, VzError> {
+        let mut devices = vec![DevPerm::default(); abi::VZ_MAX_DEVPERMS as usize];
+        let mut addresses = vec![abi::VeAddr::default(); abi::VZ_MAX_ADDRS as usize];
+        let mut req = abi::VeState {
+            devperm_capacity: abi::VZ_MAX_DEVPERMS,
+            devperms: devices.as_mut_ptr() as u64,
+            addr_capacity: abi::VZ_MAX_ADDRS,
+            addrs: addresses.as_mut_ptr() as u64,
+            ..abi::VeState::new(veid)
+        };
+        self.call("VE_EXPORT", abi::VZCTL_VE_EXPORT, &mut req)?;
+        devices.truncate(req.devperm_count as usize);
+        addresses.truncate(req.addr_count as usize);
+        Ok(VeExport {
+            counters: req.counters,
+            devices,
+            addresses,
+        })
+    }
+
+    fn ve_import(&self, state: &crate::checkpoint::SavedVe, flags: u32) -> Result<(), VzError> {
+        let counters = state.counters().map_err(VzError::InvalidValue)?;
+        let devices = state.device_rules();
+        let addrs: Vec<abi::VeAddr> = state.addresses.iter().map(|ip| ve_addr(*ip)).collect();
+        let netdevs = state
+            .netdevs
+            .iter()
+            .map(|name| netdev_name(name))
+            .collect::<Result<Vec<_>, _>>()?;
+        let count = |len: usize| u32::try_from(len).unwrap_or(u32::MAX);
+        let mut req = abi::VeState {
+            flags,
+            counters,
+            devperm_count: count(devices.len()),
+            devperms: devices.as_ptr() as u64,
+            addr_count: count(addrs.len()),
+            addrs: addrs.as_ptr() as u64,
+            netdev_count: count(netdevs.len()),
+            netdevs: netdevs.as_ptr() as u64,
+            ..abi::VeState::new(state.veid)
+        };
+        self.call("VE_IMPORT", abi::VZCTL_VE_IMPORT, &mut req)
+    }
+}
+
+/// An IPv4 address as the ABI carries it.
+fn ve_addr(ip: Ipv4Addr) -> abi::VeAddr {
+    let mut addr = [0u8; 16];
+    addr[..4].copy_from_slice(&ip.octets());
+    abi::VeAddr {
+        family: abi::VE_ADDR_IPV4,
+        reserved: 0,
+        addr,
+    }
+}
+
+/// A network device name as the ABI carries it: 1 to 15 bytes, NUL-padded.
+fn netdev_name(name: &str) -> Result<[u8; abi::NETDEV_NAME_LEN], VzError> {
+    let bytes = name.as_bytes();
+    if bytes.is_empty() || bytes.len() >= abi::NETDEV_NAME_LEN || bytes.contains(&0) {
+        return Err(VzError::InvalidValue(format!(
+            "network device name '{name}': 1 to {} bytes",
+            abi::NETDEV_NAME_LEN - 1
+        )));
+    }
+    let mut out = [0; abi::NETDEV_NAME_LEN];
+    out[..bytes.len()].copy_from_slice(bytes);
+    Ok(out)
 }

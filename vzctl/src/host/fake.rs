@@ -15,6 +15,9 @@ pub struct FakeHost {
     pub exit_status: i32,
     /// The host's CPUs, as [`Host::cpus`] reports them.
     pub cpus: Vec<u32>,
+    /// `dump` and `restore` fail (after `dump` wrote a file of its dump).
+    pub fail_dump: bool,
+    pub fail_restore: bool,
 }
 
 impl FakeHost {
@@ -128,6 +131,49 @@ impl Host for FakeHost {
         addresses: &[std::net::Ipv4Addr],
     ) -> Result<(), VzError> {
         self.log(format!("show_config {veid} {cpu_share:?} {addresses:?}"));
+        Ok(())
+    }
+
+    fn freeze(
+        &self,
+        veid: u32,
+        frozen: bool,
+        addresses: &[std::net::Ipv4Addr],
+    ) -> Result<(), VzError> {
+        self.log(format!("freeze {veid} {frozen} {addresses:?}"));
+        Ok(())
+    }
+
+    fn dump(&self, veid: u32, dir: &Path, netdevs: &[String]) -> Result<(), VzError> {
+        self.log(format!("dump {veid} {} {netdevs:?}", dir.display()));
+        std::fs::write(dir.join("inventory.img"), "").unwrap();
+        if self.fail_dump {
+            return Err(VzError::ChkpntFailed {
+                veid,
+                reason: "criu dump failed".into(),
+            });
+        }
+        Ok(())
+    }
+
+    fn restore(
+        &self,
+        plan: &StartPlan,
+        dir: &Path,
+        _saved: &crate::checkpoint::SavedVe,
+        frozen: bool,
+    ) -> Result<(), VzError> {
+        self.log(format!("restore {} {} {frozen}", plan.veid, dir.display()));
+        if self.fail_restore {
+            return Err(VzError::RestoreFailed {
+                veid: plan.veid,
+                reason: "criu restore failed".into(),
+            });
+        }
+        *self.running.borrow_mut() = Some(Running {
+            init_pid: 1,
+            nproc: 1,
+        });
         Ok(())
     }
 }

@@ -21,8 +21,8 @@ const LINK_GONE_TIMEOUT: Duration = Duration::from_secs(10);
 /// The real host: the control device, the cgroup tree and /proc.
 pub struct LinuxHost {
     device: OnceCell<Vzctl>,
-    cgroup_root: PathBuf,
-    proc_dir: PathBuf,
+    pub(super) cgroup_root: PathBuf,
+    pub(super) proc_dir: PathBuf,
 }
 
 impl LinuxHost {
@@ -35,7 +35,7 @@ impl LinuxHost {
     }
 
     /// The control device, opened on first use (create and destroy never need it).
-    fn device(&self) -> Result<&Vzctl, VzError> {
+    pub(super) fn device(&self) -> Result<&Vzctl, VzError> {
         if let Some(device) = self.device.get() {
             return Ok(device);
         }
@@ -52,13 +52,13 @@ impl LinuxHost {
         })
     }
 
-    fn cgroup_dir(&self, veid: u32) -> PathBuf {
+    pub(super) fn cgroup_dir(&self, veid: u32) -> PathBuf {
         self.cgroup_root.join("vz").join(veid.to_string())
     }
 
     /// Kills every task of the VE (its init's pid namespace takes the rest with it), waits
     /// until none is left, then removes the VE from the kernel and its cgroup.
-    fn tear_down(&self, veid: u32) -> Result<(), VzError> {
+    pub(super) fn tear_down(&self, veid: u32) -> Result<(), VzError> {
         let device = self.device()?;
         let deadline = Instant::now() + Duration::from_secs(30);
         while let Some(running) = self.running(veid)? {
@@ -169,7 +169,7 @@ impl LinuxHost {
         Ok((first_host_id("uid_map")?, first_host_id("gid_map")?))
     }
 
-    fn init_pid(&self, veid: u32) -> Result<i32, VzError> {
+    pub(super) fn init_pid(&self, veid: u32) -> Result<i32, VzError> {
         self.running(veid)?
             .map(|r| r.init_pid)
             .filter(|&pid| pid > 0)
@@ -177,7 +177,7 @@ impl LinuxHost {
     }
 
     /// Gives the VE its venet0 (the VE end of a new veth pair) and routes `addresses` to it.
-    fn connect(&self, veid: u32, addresses: &[Ipv4Addr]) -> Result<(), VzError> {
+    pub(super) fn connect(&self, veid: u32, addresses: &[Ipv4Addr]) -> Result<(), VzError> {
         let (host, peer) = (net::host_link(veid), net::peer_link(veid));
         // A link of this VE left by a host crash or an older vzctl would make the pair
         // creation fail with EEXIST.
@@ -194,6 +194,17 @@ impl LinuxHost {
             }
             net::route(net::VE_LINK, None, true)
         })?;
+        self.connect_host_side(veid, addresses)
+    }
+
+    /// The host's side of the VE's link `venet<CTID>`, which exists: up, proxy ARP, reverse
+    /// path filter, no IPv6, forwarding, and a route to each of `addresses`.
+    pub(super) fn connect_host_side(
+        &self,
+        veid: u32,
+        addresses: &[Ipv4Addr],
+    ) -> Result<(), VzError> {
+        let host = net::host_link(veid);
         net::set_up(&host)?;
         // The host answers ARP on the VE's link for what it can reach, and forwards for it.
         net::sysctl(&self.proc_dir, &format!("conf/{host}/proxy_arp"), "1")?;
@@ -446,6 +457,24 @@ impl Host for LinuxHost {
         net::route(&host, Some(ip), add)
     }
 
+    fn freeze(&self, veid: u32, frozen: bool, addresses: &[Ipv4Addr]) -> Result<(), VzError> {
+        self.freeze_ve(veid, frozen, addresses)
+    }
+
+    fn dump(&self, veid: u32, dir: &Path, netdevs: &[String]) -> Result<(), VzError> {
+        self.dump_ve(veid, dir, netdevs)
+    }
+
+    fn restore(
+        &self,
+        plan: &StartPlan,
+        dir: &Path,
+        saved: &crate::checkpoint::SavedVe,
+        frozen: bool,
+    ) -> Result<(), VzError> {
+        self.restore_ve(plan, dir, saved, frozen)
+    }
+
     fn show_config(
         &self,
         veid: u32,
@@ -474,7 +503,7 @@ impl Host for LinuxHost {
 }
 
 /// `path` opened `O_PATH`: a reference to it for the kernel, which reads nothing through it.
-fn open_path(path: &Path) -> Result<std::fs::File, VzError> {
+pub(super) fn open_path(path: &Path) -> Result<std::fs::File, VzError> {
     use std::os::unix::fs::OpenOptionsExt;
     std::fs::OpenOptions::new()
         .read(true)

@@ -9,6 +9,7 @@ use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+mod criu;
 #[cfg(test)]
 pub mod fake;
 mod linux;
@@ -85,6 +86,24 @@ pub trait Host {
     fn set_device(&self, veid: u32, rule: &Rule, node: Option<&str>) -> Result<(), VzError>;
     /// Adds (or removes) an address of a running VE: on its venet0 and as a host route.
     fn set_address(&self, veid: u32, ip: Ipv4Addr, add: bool) -> Result<(), VzError>;
+    /// Freezes every task of the running VE (or thaws them), through its cgroup. While it
+    /// is frozen the host routes none of its `addresses` to it: its kernel would still
+    /// answer (acknowledge TCP data the dump has not seen, and a restore would lose).
+    fn freeze(&self, veid: u32, frozen: bool, addresses: &[Ipv4Addr]) -> Result<(), VzError>;
+    /// Checkpoints the running VE with CRIU into the existing, empty directory `dir`, with
+    /// the module's state of it (its network devices are `netdevs`); freezes it first if it
+    /// is not, and leaves it frozen.
+    fn dump(&self, veid: u32, dir: &Path, netdevs: &[String]) -> Result<(), VzError>;
+    /// Recreates the VE of `plan` from the dump in `dir` (its module state `saved`) and
+    /// resumes it, or leaves it frozen when `frozen`. On failure nothing of the VE is left
+    /// running and the dump is unchanged.
+    fn restore(
+        &self,
+        plan: &StartPlan,
+        dir: &Path,
+        saved: &crate::checkpoint::SavedVe,
+        frozen: bool,
+    ) -> Result<(), VzError>;
     /// Tells the kernel a running VE's new CPU share (cpuunits, cpulimit) and addresses, which
     /// /proc/fairsched and /proc/vz/veinfo show.
     fn show_config(

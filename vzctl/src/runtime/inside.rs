@@ -17,9 +17,9 @@ use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::path::Path;
 
 /// Namespaces a command joins to run inside a VE, in the order they are joined: the time
-/// namespace first (it belongs to the host's user namespace, whose CAP_SYS_ADMIN joining it
-/// takes), then the user namespace (the others belong to it), the mount namespace last (it
-/// changes the root).
+/// namespace first (joined with the host's CAP_SYS_ADMIN, which covers the VE's user
+/// namespace that owns it), then the user namespace (the others belong to it), the mount
+/// namespace last (it changes the root).
 const VE_NAMESPACES: [(&str, CloneFlags); 8] = [
     ("time", CLONE_NEWTIME),
     ("user", CloneFlags::CLONE_NEWUSER),
@@ -108,8 +108,15 @@ impl Command {
         Ok(Command { argv, env })
     }
 
-    /// Execs the command (looked up in the VE's PATH).
+    /// Execs the command (looked up in the VE's PATH), in a session of its own: the leader
+    /// of every session in the VE is then a task of the VE, not vzctl's joined process
+    /// outside its pid namespace (CRIU checkpoints no VE with such a session). On a pty the
+    /// command leads its session already (EPERM).
     pub(super) fn exec(&self) -> Result<std::convert::Infallible, SetupError> {
+        match nix::unistd::setsid() {
+            Ok(_) | Err(Errno::EPERM) => {}
+            Err(errno) => return Err(SetupError::new(Step::Setsid, "", errno)),
+        }
         close_inherited_fds()?;
         let program =
             self.argv

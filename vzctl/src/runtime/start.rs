@@ -95,13 +95,13 @@ fn hand_over(spec: &InitSpec, helper: Pid, sock: &OwnedFd) -> Result<(), SetupEr
 /// The helper: joins the VE, makes its namespaces, forks init and passes on the init's report.
 fn helper(device: &Vzctl, spec: &InitSpec, sock: &OwnedFd) -> Result<(), SetupError> {
     enter_ve(device, spec.veid, spec.cgroup)?;
-    unshare_time_from_zero(spec.proc_dir)?;
     unshare(CloneFlags::CLONE_NEWUSER).map_err(Step::UnshareUser.failed())?;
     send_fds(sock, b'u', &[])?;
     let mounts = match recv_fds(sock)? {
         Some((b'm', fds)) if fds.len() == 2 => fds,
         _ => return Err(SetupError::new(Step::MountsMissing, "", Errno::EPROTO)),
     };
+    unshare_time_from_zero(spec.proc_dir)?;
     // Still the host's uid 0 (unmapped here), which owns the directories above VE_ROOT
     // (mode 0700): the init reaches its root before it becomes the VE's root.
     unshare(
@@ -134,9 +134,10 @@ fn helper(device: &Vzctl, spec: &InitSpec, sock: &OwnedFd) -> Result<(), SetupEr
 /// Unshares the time namespace the VE's init is born in, with CLOCK_BOOTTIME moved back to 0
 /// now: /proc/uptime, sysinfo(2)'s uptime, /proc/stat's btime and the start time of every
 /// task in /proc/PID/stat (ps's STIME and ELAPSED) then count from the VE's start, as on
-/// OpenVZ. Done before the VE's user namespace exists, so that the namespace belongs to the
-/// host's: only the host's root (CAP_SYS_TIME over it) may write its offsets, and the kernel
-/// freezes them anyway once init, its first task, is forked into it.
+/// OpenVZ. The namespace belongs to the VE's user namespace, like all its others (CRIU
+/// checkpoints only a VE whose namespaces all do); its offsets are written here, before any
+/// task is in it, and the kernel freezes them once init, its first task, is forked into it.
+/// VE root could not write them anyway: vzctl drops CAP_SYS_TIME.
 ///
 /// CLOCK_MONOTONIC keeps the host's offset (0): no tool shows it as an uptime, timers and
 /// timeouts run on it alike inside and out, and a checkpoint restored elsewhere (CRIU) sets

@@ -11,7 +11,7 @@ use crate::procfs;
 use crate::quota::{self, DiskLimits, DiskUsage};
 use crate::ve::{resolve_ctid, Ve};
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use vz_abi::UB_COUNT;
 
 /// The VEs [`gather`] found, and what it could not read (printed as warnings).
@@ -50,17 +50,6 @@ pub(super) fn config_ids(dir: &Path) -> Result<Vec<u32>, VzError> {
         }
     }
     Ok(ids)
-}
-
-/// DUMPDIR of vz.conf (default `/vz/dump`), where a suspended VE's `Dump.CTID` is.
-pub(super) fn dump_dir(paths: &Paths) -> PathBuf {
-    let conf = ConfigFile::load(&paths.vz_conf()).ok();
-    let dir = conf
-        .as_ref()
-        .and_then(|c| c.get("DUMPDIR"))
-        .filter(|v| !v.is_empty())
-        .unwrap_or("/vz/dump");
-    paths.resolve(dir)
 }
 
 /// The config values of VE `veid` for vzlist.
@@ -186,7 +175,6 @@ pub fn gather(
     }
     let mountinfo =
         std::fs::read_to_string(paths.proc().join("self/mountinfo")).unwrap_or_default();
-    let dumps = dump_dir(paths);
     let mut gathered = Gathered::default();
     for id in ids {
         let (conf, private, root, conf_disk) = match Ve::load(paths, global, id) {
@@ -213,7 +201,7 @@ pub fn gather(
             continue;
         } else if procfs::is_mounted(&mountinfo, &root) {
             Status::Mounted
-        } else if dumps.join(format!("Dump.{id}")).exists() {
+        } else if global.dump(id).exists() {
             Status::Suspended
         } else {
             Status::Stopped

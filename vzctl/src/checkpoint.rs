@@ -1,0 +1,357 @@
+//! What a checkpoint holds besides CRIU's images: the module's state of the VE (`vz-ve.json`,
+//! versioned), and the names of the files in a dump directory.
+//!
+//! CRIU knows nothing of VE ids, beancounters or device rules; `vzctl chkpnt` saves them here
+//! from `VZCTL_VE_EXPORT` and `vzctl restore` gives them back with `VZCTL_VE_IMPORT`.
+
+use crate::error::VzError;
+use serde::{Deserialize, Serialize};
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use vz_abi as abi;
+
+/// The module's part of a dump, in the dump directory.
+pub const STATE_FILE: &str = "vz-ve.json";
+/// CRIU's logs, in the dump directory.
+pub const DUMP_LOG: &str = "dump.log";
+pub const RESTORE_LOG: &str = "restore.log";
+/// The version of `vz-ve.json` this vzctl writes and reads.
+const STATE_FORMAT: u32 = 1;
+
+/// One beancounter row, by OpenVZ's resource name.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedCounter {
+    pub resource: String,
+    pub held: u64,
+    pub maxheld: u64,
+    pub barrier: u64,
+    pub limit: u64,
+    pub failcnt: u64,
+}
+
+/// One device rule, as the module keeps it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedDevice {
+    pub kind: u32,
+    pub major: u32,
+    pub minor: u32,
+    pub flags: u32,
+    pub perms: u32,
+}
+
+/// The state of a VE that the module keeps and CRIU does not carry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedVe {
+    pub format: u32,
+    pub veid: u32,
+    pub beancounters: Vec<SavedCounter>,
+    pub devices: Vec<SavedDevice>,
+    pub addresses: Vec<Ipv4Addr>,
+    /// The network devices of the VE that it gets back (CRIU recreates them): venet0 and
+    /// those given with --netdev_add.
+    pub netdevs: Vec<String>,
+}
+
+impl SavedVe {
+    /// The state of VE `veid` as the module exported it; `netdevs` are the VE's devices.
+    pub fn from_export(
+        veid: u32,
+        counters: &[abi::UbCounter; abi::UB_COUNT],
+        devices: &[abi::DevPerm],
+        addresses: &[abi::VeAddr],
+        netdevs: Vec<String>,
+    ) -> SavedVe {
+        SavedVe {
+            format: STATE_FORMAT,
+            veid,
+            beancounters: abi::UB_NAMES
+                .iter()
+                .zip(counters)
+                .filter(|(name, _)| **name != "dummy")
+                .map(|(name, row)| SavedCounter {
+                    resource: (*name).to_owned(),
+                    held: row.held,
+                    maxheld: row.maxheld,
+                    barrier: row.barrier,
+                    limit: row.limit,
+                    failcnt: row.failcnt,
+                })
+                .collect(),
+            devices: devices
+                .iter()
+                .map(|rule| SavedDevice {
+                    kind: rule.kind,
+                    major: rule.major,
+                    minor: rule.minor,
+                    flags: rule.flags,
+                    perms: rule.perms,
+                })
+                .collect(),
+            addresses: addresses
+                .iter()
+                .filter(|addr| addr.family == abi::VE_ADDR_IPV4)
+                .map(|addr| Ipv4Addr::new(addr.addr[0], addr.addr[1], addr.addr[2], addr.addr[3]))
+                .collect(),
+            netdevs,
+        }
+    }
+
+    /// The beancounter rows indexed like `UB_NAMES` (dummy rows zero).
+    pub fn counters(&self) -> Result<[abi::UbCounter; abi::UB_COUNT], String> {
+        let mut rows = [abi::UbCounter::default(); abi::UB_COUNT];
+        for saved in &self.beancounters {
+            let index = abi::UB_NAMES
+                .iter()
+                .position(|name| *name == saved.resource && *name != "dummy")
+                .ok_or_else(|| format!("unknown beancounter {:?}", saved.resource))?;
+            if saved.barrier > saved.limit || saved.limit > abi::UB_UNLIMITED {
+                return Err(format!("{}: barrier above limit", saved.resource));
+            }
+            rows[index] = abi::UbCounter {
+                held: saved.held,
+                maxheld: saved.maxheld,
+                barrier: saved.barrier,
+                limit: saved.limit,
+                failcnt: saved.failcnt,
+            };
+        }
+        Ok(rows)
+    }
+
+    /// The device rules for VE `veid`.
+    pub fn device_rules(&self) -> Vec<abi::DevPerm> {
+        self.devices
+            .iter()
+            .map(|d| abi::DevPerm {
+                veid: self.veid,
+                kind: d.kind,
+                major: d.major,
+                minor: d.minor,
+                flags: d.flags,
+                perms: d.perms,
+            })
+            .collect()
+    }
+
+    /// Writes the state into dump directory `dir`.
+    pub fn save(&self, dir: &Path) -> Result<(), VzError> {
+        let path = dir.join(STATE_FILE);
+        let text = serde_json::to_string_pretty(self).map_err(|e| VzError::ChkpntFailed {
+            veid: self.veid,
+            reason: format!("{}: {e}", path.display()),
+        })?;
+        std::fs::write(&path, text + "\n").map_err(|e| VzError::ChkpntFailed {
+            veid: self.veid,
+            reason: format!("write {}: {e}", path.display()),
+        })
+    }
+
+    /// Reads the state from dump directory `dir`, which must be a dump of VE `veid`.
+    pub fn load(dir: &Path, veid: u32) -> Result<SavedVe, VzError> {
+        let failed = |reason: String| VzError::RestoreFailed { veid, reason };
+        if !dir.is_dir() {
+            return Err(failed(format!("no dump at {}", dir.display())));
+        }
+        let path = dir.join(STATE_FILE);
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            failed(format!(
+                "{}: {e} (not a dump made by vzctl chkpnt)",
+                path.display()
+            ))
+        })?;
+        let saved: SavedVe = serde_json::from_str(&text)
+            .map_err(|e| failed(format!("{}: corrupted: {e}", path.display())))?;
+        if saved.format != STATE_FORMAT {
+            return Err(failed(format!(
+                "{}: format {} (this vzctl reads format {STATE_FORMAT})",
+                path.display(),
+                saved.format
+            )));
+        }
+        if saved.veid != veid {
+            return Err(failed(format!(
+                "{} is a dump of CT {}, not of CT {veid}",
+                dir.display(),
+                saved.veid
+            )));
+        }
+        saved
+            .counters()
+            .map_err(|e| failed(format!("{}: {e}", path.display())))?;
+        Ok(saved)
+    }
+}
+
+/// Options of both directions: established TCP connections (TCP repair), file locks, open
+/// files whose name is gone (linked again while dumping), and the VE's network namespace
+/// held silent by nftables rules while its sockets are dumped and restored.
+const CRIU_COMMON: [&str; 6] = [
+    "--tcp-established",
+    "--file-locks",
+    "--link-remap",
+    "--network-lock",
+    "nftables",
+    "-v4",
+];
+
+/// The key of the VE's /dev in a dump: a tmpfs vzctl makes on the host, given back by vzctl
+/// at restore rather than recreated by CRIU (see `runtime::RestoreMounts`).
+const DEV_KEY: &str = "vzdev";
+
+/// `criu dump` of the tree of `init_pid` into `dir`, which the VE's cgroup `cgroup` holds
+/// frozen: CRIU leaves it so (`--leave-running` keeps the tasks; the freezer keeps them
+/// still), for vzctl to kill or thaw.
+pub fn criu_dump_args(init_pid: i32, dir: &Path, cgroup: &Path) -> Vec<String> {
+    let mut args = vec![
+        "criu".to_owned(),
+        "dump".to_owned(),
+        "--tree".to_owned(),
+        init_pid.to_string(),
+        "--images-dir".to_owned(),
+        dir.display().to_string(),
+        "--log-file".to_owned(),
+        DUMP_LOG.to_owned(),
+        "--freeze-cgroup".to_owned(),
+        cgroup.display().to_string(),
+        "--leave-running".to_owned(),
+        "--external".to_owned(),
+        format!("mnt[/dev]:{DEV_KEY}"),
+    ];
+    args.extend(CRIU_COMMON.iter().map(|a| (*a).to_owned()));
+    args
+}
+
+/// `criu restore` from `dir` onto `root` with /dev `dev`, writing the restored init's host
+/// pid to `pidfile`. `veth` names the VE end and the host end of its link, when it has one;
+/// `stopped` leaves every task stopped (for `restore --undump`).
+pub fn criu_restore_args(
+    dir: &Path,
+    root: &Path,
+    dev: &Path,
+    pidfile: &Path,
+    veth: Option<(&str, &str)>,
+    stopped: bool,
+) -> Vec<String> {
+    let mut args = vec![
+        "criu".to_owned(),
+        "restore".to_owned(),
+        "--images-dir".to_owned(),
+        dir.display().to_string(),
+        "--log-file".to_owned(),
+        RESTORE_LOG.to_owned(),
+        "--root".to_owned(),
+        root.display().to_string(),
+        "--restore-detached".to_owned(),
+        "--pidfile".to_owned(),
+        pidfile.display().to_string(),
+        "--external".to_owned(),
+        format!("mnt[{DEV_KEY}]:{}", dev.display()),
+    ];
+    if let Some((inside, host)) = veth {
+        args.push("--external".to_owned());
+        args.push(format!("veth[{inside}]:{host}"));
+    }
+    if stopped {
+        args.push("--leave-stopped".to_owned());
+    }
+    args.extend(CRIU_COMMON.iter().map(|a| (*a).to_owned()));
+    args
+}
+
+/// Where a checkpoint in progress is written, beside its final place: a failed or interrupted
+/// dump never replaces a good one.
+pub fn partial_dir(dump: &Path) -> PathBuf {
+    suffixed(dump, ".partial")
+}
+
+/// Where a failed dump is kept, with CRIU's log, for the admin to read (OpenVZ's `DIR.fail`).
+pub fn failed_dir(dump: &Path) -> PathBuf {
+    suffixed(dump, ".fail")
+}
+
+fn suffixed(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> SavedVe {
+        let mut counters = [abi::UbCounter::default(); abi::UB_COUNT];
+        counters[abi::UB_NUMPROC as usize] = abi::UbCounter {
+            held: 3,
+            maxheld: 7,
+            barrier: 40,
+            limit: 40,
+            failcnt: 2,
+        };
+        let rule = abi::DevPerm {
+            veid: 101,
+            kind: abi::DEV_CHAR,
+            major: 1,
+            minor: 3,
+            flags: 0,
+            perms: abi::DEVPERM_ALL,
+        };
+        let mut addr = abi::VeAddr {
+            family: abi::VE_ADDR_IPV4,
+            ..Default::default()
+        };
+        addr.addr[..4].copy_from_slice(&[10, 0, 0, 1]);
+        SavedVe::from_export(101, &counters, &[rule], &[addr], vec!["venet0".into()])
+    }
+
+    #[test]
+    fn the_state_round_trips_through_its_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let saved = sample();
+        assert_eq!(saved.beancounters.len(), 21, "every real row, no dummy");
+        saved.save(dir.path()).unwrap();
+        let loaded = SavedVe::load(dir.path(), 101).unwrap();
+        assert_eq!(loaded, saved);
+        let rows = loaded.counters().unwrap();
+        assert_eq!(rows[abi::UB_NUMPROC as usize].maxheld, 7);
+        assert_eq!(rows[abi::UB_NUMPROC as usize].failcnt, 2);
+        assert_eq!(loaded.device_rules()[0].minor, 3);
+        assert_eq!(loaded.addresses, vec![Ipv4Addr::new(10, 0, 0, 1)]);
+    }
+
+    #[test]
+    fn another_ves_missing_or_corrupted_dump_is_a_restore_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = SavedVe::load(&dir.path().join("none"), 101).unwrap_err();
+        assert_eq!(err.exit_code(), 17);
+        assert!(err.to_string().contains("no dump at"), "{err}");
+        let err = SavedVe::load(dir.path(), 101).unwrap_err();
+        assert!(
+            err.to_string().contains("not a dump made by vzctl chkpnt"),
+            "{err}"
+        );
+        sample().save(dir.path()).unwrap();
+        let err = SavedVe::load(dir.path(), 102).unwrap_err();
+        assert_eq!(err.exit_code(), 17);
+        assert!(
+            err.to_string()
+                .contains("is a dump of CT 101, not of CT 102"),
+            "{err}"
+        );
+        let path = dir.path().join(STATE_FILE);
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, &text[..text.len() / 2]).unwrap();
+        let err = SavedVe::load(dir.path(), 101).unwrap_err();
+        assert!(err.to_string().contains("corrupted"), "{err}");
+        std::fs::write(&path, text.replace("\"numproc\"", "\"nosuch\"")).unwrap();
+        let err = SavedVe::load(dir.path(), 101).unwrap_err();
+        assert!(err.to_string().contains("unknown beancounter"), "{err}");
+    }
+
+    #[test]
+    fn partial_and_failed_dumps_sit_beside_the_dump() {
+        let dump = Path::new("/vz/dump/Dump.101");
+        assert_eq!(partial_dir(dump), Path::new("/vz/dump/Dump.101.partial"));
+        assert_eq!(failed_dir(dump), Path::new("/vz/dump/Dump.101.fail"));
+    }
+}

@@ -1,0 +1,224 @@
+//! Checkpoint and restore on a real host: the cgroup freezer, CRIU, and the module's state.
+
+use super::linux::{open_path, LinuxHost};
+use super::{Host, StartPlan};
+use crate::cgroup;
+use crate::checkpoint::{self, SavedVe};
+use crate::device::{ControlDevice, KernelConfig};
+use crate::error::VzError;
+use crate::net;
+use crate::runtime;
+use std::net::Ipv4Addr;
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+use vz_abi as abi;
+
+/// How long a freeze may take before it counts as failed.
+const FREEZE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Where a restore stages the VE's root and /dev for CRIU.
+const RESTORE_STAGING: &str = "/run/vz/restore";
+
+impl LinuxHost {
+    pub(super) fn freeze_ve(
+        &self,
+        veid: u32,
+        frozen: bool,
+        addresses: &[Ipv4Addr],
+    ) -> Result<(), VzError> {
+        self.init_pid(veid)?;
+        let link = net::host_link(veid);
+        let routed = !addresses.is_empty() && net::link_exists(&link);
+        if frozen && routed {
+            for &ip in addresses {
+                // Already gone (an earlier suspend) is fine.
+                let _ = net::route(&link, Some(ip), false);
+            }
+        }
+        self.set_frozen(veid, frozen)?;
+        if !frozen && routed {
+            for &ip in addresses {
+                match net::route(&link, Some(ip), true) {
+                    Err(VzError::System { source, .. })
+                        if source.raw_os_error() == Some(libc::EEXIST) => {}
+                    other => other?,
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes cgroup.freeze of the VE's cgroup and waits until cgroup.events agrees.
+    fn set_frozen(&self, veid: u32, frozen: bool) -> Result<(), VzError> {
+        let dir = self.cgroup_dir(veid);
+        let value = if frozen { "1" } else { "0" };
+        let path = dir.join("cgroup.freeze");
+        std::fs::write(&path, value).map_err(|source| VzError::System {
+            what: format!("write {value} to {}", path.display()),
+            source,
+        })?;
+        let events = dir.join("cgroup.events");
+        let want = format!("frozen {value}");
+        let deadline = Instant::now() + FREEZE_TIMEOUT;
+        loop {
+            let text = std::fs::read_to_string(&events).map_err(|source| VzError::System {
+                what: format!("read {}", events.display()),
+                source,
+            })?;
+            if text.lines().any(|line| line == want) {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(VzError::System {
+                    what: format!("{}: still not {want}", events.display()),
+                    source: std::io::Error::from(std::io::ErrorKind::TimedOut),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    pub(super) fn dump_ve(&self, veid: u32, dir: &Path, netdevs: &[String]) -> Result<(), VzError> {
+        let init_pid = self.init_pid(veid)?;
+        let failed = |reason: String| VzError::ChkpntFailed { veid, reason };
+        self.set_frozen(veid, true)?;
+        let state = self.device()?.ve_export(veid)?;
+        SavedVe::from_export(
+            veid,
+            &state.counters,
+            &state.devices,
+            &state.addresses,
+            netdevs.to_vec(),
+        )
+        .save(dir)?;
+        let argv = checkpoint::criu_dump_args(init_pid, dir, &self.cgroup_dir(veid));
+        let status = run_criu(&argv).map_err(|e| failed(e.to_string()))?;
+        if status != 0 {
+            return Err(failed(format!("criu dump exited with status {status}")));
+        }
+        Ok(())
+    }
+
+    pub(super) fn restore_ve(
+        &self,
+        plan: &StartPlan,
+        dir: &Path,
+        saved: &SavedVe,
+        frozen: bool,
+    ) -> Result<(), VzError> {
+        let device = self.device()?;
+        let veid = plan.veid;
+        // A VE left in the kernel without tasks (a crashed vzctl) is replaced.
+        if matches!(device.ve_info(veid), Ok(Some(_))) {
+            self.tear_down(veid)?;
+        }
+        device.ve_create(veid)?;
+        let restored = self.restore_created(plan, dir, saved, frozen);
+        if restored.is_err() {
+            let _ = self.tear_down(veid);
+        }
+        restored
+    }
+
+    /// The restore of VE `plan.veid`, created in the kernel and still empty.
+    fn restore_created(
+        &self,
+        plan: &StartPlan,
+        dir: &Path,
+        saved: &SavedVe,
+        frozen: bool,
+    ) -> Result<(), VzError> {
+        let device = self.device()?;
+        let veid = plan.veid;
+        let failed = |reason: String| VzError::RestoreFailed { veid, reason };
+        // Device rules first: CRIU, in the VE, reopens the VE's devices under them. The
+        // beancounters stay unlimited until every task is back: what the restore itself
+        // holds on the way is no more the VE's than CRIU's own files are.
+        device.ve_import(saved, abi::VE_STATE_DEVPERMS)?;
+        let cgroup = cgroup::make_cgroup(&self.cgroup_root, veid, plan.ids)?;
+        for (file, value) in &plan.cgroup {
+            let path = cgroup.join(file);
+            std::fs::write(&path, value).map_err(|source| VzError::System {
+                what: format!("write {value} to {}", path.display()),
+                source,
+            })?;
+        }
+        let staging = PathBuf::from(RESTORE_STAGING).join(veid.to_string());
+        let mounts = runtime::RestoreMounts::attach(
+            &staging,
+            &plan.root,
+            plan.ids,
+            &plan.nodes,
+            &self.proc_dir,
+        )?;
+        let pidfile = staging.join("init.pid");
+        let has_link = saved.netdevs.iter().any(|name| name == net::VE_LINK);
+        let host_link = net::host_link(veid);
+        let argv = checkpoint::criu_restore_args(
+            dir,
+            &mounts.root(),
+            &mounts.dev(),
+            &pidfile,
+            has_link.then_some((net::VE_LINK, host_link.as_str())),
+            frozen,
+        );
+        let status = runtime::run_in_ve(device, veid, &cgroup, &argv)?;
+        drop(mounts);
+        if status != 0 {
+            return Err(failed(format!(
+                "criu restore exited with status {status}; see {}",
+                dir.join(checkpoint::RESTORE_LOG).display()
+            )));
+        }
+        if self.running(veid)?.is_none_or(|r| r.init_pid <= 0) {
+            return Err(failed("criu restored no init into the VE".into()));
+        }
+        device.ve_import(
+            saved,
+            abi::VE_STATE_BEANCOUNTERS | abi::VE_STATE_ADDRS | abi::VE_STATE_NETDEVS,
+        )?;
+        if has_link {
+            self.connect_host_side(veid, &plan.addresses)?;
+        }
+        let private = open_path(&plan.private)?;
+        device.ve_configure(
+            veid,
+            &KernelConfig {
+                cpu_share: Some(plan.cpu_share),
+                addresses: Some(&plan.addresses),
+                private: Some(private.as_fd()),
+            },
+        )?;
+        if frozen {
+            self.set_frozen(veid, true)?;
+            self.continue_stopped(veid);
+        }
+        Ok(())
+    }
+
+    /// Continues the tasks CRIU left stopped (`--leave-stopped`) in the frozen VE: they go
+    /// on where they were once it is thawed.
+    fn continue_stopped(&self, veid: u32) {
+        for pid in cgroup::tasks(&self.cgroup_dir(veid)) {
+            // SAFETY: kill(2) with a pid and a signal touches no memory.
+            unsafe { libc::kill(pid, libc::SIGCONT) };
+        }
+    }
+}
+
+/// Runs CRIU with `argv` on the host, with vzctl's stdio; its exit status.
+fn run_criu(argv: &[String]) -> Result<i32, VzError> {
+    let (program, args) = argv
+        .split_first()
+        .ok_or_else(|| VzError::InvalidValue("no program".into()))?;
+    let status = Command::new(program)
+        .args(args)
+        .status()
+        .map_err(|source| VzError::System {
+            what: format!("run {program}"),
+            source,
+        })?;
+    Ok(status.code().unwrap_or(128))
+}

@@ -1,0 +1,171 @@
+//! Restoring a VE with CRIU: the mounts it restores the VE onto, and running it inside the VE.
+//!
+//! CRIU recreates the VE's namespaces, mounts and tasks itself. Two mounts it cannot make
+//! as the start does: the VE's root is an idmapped mount (CRIU 3.17 knows nothing of
+//! idmapping and bind-mounts its `--root` as it finds it), and its /dev is a tmpfs made in
+//! the host's user namespace (one made in the VE's could hold no usable device node). vzctl
+//! makes both as for a start and attaches them under a staging directory, where CRIU
+//! bind-mounts them into the restored mount namespace (`--root`, and /dev as an external
+//! mount); the staging copies are detached again once CRIU is done.
+//!
+//! CRIU runs in the VE (its cgroup and VE id, entered as every entry path does, before its
+//! exec): every task it restores is forked inside and so belongs to the VE, from the first.
+
+use super::dev::make_dev;
+use super::fork::{close_in_child, fork_reporting, host_error};
+use super::inside::enter_ve;
+use super::Step;
+use crate::device::Vzctl;
+use crate::device_rules::Rule;
+use crate::error::VzError;
+use crate::idmap::IdMap;
+use crate::mounts;
+use nix::mount::{umount2, MntFlags};
+use nix::sched::{unshare, CloneFlags};
+use std::ffi::CString;
+use std::fs::{self, File};
+use std::io::Read;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+
+/// The root and /dev of a VE being restored, attached under a staging directory; detached
+/// and removed when dropped.
+pub struct RestoreMounts {
+    dir: PathBuf,
+}
+
+impl RestoreMounts {
+    /// Attaches under `dir` (made here) the VE's root at `root` idmapped with `ids`, and a
+    /// fresh /dev with the DEVNODES `nodes`.
+    pub fn attach(
+        dir: &Path,
+        root: &Path,
+        ids: IdMap,
+        nodes: &[(String, Rule)],
+        proc_dir: &Path,
+    ) -> Result<RestoreMounts, VzError> {
+        let failed = |what: String, source: std::io::Error| VzError::System { what, source };
+        // A staging directory left by a killed vzctl is detached and made again.
+        let staged = RestoreMounts {
+            dir: dir.to_owned(),
+        };
+        staged.detach();
+        for sub in ["root", "dev"] {
+            let path = dir.join(sub);
+            fs::create_dir_all(&path)
+                .map_err(|e| failed(format!("mkdir {}", path.display()), e))?;
+        }
+        let userns = userns_with(ids, proc_dir)?;
+        let root_mount = mounts::clone_mount(root)
+            .map_err(|e| failed(format!("clone {}", root.display()), e))?;
+        mounts::idmap(&root_mount, &userns)
+            .map_err(|e| failed(format!("idmap {}", root.display()), e))?;
+        mounts::attach(&root_mount, &staged.root())
+            .map_err(|e| failed(format!("attach {}", staged.root().display()), e))?;
+        let dev = make_dev(ids, nodes).map_err(host_error)?;
+        mounts::attach(&dev, &staged.dev())
+            .map_err(|e| failed(format!("attach {}", staged.dev().display()), e))?;
+        Ok(staged)
+    }
+
+    /// CRIU's `--root`.
+    pub fn root(&self) -> PathBuf {
+        self.dir.join("root")
+    }
+
+    /// The VE's new /dev, for CRIU's external mount.
+    pub fn dev(&self) -> PathBuf {
+        self.dir.join("dev")
+    }
+
+    fn detach(&self) {
+        for path in [self.dev(), self.root()] {
+            while umount2(&path, MntFlags::MNT_DETACH).is_ok() {}
+            let _ = fs::remove_dir(&path);
+        }
+        let _ = fs::remove_dir(&self.dir);
+    }
+}
+
+impl Drop for RestoreMounts {
+    fn drop(&mut self) {
+        self.detach();
+    }
+}
+
+/// A user namespace mapping the VE's ids as its own does, for idmapping a mount the same
+/// way before the VE's own namespace exists: a child unshares it and waits while vzctl
+/// writes its maps and opens it.
+fn userns_with(ids: IdMap, proc_dir: &Path) -> Result<File, VzError> {
+    let (hold_r, hold_w) = nix::unistd::pipe().map_err(|e| VzError::system("pipe", e))?;
+    let (ready_r, ready_w) = nix::unistd::pipe().map_err(|e| VzError::system("pipe", e))?;
+    let child = fork_reporting(|| {
+        close_in_child(&[hold_w.as_raw_fd(), ready_r.as_raw_fd()]);
+        unshare(CloneFlags::CLONE_NEWUSER).map_err(Step::UnshareUser.failed())?;
+        close_in_child(&[ready_w.as_raw_fd()]);
+        // Until vzctl closes its end: it has opened the namespace by then.
+        let _ = nix::unistd::read(hold_r.as_raw_fd(), &mut [0u8]);
+        Ok(0)
+    })
+    .map_err(host_error)?;
+    drop(hold_r);
+    drop(ready_w);
+    // End of file once the child has unshared (or failed).
+    let _ = File::from(ready_r).read(&mut [0u8]);
+    let entry = proc_dir.join(child.pid.to_string());
+    let opened = (|| {
+        for (file, map) in [("uid_map", ids.uid_map()), ("gid_map", ids.gid_map())] {
+            let path = entry.join(file);
+            fs::write(&path, map).map_err(|source| VzError::System {
+                what: format!("write {}", path.display()),
+                source,
+            })?;
+        }
+        let path = entry.join("ns/user");
+        File::open(&path).map_err(|source| VzError::System {
+            what: format!("open {}", path.display()),
+            source,
+        })
+    })();
+    drop(hold_w);
+    let (_, report) = child.wait().map_err(host_error)?;
+    if let Some(err) = report {
+        return Err(host_error(err));
+    }
+    opened
+}
+
+/// Runs `argv` (CRIU) inside VE `veid` (its cgroup `cgroup` and its id), with the caller's
+/// stdio; returns its exit status.
+pub fn run_in_ve(
+    device: &Vzctl,
+    veid: u32,
+    cgroup: &Path,
+    argv: &[String],
+) -> Result<i32, VzError> {
+    let args = argv
+        .iter()
+        .map(|a| CString::new(a.as_bytes()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| VzError::InvalidValue("an argument contains a NUL byte".into()))?;
+    let program = args
+        .first()
+        .cloned()
+        .ok_or_else(|| VzError::InvalidValue("no program".into()))?;
+    let child = fork_reporting(|| {
+        // /dev/vzctl is opened close-on-exec: CRIU, in the VE, does not get it.
+        enter_ve(device, veid, cgroup)?;
+        nix::unistd::execvp(&program, &args)
+            .map_err(Step::Exec.failed_at(program.to_string_lossy()))?;
+        Ok(0)
+    })
+    .map_err(host_error)?;
+    let (status, report) = child.wait().map_err(host_error)?;
+    if let Some(err) = report {
+        return Err(VzError::RestoreFailed {
+            veid,
+            reason: err.to_string(),
+        });
+    }
+    Ok(super::fork::exit_code(status))
+}
