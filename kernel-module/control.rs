@@ -8,7 +8,7 @@ use crate::miscdev::{IoctlHandler, UserArg};
 use crate::quota_root::QuotaRoot;
 use crate::task::TaskExt;
 use crate::ve::{VeConfig, VeImport, VeTable};
-use crate::{netdev, task, uaccess};
+use crate::{netdev, task, task_work, uaccess};
 use kernel::prelude::*;
 use kernel::str::CStr;
 
@@ -44,6 +44,7 @@ impl IoctlHandler for Vzctl {
             abi::VZCTL_VE_CONFIGURE => ve_configure(arg),
             abi::VZCTL_VE_EXPORT => ve_export(arg),
             abi::VZCTL_VE_IMPORT => ve_import(arg),
+            abi::VZCTL_VE_ATTACH => ve_attach(arg),
             _ => return Err(ENOTTY),
         }
         .map(|()| 0)
@@ -255,6 +256,21 @@ fn read_addresses(addrs: u64, count: u32) -> Result<KVec<abi::VeAddr>> {
         return Err(EINVAL);
     }
     Ok(addrs)
+}
+
+/// A host task that is pid 1 of a pid namespace of its own enters a VE in its own context.
+fn ve_attach(arg: UserArg) -> Result {
+    let req: abi::VeAttach = arg.read()?;
+    let veid = check_veid(req.veid)?;
+    VeTable::get()?.info(veid)?;
+    let target = task::find_by_pid(req.pid).ok_or(ESRCH)?;
+    if target.ve_id() != 0 {
+        return Err(EBUSY);
+    }
+    if !target.is_pidns_init() {
+        return Err(EINVAL);
+    }
+    task_work::enter_as(&target, veid)
 }
 
 fn ve_export(arg: UserArg) -> Result {

@@ -33,6 +33,7 @@ abi_plain_old_data!(
     abi::VeAddr,
     abi::VeConfig,
     abi::VeState,
+    abi::VeAttach,
 );
 
 /// Copies in `count` items from the user array at `addr` (a `u64` pointer field).

@@ -24,6 +24,7 @@ mod netdev;
 mod procfs;
 mod quota_root;
 mod task;
+mod task_work;
 mod uaccess;
 mod ve_stats;
 

@@ -50,12 +50,18 @@ pub struct SavedVe {
     /// The network devices of the VE that it gets back (CRIU recreates them): venet0 and
     /// those given with --netdev_add.
     pub netdevs: Vec<String>,
+    /// Host pid of the VE's init when dumped. CRIU 3.17 names the nftables table that locks
+    /// the VE's network during the dump after it (`inet CRIU-PID`), saves that table with
+    /// the VE's rules, and after a restore looks for one named after the new init to lift:
+    /// vzctl lifts the saved one itself.
+    pub dumped_init_pid: i32,
 }
 
 impl SavedVe {
     /// The state of VE `veid` as the module exported it; `netdevs` are the VE's devices.
     pub fn from_export(
         veid: u32,
+        init_pid: i32,
         counters: &[abi::UbCounter; abi::UB_COUNT],
         devices: &[abi::DevPerm],
         addresses: &[abi::VeAddr],
@@ -93,7 +99,13 @@ impl SavedVe {
                 .map(|addr| Ipv4Addr::new(addr.addr[0], addr.addr[1], addr.addr[2], addr.addr[3]))
                 .collect(),
             netdevs,
+            dumped_init_pid: init_pid,
         }
+    }
+
+    /// The name of the table that locked the VE's network during the dump (family inet).
+    pub fn network_lock_table(&self) -> String {
+        format!("CRIU-{}", self.dumped_init_pid)
     }
 
     /// The beancounter rows indexed like `UB_NAMES` (dummy rows zero).
@@ -182,17 +194,9 @@ impl SavedVe {
     }
 }
 
-/// Options of both directions: established TCP connections (TCP repair), file locks, open
-/// files whose name is gone (linked again while dumping), and the VE's network namespace
-/// held silent by nftables rules while its sockets are dumped and restored.
-const CRIU_COMMON: [&str; 6] = [
-    "--tcp-established",
-    "--file-locks",
-    "--link-remap",
-    "--network-lock",
-    "nftables",
-    "-v4",
-];
+/// Options of both directions: established TCP connections (TCP repair), file locks, and
+/// open files whose name is gone (linked again while dumping).
+const CRIU_COMMON: [&str; 4] = ["--tcp-established", "--file-locks", "--link-remap", "-v4"];
 
 /// The key of the VE's /dev in a dump: a tmpfs vzctl makes on the host, given back by vzctl
 /// at restore rather than recreated by CRIU (see `runtime::RestoreMounts`).
@@ -214,6 +218,10 @@ pub fn criu_dump_args(init_pid: i32, dir: &Path, cgroup: &Path) -> Vec<String> {
         "--freeze-cgroup".to_owned(),
         cgroup.display().to_string(),
         "--leave-running".to_owned(),
+        // The VE's network namespace is held silent by nftables rules while its sockets are
+        // dumped (the restore lifts them once its sockets are back).
+        "--network-lock".to_owned(),
+        "nftables".to_owned(),
         "--external".to_owned(),
         format!("mnt[/dev]:{DEV_KEY}"),
     ];
@@ -221,14 +229,15 @@ pub fn criu_dump_args(init_pid: i32, dir: &Path, cgroup: &Path) -> Vec<String> {
     args
 }
 
-/// `criu restore` from `dir` onto `root` with /dev `dev`, writing the restored init's host
-/// pid to `pidfile`. `veth` names the VE end and the host end of its link, when it has one;
+/// `criu restore` from `dir` onto the staged root and /dev `mounts`, writing the restored
+/// root's host pid to `pidfile` and running the script `action` (vzctl's criu-action) at
+/// each of CRIU's steps. `veth` names the VE end and the host end of its link, when it has one;
 /// `stopped` leaves every task stopped (for `restore --undump`).
 pub fn criu_restore_args(
     dir: &Path,
-    root: &Path,
-    dev: &Path,
+    mounts: &crate::runtime::RestoreMounts,
     pidfile: &Path,
+    action: &Path,
     veth: Option<(&str, &str)>,
     stopped: bool,
 ) -> Vec<String> {
@@ -240,12 +249,14 @@ pub fn criu_restore_args(
         "--log-file".to_owned(),
         RESTORE_LOG.to_owned(),
         "--root".to_owned(),
-        root.display().to_string(),
+        mounts.root().display().to_string(),
         "--restore-detached".to_owned(),
         "--pidfile".to_owned(),
         pidfile.display().to_string(),
+        "--action-script".to_owned(),
+        action.display().to_string(),
         "--external".to_owned(),
-        format!("mnt[{DEV_KEY}]:{}", dev.display()),
+        format!("mnt[{DEV_KEY}]:{}", mounts.dev().display()),
     ];
     if let Some((inside, host)) = veth {
         args.push("--external".to_owned());
@@ -301,7 +312,7 @@ mod tests {
             ..Default::default()
         };
         addr.addr[..4].copy_from_slice(&[10, 0, 0, 1]);
-        SavedVe::from_export(101, &counters, &[rule], &[addr], vec!["venet0".into()])
+        SavedVe::from_export(101, 77, &counters, &[rule], &[addr], vec!["venet0".into()])
     }
 
     #[test]

@@ -85,6 +85,11 @@ pub enum VzctlCommand {
     /// Restore a VE from its dump and resume it.
     #[command(alias = "resume")]
     Restore(RestoreArgs),
+    /// CRIU's action script during `vzctl restore` of VE CTID (CRTOOLS_SCRIPT_ACTION and
+    /// CRTOOLS_INIT_PID in the environment): at setup-namespaces its restored root enters
+    /// the VE.
+    #[command(hide = true)]
+    CriuAction { ctid: u32 },
     /// The host boots: start the VEs marked ONBOOT (for /etc/init.d/vz and vz.service).
     #[command(hide = true)]
     Boot,

@@ -169,12 +169,17 @@ struct Rtnl {
 
 impl Rtnl {
     fn open() -> Result<Rtnl, VzError> {
+        Self::open_protocol(libc::NETLINK_ROUTE)
+    }
+
+    /// A netlink socket of `protocol` (NETLINK_ROUTE, NETLINK_NETFILTER).
+    fn open_protocol(protocol: libc::c_int) -> Result<Rtnl, VzError> {
         // SAFETY: socket(2) with constant arguments; the fd is owned right after.
         let fd = unsafe {
             libc::socket(
                 libc::AF_NETLINK,
                 libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-                libc::NETLINK_ROUTE,
+                protocol,
             )
         };
         if fd < 0 {
@@ -192,6 +197,12 @@ impl Rtnl {
     fn request(&mut self, msg: Message, what: &str) -> Result<(), VzError> {
         self.seq += 1;
         let bytes = msg.finish(self.seq);
+        self.send_and_wait(&bytes, what)
+    }
+
+    /// Sends the messages in `bytes` and waits for the acknowledgement of the one numbered
+    /// `self.seq`.
+    fn send_and_wait(&mut self, bytes: &[u8], what: &str) -> Result<(), VzError> {
         // SAFETY: Sends the bytes of a live buffer on our socket.
         let sent =
             unsafe { libc::send(self.fd.as_raw_fd(), bytes.as_ptr().cast(), bytes.len(), 0) };
@@ -357,6 +368,42 @@ pub fn route(name: &str, dst: Option<Ipv4Addr>, add: bool) -> Result<(), VzError
     msg.attr(RTA_OIF, &index_of(name)?.to_ne_bytes());
     let target = dst.map_or("default".to_string(), |d| d.to_string());
     Rtnl::open()?.request(msg, &format!("route {target} via {name}"))
+}
+
+const NFNL_MSG_BATCH_BEGIN: u16 = 0x10;
+const NFNL_MSG_BATCH_END: u16 = 0x11;
+const NFNL_SUBSYS_NFTABLES: u16 = 10;
+const NFT_MSG_DELTABLE: u16 = 2;
+const NFPROTO_INET: u8 = 1;
+const NFTA_TABLE_NAME: u16 = 1;
+
+/// Deletes the nftables table `name` of family inet from the caller's network namespace;
+/// one that is not there is no error. nf_tables takes changes only in a batch: begin, the
+/// deletion, end.
+pub fn delete_inet_table(name: &str) -> Result<(), VzError> {
+    let nfgen = |msg: &mut Message, family: u8, res_id: u16| {
+        let [high, low] = res_id.to_be_bytes();
+        // struct nfgenmsg: family, version (NFNETLINK_V0), res_id (big-endian).
+        msg.bytes(&[family, 0, high, low]);
+    };
+    let mut nl = Rtnl::open_protocol(libc::NETLINK_NETFILTER)?;
+    let mut begin = Message::new(NFNL_MSG_BATCH_BEGIN, 0);
+    nfgen(&mut begin, 0, NFNL_SUBSYS_NFTABLES);
+    let mut delete = Message::new((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_DELTABLE, 0);
+    nfgen(&mut delete, NFPROTO_INET, 0);
+    delete.attr_str(NFTA_TABLE_NAME, name);
+    let mut end = Message::new(NFNL_MSG_BATCH_END, 0);
+    nfgen(&mut end, 0, NFNL_SUBSYS_NFTABLES);
+    let mut bytes = begin.finish(nl.seq + 1);
+    bytes.extend(delete.finish(nl.seq + 2));
+    bytes.extend(end.finish(nl.seq + 3));
+    nl.seq += 2;
+    match nl.send_and_wait(&bytes, &format!("delete nftables table inet {name}")) {
+        Err(VzError::System { source, .. }) if source.raw_os_error() == Some(libc::ENOENT) => {
+            Ok(())
+        }
+        other => other,
+    }
 }
 
 /// Sets an IPv4 sysctl of the caller's network namespace (`conf/LINK/proxy_arp`,

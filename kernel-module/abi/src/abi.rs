@@ -41,6 +41,11 @@
 // | `VZCTL_VE_EXPORT`      | r/w   | `VeState`     | what a checkpoint carries of the VE:        |
 // |                        |       |               | beancounters, device rules, addresses;      |
 // |                        |       |               | `ENOENT`                                    |
+// | `VZCTL_VE_ATTACH`      | write | `VeAttach`    | moves a task, pid 1 of its own pid          |
+// |                        |       |               | namespace and in no VE, into the VE, as it  |
+// |                        |       |               | runs next (CRIU's restored root); `ENOENT`, |
+// |                        |       |               | `ESRCH`, `EBUSY` (in a VE), `EINVAL` (no    |
+// |                        |       |               | pid namespace init)                         |
 // | `VZCTL_VE_IMPORT`      | write | `VeState`     | gives a restored VE that state (the parts   |
 // |                        |       |               | in `flags`), all or nothing; `ENOENT`,      |
 // |                        |       |               | `ENODEV` (a net device not in the VE),      |
@@ -493,6 +498,15 @@ impl VeState {
     }
 }
 
+/// `VZCTL_VE_ATTACH`: the task with host pid `pid` enters VE `veid` (its children later
+/// inherit it through fork).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VeAttach {
+    pub veid: u32,
+    pub pid: i32,
+}
+
 pub const VZCTL_VE_CREATE: u32 = iow::<VeCreate>(NR_BASE + 1);
 pub const VZCTL_VE_DESTROY: u32 = iow::<VeRef>(NR_BASE + 2);
 pub const VZCTL_VE_ENTER: u32 = iow::<VeRef>(NR_BASE + 3);
@@ -507,6 +521,7 @@ pub const VZCTL_UB_GET: u32 = iowr::<UbGet>(NR_BASE + 11);
 pub const VZCTL_VE_CONFIGURE: u32 = iow::<VeConfig>(NR_BASE + 12);
 pub const VZCTL_VE_EXPORT: u32 = iowr::<VeState>(NR_BASE + 13);
 pub const VZCTL_VE_IMPORT: u32 = iow::<VeState>(NR_BASE + 14);
+pub const VZCTL_VE_ATTACH: u32 = iow::<VeAttach>(NR_BASE + 15);
 
 // Layout asserts: any change here is an ABI change and must bump `VZ_ABI_VERSION`.
 const _: () = assert!(core::mem::size_of::<VersionInfo>() == 40);
@@ -535,6 +550,7 @@ const _: () = assert!(core::mem::size_of::<VeConfig>() == 32);
 const _: () = assert!(core::mem::offset_of!(VeConfig, addrs) == 24);
 const _: () = assert!(core::mem::offset_of!(UbGet, counters) == 8);
 const _: () = assert!(core::mem::size_of::<VeState>() == 8 + 40 * UB_COUNT + 48);
+const _: () = assert!(core::mem::size_of::<VeAttach>() == 8);
 const _: () = assert!(core::mem::offset_of!(VeState, devperm_capacity) == 8 + 40 * UB_COUNT);
 const _: () = assert!(core::mem::offset_of!(VeState, netdevs) == 8 + 40 * UB_COUNT + 40);
 const _: () = assert!(VZCTL_GET_VERSION == 0x8028_2e40);

@@ -57,6 +57,7 @@ fn run() -> Result<i32, VzError> {
         VzctlCommand::Set(args) => commands::set::run(&ctx, &args)?,
         VzctlCommand::Chkpnt(args) => commands::chkpnt::chkpnt(&ctx, &args)?,
         VzctlCommand::Restore(args) => commands::chkpnt::restore(&ctx, &args)?,
+        VzctlCommand::CriuAction { ctid } => commands::chkpnt::criu_action(ctid, &Vzctl::open()?)?,
         VzctlCommand::Boot => commands::boot::boot(&ctx)?,
         VzctlCommand::Shutdown => commands::boot::shutdown(&ctx)?,
     }

@@ -138,6 +138,21 @@ pub fn restore(ctx: &Ctx, args: &RestoreArgs) -> Result<(), VzError> {
     Ok(())
 }
 
+/// CRIU's action script during a restore of VE `veid`: when CRIU has made the restored root
+/// (pid 1 of the VE's new pid namespace) and not yet forked anything from it, the root
+/// enters the VE; every task CRIU restores then inherits the VE through fork. Other actions
+/// need nothing.
+pub fn criu_action(veid: u32, device: &dyn crate::device::ControlDevice) -> Result<(), VzError> {
+    if std::env::var("CRTOOLS_SCRIPT_ACTION").as_deref() != Ok("setup-namespaces") {
+        return Ok(());
+    }
+    let pid = std::env::var("CRTOOLS_INIT_PID")
+        .ok()
+        .and_then(|text| text.parse().ok())
+        .ok_or_else(|| VzError::InvalidValue("CRTOOLS_INIT_PID is not a pid".into()))?;
+    device.ve_attach(veid, pid)
+}
+
 /// vzctl start of a VE with a checkpoint: restores it, as OpenVZ did. A failed restore
 /// keeps the dump and is the start's error: starting afresh would drop the checkpointed
 /// state without a word (removing `Dump.CTID` does that on purpose).
@@ -369,6 +384,7 @@ mod tests {
         assert!(dump.is_dir());
         SavedVe::from_export(
             101,
+            42,
             &[vz_abi::UbCounter::default(); vz_abi::UB_COUNT],
             &[],
             &[],
@@ -415,6 +431,7 @@ mod tests {
         std::fs::create_dir_all(&dump).unwrap();
         let saved = SavedVe::from_export(
             101,
+            42,
             &[vz_abi::UbCounter::default(); vz_abi::UB_COUNT],
             &[],
             &[],

@@ -139,6 +139,11 @@ impl ControlDevice for FakeDevice {
         self.known("VE_CONFIGURE", veid).map(|_| ())
     }
 
+    fn ve_attach(&self, veid: u32, pid: i32) -> Result<(), VzError> {
+        self.log(format!("ve_attach {veid} {pid}"));
+        self.known("VE_ATTACH", veid).map(|_| ())
+    }
+
     fn ve_export(&self, veid: u32) -> Result<super::VeExport, VzError> {
         self.log(format!("ve_export {veid}"));
         self.known("VE_EXPORT", veid)?;

@@ -44,6 +44,9 @@ pub trait ControlDevice {
     fn ub_get(&self, veid: u32) -> Result<[abi::UbCounter; abi::UB_COUNT], VzError>;
     /// Tells the module what /proc shows of VE `veid`'s configuration.
     fn ve_configure(&self, veid: u32, config: &KernelConfig<'_>) -> Result<(), VzError>;
+    /// Moves host task `pid`, pid 1 of its own pid namespace (CRIU's restored root), into
+    /// VE `veid`.
+    fn ve_attach(&self, veid: u32, pid: i32) -> Result<(), VzError>;
     /// The VE's state for a checkpoint: beancounters, device rules, addresses.
     fn ve_export(&self, veid: u32) -> Result<VeExport, VzError>;
     /// Gives a restored VE the parts of `state` named by `flags` (`VE_STATE_*`); `netdevs`
@@ -263,6 +266,11 @@ impl ControlDevice for Vzctl {
             addrs: addrs.as_ptr() as u64,
         };
         self.call("VE_CONFIGURE", abi::VZCTL_VE_CONFIGURE, &mut req)
+    }
+
+    fn ve_attach(&self, veid: u32, pid: i32) -> Result<(), VzError> {
+        let mut req = abi::VeAttach { veid, pid };
+        self.call("VE_ATTACH", abi::VZCTL_VE_ATTACH, &mut req)
     }
 
     fn ve_export(&self, veid: u32) -> Result<VeExport, VzError> {

@@ -87,6 +87,7 @@ impl LinuxHost {
         let state = self.device()?.ve_export(veid)?;
         SavedVe::from_export(
             veid,
+            init_pid,
             &state.counters,
             &state.devices,
             &state.addresses,
@@ -133,9 +134,9 @@ impl LinuxHost {
         let device = self.device()?;
         let veid = plan.veid;
         let failed = |reason: String| VzError::RestoreFailed { veid, reason };
-        // Device rules first: CRIU, in the VE, reopens the VE's devices under them. The
+        // Device rules first: the restored tasks reopen the VE's devices under them. The
         // beancounters stay unlimited until every task is back: what the restore itself
-        // holds on the way is no more the VE's than CRIU's own files are.
+        // holds on the way is not the VE's.
         device.ve_import(saved, abi::VE_STATE_DEVPERMS)?;
         let cgroup = cgroup::make_cgroup(&self.cgroup_root, veid, plan.ids)?;
         for (file, value) in &plan.cgroup {
@@ -156,15 +157,20 @@ impl LinuxHost {
         let pidfile = staging.join("init.pid");
         let has_link = saved.netdevs.iter().any(|name| name == net::VE_LINK);
         let host_link = net::host_link(veid);
+        let vzctl = std::env::current_exe().map_err(|source| VzError::System {
+            what: "the path of vzctl".into(),
+            source,
+        })?;
+        let action = mounts.write_action(&format!("{} criu-action {veid}", vzctl.display()))?;
         let argv = checkpoint::criu_restore_args(
             dir,
-            &mounts.root(),
-            &mounts.dev(),
+            &mounts,
             &pidfile,
+            &action,
             has_link.then_some((net::VE_LINK, host_link.as_str())),
             frozen,
         );
-        let status = runtime::run_in_ve(device, veid, &cgroup, &argv)?;
+        let status = runtime::run_in_cgroup(&cgroup, &argv)?;
         drop(mounts);
         if status != 0 {
             return Err(failed(format!(
@@ -179,6 +185,10 @@ impl LinuxHost {
             saved,
             abi::VE_STATE_BEANCOUNTERS | abi::VE_STATE_ADDRS | abi::VE_STATE_NETDEVS,
         )?;
+        let init_pid = self.init_pid(veid)?;
+        runtime::in_namespace(&self.proc_dir, init_pid, runtime::Namespace::Net, || {
+            net::delete_inet_table(&saved.network_lock_table())
+        })?;
         if has_link {
             self.connect_host_side(veid, &plan.addresses)?;
         }

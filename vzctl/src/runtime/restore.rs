@@ -8,14 +8,16 @@
 //! bind-mounts them into the restored mount namespace (`--root`, and /dev as an external
 //! mount); the staging copies are detached again once CRIU is done.
 //!
-//! CRIU runs in the VE (its cgroup and VE id, entered as every entry path does, before its
-//! exec): every task it restores is forked inside and so belongs to the VE, from the first.
+//! CRIU runs on the host, in the VE's cgroup: not bound by the VE's device rules or
+//! beancounters, nor by what the kernel refuses a VE's tasks (it writes the VE's hostname
+//! sysctl and decodes file handles for it). Its action script (`vzctl criu-action`) moves
+//! the restored root into the VE before it forks anything (`VZCTL_VE_ATTACH`): every other
+//! restored task inherits the VE.
 
 use super::dev::make_dev;
 use super::fork::{close_in_child, fork_reporting, host_error};
-use super::inside::enter_ve;
+use crate::cgroup::join_cgroup;
 use super::Step;
-use crate::device::Vzctl;
 use crate::device_rules::Rule;
 use crate::error::VzError;
 use crate::idmap::IdMap;
@@ -78,11 +80,32 @@ impl RestoreMounts {
         self.dir.join("dev")
     }
 
+    /// Writes CRIU's action script beside the mounts: a shell script running `command`
+    /// (CRIU runs an action script as a program, without arguments).
+    pub fn write_action(&self, command: &str) -> Result<PathBuf, VzError> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let path = self.dir.join("action");
+        let write = || -> std::io::Result<()> {
+            let mut file = fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o700)
+                .open(&path)?;
+            std::io::Write::write_all(&mut file, format!("#!/bin/sh\nexec {command}\n").as_bytes())
+        };
+        write().map_err(|source| VzError::System {
+            what: format!("write {}", path.display()),
+            source,
+        })?;
+        Ok(path)
+    }
+
     fn detach(&self) {
         for path in [self.dev(), self.root()] {
             while umount2(&path, MntFlags::MNT_DETACH).is_ok() {}
             let _ = fs::remove_dir(&path);
         }
+        let _ = fs::remove_file(self.dir.join("action"));
         let _ = fs::remove_dir(&self.dir);
     }
 }
@@ -135,14 +158,9 @@ fn userns_with(ids: IdMap, proc_dir: &Path) -> Result<File, VzError> {
     opened
 }
 
-/// Runs `argv` (CRIU) inside VE `veid` (its cgroup `cgroup` and its id), with the caller's
-/// stdio; returns its exit status.
-pub fn run_in_ve(
-    device: &Vzctl,
-    veid: u32,
-    cgroup: &Path,
-    argv: &[String],
-) -> Result<i32, VzError> {
+/// Runs `argv` (CRIU) as a host task in the VE's cgroup `cgroup`, with the caller's stdio;
+/// returns its exit status. Every task it restores is forked in that cgroup.
+pub fn run_in_cgroup(cgroup: &Path, argv: &[String]) -> Result<i32, VzError> {
     let args = argv
         .iter()
         .map(|a| CString::new(a.as_bytes()))
@@ -153,8 +171,7 @@ pub fn run_in_ve(
         .cloned()
         .ok_or_else(|| VzError::InvalidValue("no program".into()))?;
     let child = fork_reporting(|| {
-        // /dev/vzctl is opened close-on-exec: CRIU, in the VE, does not get it.
-        enter_ve(device, veid, cgroup)?;
+        join_cgroup(cgroup)?;
         nix::unistd::execvp(&program, &args)
             .map_err(Step::Exec.failed_at(program.to_string_lossy()))?;
         Ok(0)
@@ -162,10 +179,7 @@ pub fn run_in_ve(
     .map_err(host_error)?;
     let (status, report) = child.wait().map_err(host_error)?;
     if let Some(err) = report {
-        return Err(VzError::RestoreFailed {
-            veid,
-            reason: err.to_string(),
-        });
+        return Err(host_error(err));
     }
     Ok(super::fork::exit_code(status))
 }
