@@ -14,7 +14,16 @@ expect_status() {
 
 module_loaded() { grep -q '^vz ' /proc/modules; }
 load_module() { module_loaded || modprobe vz; }
-unload_module() { if module_loaded; then rmmod vz; fi; }
+# A dead VE's sockets may hold the module for a moment longer (the kernel tears down its
+# network namespace from a work queue): the unload is retried for up to 10 s.
+unload_module() {
+    tries=0
+    while module_loaded && ! rmmod vz 2>/dev/null; do
+        tries=$((tries + 1))
+        [ $tries -lt 100 ] || { rmmod vz; return 1; }
+        sleep 0.1
+    done
+}
 
 # A kernel warning, oops or KASAN report since boot fails the whole run anyway (the host
 # harness scans the console); cases that stress the kernel also check it themselves.

@@ -55,7 +55,14 @@ pub struct SavedVe {
     /// the VE's rules, and after a restore looks for one named after the new init to lift:
     /// vzctl lifts the saved one itself.
     pub dumped_init_pid: i32,
+    /// The CPU files of the VE's cgroup as they were (`CGROUP_FILES`): set live with
+    /// `vzctl set` without --save, they come back too.
+    pub cgroup: Vec<(String, String)>,
 }
+
+/// The files of a VE's cgroup a checkpoint keeps (its memory limit is physpages', kept with
+/// the beancounters).
+pub const CGROUP_FILES: [&str; 3] = ["cpu.weight", "cpu.max", "cpuset.cpus"];
 
 impl SavedVe {
     /// The state of VE `veid` as the module exported it; `netdevs` are the VE's devices.
@@ -66,6 +73,7 @@ impl SavedVe {
         devices: &[abi::DevPerm],
         addresses: &[abi::VeAddr],
         netdevs: Vec<String>,
+        cgroup: Vec<(String, String)>,
     ) -> SavedVe {
         SavedVe {
             format: STATE_FORMAT,
@@ -100,6 +108,7 @@ impl SavedVe {
                 .collect(),
             netdevs,
             dumped_init_pid: init_pid,
+            cgroup,
         }
     }
 
@@ -203,9 +212,10 @@ const CRIU_COMMON: [&str; 4] = ["--tcp-established", "--file-locks", "--link-rem
 const DEV_KEY: &str = "vzdev";
 
 /// `criu dump` of the tree of `init_pid` into `dir`, which the VE's cgroup `cgroup` holds
-/// frozen: CRIU leaves it so (`--leave-running` keeps the tasks; the freezer keeps them
-/// still), for vzctl to kill or thaw.
-pub fn criu_dump_args(init_pid: i32, dir: &Path, cgroup: &Path) -> Vec<String> {
+/// frozen. With `kill` CRIU kills the tree once dumped; otherwise it leaves it frozen
+/// (`--leave-running` keeps the tasks; the freezer keeps them still), for vzctl to kill or
+/// thaw.
+pub fn criu_dump_args(init_pid: i32, dir: &Path, cgroup: &Path, kill: bool) -> Vec<String> {
     let mut args = vec![
         "criu".to_owned(),
         "dump".to_owned(),
@@ -217,7 +227,6 @@ pub fn criu_dump_args(init_pid: i32, dir: &Path, cgroup: &Path) -> Vec<String> {
         DUMP_LOG.to_owned(),
         "--freeze-cgroup".to_owned(),
         cgroup.display().to_string(),
-        "--leave-running".to_owned(),
         // The VE's network namespace is held silent by nftables rules while its sockets are
         // dumped (the restore lifts them once its sockets are back).
         "--network-lock".to_owned(),
@@ -225,18 +234,20 @@ pub fn criu_dump_args(init_pid: i32, dir: &Path, cgroup: &Path) -> Vec<String> {
         "--external".to_owned(),
         format!("mnt[/dev]:{DEV_KEY}"),
     ];
+    if !kill {
+        args.push("--leave-running".to_owned());
+    }
     args.extend(CRIU_COMMON.iter().map(|a| (*a).to_owned()));
     args
 }
 
-/// `criu restore` from `dir` onto the staged root and /dev `mounts`, writing the restored
-/// root's host pid to `pidfile` and running the script `action` (vzctl's criu-action) at
+/// `criu restore` from `dir` onto the staged root and /dev `mounts` (where it also writes
+/// the restored root's host pid), running the script `action` (vzctl's criu-action) at
 /// each of CRIU's steps. `veth` names the VE end and the host end of its link, when it has one;
 /// `stopped` leaves every task stopped (for `restore --undump`).
 pub fn criu_restore_args(
     dir: &Path,
     mounts: &crate::runtime::RestoreMounts,
-    pidfile: &Path,
     action: &Path,
     veth: Option<(&str, &str)>,
     stopped: bool,
@@ -252,7 +263,7 @@ pub fn criu_restore_args(
         mounts.root().display().to_string(),
         "--restore-detached".to_owned(),
         "--pidfile".to_owned(),
-        pidfile.display().to_string(),
+        mounts.pidfile().display().to_string(),
         "--action-script".to_owned(),
         action.display().to_string(),
         "--external".to_owned(),
@@ -267,6 +278,18 @@ pub fn criu_restore_args(
     }
     args.extend(CRIU_COMMON.iter().map(|a| (*a).to_owned()));
     args
+}
+
+/// The last errors CRIU wrote to its log at `path` (up to three `Error (...)` lines, joined),
+/// for the one-line reason of a failed checkpoint or restore.
+pub fn criu_errors(path: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let errors: Vec<&str> = text
+        .lines()
+        .filter_map(|line| line.find("Error (").map(|at| line[at..].trim()))
+        .collect();
+    let last = errors.get(errors.len().saturating_sub(3)..)?;
+    (!last.is_empty()).then(|| last.join("; "))
 }
 
 /// Where a checkpoint in progress is written, beside its final place: a failed or interrupted
@@ -312,7 +335,15 @@ mod tests {
             ..Default::default()
         };
         addr.addr[..4].copy_from_slice(&[10, 0, 0, 1]);
-        SavedVe::from_export(101, 77, &counters, &[rule], &[addr], vec!["venet0".into()])
+        SavedVe::from_export(
+            101,
+            77,
+            &counters,
+            &[rule],
+            &[addr],
+            vec!["venet0".into()],
+            vec![("cpu.max".into(), "50000 100000".into())],
+        )
     }
 
     #[test]
@@ -357,6 +388,25 @@ mod tests {
         std::fs::write(&path, text.replace("\"numproc\"", "\"nosuch\"")).unwrap();
         let err = SavedVe::load(dir.path(), 101).unwrap_err();
         assert!(err.to_string().contains("unknown beancounter"), "{err}");
+    }
+
+    #[test]
+    fn the_last_criu_errors_make_the_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("restore.log");
+        std::fs::write(
+            &log,
+            "(00.1) Restoring\n(00.2) Error (criu/a.c:1): one\n(00.3) ok\n\
+             Error (criu/b.c:2): two\n(00.4) Error (criu/c.c:3): three\n(00.5) Error (criu/d.c:4): four\n",
+        )
+        .unwrap();
+        assert_eq!(
+            criu_errors(&log).unwrap(),
+            "Error (criu/b.c:2): two; Error (criu/c.c:3): three; Error (criu/d.c:4): four"
+        );
+        std::fs::write(&log, "(00.1) fine\n").unwrap();
+        assert_eq!(criu_errors(&log), None);
+        assert_eq!(criu_errors(&dir.path().join("none")), None);
     }
 
     #[test]

@@ -70,7 +70,7 @@ pub fn chkpnt(ctx: &Ctx, args: &ChkpntArgs) -> Result<(), VzError> {
         ChkpntStage::Dump => {
             ctx.say("\tdump...");
             ctx.host.freeze(ve.veid, true, &addresses)?;
-            dump_into(ctx, &ve, &dump)?;
+            dump_into(ctx, &ve, &dump, false)?;
         }
         ChkpntStage::Kill => {
             ctx.say("\tkill...");
@@ -85,7 +85,9 @@ pub fn chkpnt(ctx: &Ctx, args: &ChkpntArgs) -> Result<(), VzError> {
             ctx.say("\tsuspend...");
             ctx.host.freeze(ve.veid, true, &addresses)?;
             ctx.say("\tdump...");
-            if let Err(err) = dump_into(ctx, &ve, &dump) {
+            // CRIU kills the dumped tasks itself, their TCP connections still in repair
+            // mode: the peers hear nothing, and no socket of the old VE lingers.
+            if let Err(err) = dump_into(ctx, &ve, &dump, true) {
                 ctx.host.freeze(ve.veid, false, &addresses)?;
                 ctx.say("Checkpointing failed");
                 return Err(err);
@@ -182,7 +184,7 @@ fn restore_from(ctx: &Ctx, ve: &Ve, dump: &Path, frozen: bool) -> Result<(), VzE
     let ve = &super::start::with_ids(ctx, ve)?;
     let plan = super::start::plan(ve, &ctx.host.cpus()?)?;
     crate::net::check_addresses_free(ctx.paths, ve.veid, &plan.addresses)?;
-    ve.apply_disk_limits(ctx.host, ctx.global, false)?;
+    // The disk quota's limits are the filesystem's, kept with the private area.
     let mounted_here = !ctx.host.is_mounted(&ve.root)?;
     if mounted_here {
         ctx.host.mount(&ve.private, &ve.root)?;
@@ -196,9 +198,9 @@ fn restore_from(ctx: &Ctx, ve: &Ve, dump: &Path, frozen: bool) -> Result<(), VzE
     Ok(())
 }
 
-/// Dumps the frozen VE into `dump`, through `dump.partial`; a failure keeps what CRIU left
-/// as `dump.fail`.
-fn dump_into(ctx: &Ctx, ve: &Ve, dump: &Path) -> Result<(), VzError> {
+/// Dumps the frozen VE into `dump`, through `dump.partial`, and with `kill` ends it; a
+/// failure keeps what CRIU left as `dump.fail`.
+fn dump_into(ctx: &Ctx, ve: &Ve, dump: &Path, kill: bool) -> Result<(), VzError> {
     let failed = |reason: String| VzError::ChkpntFailed {
         veid: ve.veid,
         reason,
@@ -208,7 +210,7 @@ fn dump_into(ctx: &Ctx, ve: &Ve, dump: &Path) -> Result<(), VzError> {
     std::fs::create_dir_all(&partial)
         .map_err(|e| failed(format!("mkdir {}: {e}", partial.display())))?;
     let netdevs = netdevs(ve)?;
-    if let Err(err) = ctx.host.dump(ve.veid, &partial, &netdevs) {
+    if let Err(err) = ctx.host.dump(ve.veid, &partial, &netdevs, kill) {
         let kept = checkpoint::failed_dir(dump);
         let _ = remove_dir(&kept);
         let _ = std::fs::rename(&partial, &kept);
@@ -373,7 +375,8 @@ mod tests {
         assert!(!checkpoint::partial_dir(&dump).exists());
         let calls = host.calls();
         assert_eq!(calls[0], "freeze 101 true [10.0.0.1]");
-        assert!(calls[1].starts_with("dump 101 ") && calls[1].ends_with(".partial [\"venet0\"]"));
+        assert!(calls[1].starts_with("dump 101 "));
+        assert!(calls[1].ends_with(".partial [\"venet0\"] kill=true"));
         assert!(calls[2].starts_with("stop 101 fast=true"), "{calls:?}");
         // The fake dump has no module state: the restore refuses it, and keeps it.
         *host.running.borrow_mut() = None;
@@ -388,6 +391,7 @@ mod tests {
             &[vz_abi::UbCounter::default(); vz_abi::UB_COUNT],
             &[],
             &[],
+            vec![],
             vec![],
         )
         .save(&dump)
@@ -435,6 +439,7 @@ mod tests {
             &[vz_abi::UbCounter::default(); vz_abi::UB_COUNT],
             &[],
             &[],
+            vec![],
             vec![],
         );
         saved.save(&dump).unwrap();

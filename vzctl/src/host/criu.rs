@@ -11,7 +11,7 @@ use crate::runtime;
 use std::net::Ipv4Addr;
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use vz_abi as abi;
 
@@ -80,9 +80,20 @@ impl LinuxHost {
         }
     }
 
-    pub(super) fn dump_ve(&self, veid: u32, dir: &Path, netdevs: &[String]) -> Result<(), VzError> {
+    pub(super) fn dump_ve(
+        &self,
+        veid: u32,
+        dir: &Path,
+        netdevs: &[String],
+        kill: bool,
+    ) -> Result<(), VzError> {
         let init_pid = self.init_pid(veid)?;
         let failed = |reason: String| VzError::ChkpntFailed { veid, reason };
+        if let Some(pid) = self.task_outside_init_tree(veid, init_pid) {
+            return Err(failed(format!(
+                "task {pid} joined it from the host (an open vzctl exec or enter session);                  CRIU dumps only the tree of the VE's init: end the session first"
+            )));
+        }
         self.set_frozen(veid, true)?;
         let state = self.device()?.ve_export(veid)?;
         SavedVe::from_export(
@@ -92,12 +103,17 @@ impl LinuxHost {
             &state.devices,
             &state.addresses,
             netdevs.to_vec(),
+            self.cgroup_values(veid)?,
         )
         .save(dir)?;
-        let argv = checkpoint::criu_dump_args(init_pid, dir, &self.cgroup_dir(veid));
+        let argv = checkpoint::criu_dump_args(init_pid, dir, &self.cgroup_dir(veid), kill);
         let status = run_criu(&argv).map_err(|e| failed(e.to_string()))?;
         if status != 0 {
-            return Err(failed(format!("criu dump exited with status {status}")));
+            let errors = checkpoint::criu_errors(&dir.join(checkpoint::DUMP_LOG));
+            return Err(failed(format!(
+                "criu dump exited with status {status}{}",
+                errors.map(|e| format!(": {e}")).unwrap_or_default()
+            )));
         }
         Ok(())
     }
@@ -146,6 +162,15 @@ impl LinuxHost {
                 source,
             })?;
         }
+        // Then the values the VE had: a host that refuses one (CPUs it lacks) keeps the
+        // config's.
+        for (file, value) in &saved.cgroup {
+            if checkpoint::CGROUP_FILES.contains(&file.as_str()) {
+                if let Err(err) = std::fs::write(cgroup.join(file), value) {
+                    eprintln!("CT {veid}: {file} {value} of the dump refused ({err}), kept the config's");
+                }
+            }
+        }
         let staging = PathBuf::from(RESTORE_STAGING).join(veid.to_string());
         let mounts = runtime::RestoreMounts::attach(
             &staging,
@@ -154,7 +179,6 @@ impl LinuxHost {
             &plan.nodes,
             &self.proc_dir,
         )?;
-        let pidfile = staging.join("init.pid");
         let has_link = saved.netdevs.iter().any(|name| name == net::VE_LINK);
         let host_link = net::host_link(veid);
         let vzctl = std::env::current_exe().map_err(|source| VzError::System {
@@ -165,7 +189,6 @@ impl LinuxHost {
         let argv = checkpoint::criu_restore_args(
             dir,
             &mounts,
-            &pidfile,
             &action,
             has_link.then_some((net::VE_LINK, host_link.as_str())),
             frozen,
@@ -173,9 +196,13 @@ impl LinuxHost {
         let status = runtime::run_in_cgroup(&cgroup, &argv)?;
         drop(mounts);
         if status != 0 {
+            let log = dir.join(checkpoint::RESTORE_LOG);
             return Err(failed(format!(
-                "criu restore exited with status {status}; see {}",
-                dir.join(checkpoint::RESTORE_LOG).display()
+                "criu restore exited with status {status}{}; CRIU's log is {}",
+                checkpoint::criu_errors(&log)
+                    .map(|e| format!(": {e}"))
+                    .unwrap_or_default(),
+                log.display()
             )));
         }
         if self.running(veid)?.is_none_or(|r| r.init_pid <= 0) {
@@ -208,6 +235,32 @@ impl LinuxHost {
         Ok(())
     }
 
+    /// The values of `CGROUP_FILES` in the VE's cgroup.
+    fn cgroup_values(&self, veid: u32) -> Result<Vec<(String, String)>, VzError> {
+        checkpoint::CGROUP_FILES
+            .iter()
+            .map(|file| {
+                let path = self.cgroup_dir(veid).join(file);
+                std::fs::read_to_string(&path)
+                    .map(|value| ((*file).to_owned(), value.trim().to_owned()))
+                    .map_err(|source| VzError::System {
+                        what: format!("read {}", path.display()),
+                        source,
+                    })
+            })
+            .collect()
+    }
+
+    /// A task in the VE's cgroup outside its init's pid namespace: the waiting side of a
+    /// `vzctl exec` or `enter`, whose command (a child of it) is no descendant of the init.
+    fn task_outside_init_tree(&self, veid: u32, init_pid: i32) -> Option<i32> {
+        let pidns = |pid: i32| std::fs::read_link(self.proc_dir.join(format!("{pid}/ns/pid"))).ok();
+        let ve_pidns = pidns(init_pid)?;
+        cgroup::tasks(&self.cgroup_dir(veid))
+            .into_iter()
+            .find(|&pid| pidns(pid).is_some_and(|ns| ns != ve_pidns))
+    }
+
     /// Continues the tasks CRIU left stopped (`--leave-stopped`) in the frozen VE: they go
     /// on where they were once it is thawed.
     fn continue_stopped(&self, veid: u32) {
@@ -218,13 +271,17 @@ impl LinuxHost {
     }
 }
 
-/// Runs CRIU with `argv` on the host, with vzctl's stdio; its exit status.
+/// Runs CRIU with `argv` on the host, its stdio on /dev/null (it writes everything to its
+/// log); its exit status.
 fn run_criu(argv: &[String]) -> Result<i32, VzError> {
     let (program, args) = argv
         .split_first()
         .ok_or_else(|| VzError::InvalidValue("no program".into()))?;
     let status = Command::new(program)
         .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
         .status()
         .map_err(|source| VzError::System {
             what: format!("run {program}"),

@@ -144,8 +144,8 @@ impl Host for FakeHost {
         Ok(())
     }
 
-    fn dump(&self, veid: u32, dir: &Path, netdevs: &[String]) -> Result<(), VzError> {
-        self.log(format!("dump {veid} {} {netdevs:?}", dir.display()));
+    fn dump(&self, veid: u32, dir: &Path, netdevs: &[String], kill: bool) -> Result<(), VzError> {
+        self.log(format!("dump {veid} {} {netdevs:?} kill={kill}", dir.display()));
         std::fs::write(dir.join("inventory.img"), "").unwrap();
         if self.fail_dump {
             return Err(VzError::ChkpntFailed {

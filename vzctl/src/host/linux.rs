@@ -56,8 +56,11 @@ impl LinuxHost {
         self.cgroup_root.join("vz").join(veid.to_string())
     }
 
-    /// Kills every task of the VE (its init's pid namespace takes the rest with it), waits
-    /// until none is left, then removes the VE from the kernel and its cgroup.
+    /// Kills every task of the VE (its init's pid namespace takes the rest with it, its
+    /// cgroup the tasks that joined it from outside, such as the waiting side of a `vzctl
+    /// exec`), waits until none is left, then removes the VE from the kernel and its cgroup.
+    /// A frozen VE dies as it is (a fatal signal ends a frozen task): nothing in it runs
+    /// again after a checkpoint.
     pub(super) fn tear_down(&self, veid: u32) -> Result<(), VzError> {
         let device = self.device()?;
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -65,9 +68,8 @@ impl LinuxHost {
             if running.init_pid > 0 {
                 // SAFETY: kill(2) with a pid and a signal touches no memory.
                 unsafe { libc::kill(running.init_pid, libc::SIGKILL) };
-            } else {
-                self.kill_cgroup(veid);
             }
+            self.kill_cgroup(veid);
             if Instant::now() > deadline {
                 return Err(VzError::StopFailed {
                     veid,
@@ -228,8 +230,7 @@ impl LinuxHost {
         Ok(())
     }
 
-    /// Kills whatever is left in the VE's cgroup (tasks that entered but are outside its
-    /// pid namespace).
+    /// Kills every task in the VE's cgroup, its init's pid namespace or not.
     fn kill_cgroup(&self, veid: u32) {
         let _ = std::fs::write(self.cgroup_dir(veid).join("cgroup.kill"), "1");
     }
@@ -461,8 +462,8 @@ impl Host for LinuxHost {
         self.freeze_ve(veid, frozen, addresses)
     }
 
-    fn dump(&self, veid: u32, dir: &Path, netdevs: &[String]) -> Result<(), VzError> {
-        self.dump_ve(veid, dir, netdevs)
+    fn dump(&self, veid: u32, dir: &Path, netdevs: &[String], kill: bool) -> Result<(), VzError> {
+        self.dump_ve(veid, dir, netdevs, kill)
     }
 
     fn restore(

@@ -80,6 +80,11 @@ impl RestoreMounts {
         self.dir.join("dev")
     }
 
+    /// Where CRIU writes the restored root's host pid.
+    pub fn pidfile(&self) -> PathBuf {
+        self.dir.join("init.pid")
+    }
+
     /// Writes CRIU's action script beside the mounts: a shell script running `command`
     /// (CRIU runs an action script as a program, without arguments).
     pub fn write_action(&self, command: &str) -> Result<PathBuf, VzError> {
@@ -106,6 +111,7 @@ impl RestoreMounts {
             let _ = fs::remove_dir(&path);
         }
         let _ = fs::remove_file(self.dir.join("action"));
+        let _ = fs::remove_file(self.pidfile());
         let _ = fs::remove_dir(&self.dir);
     }
 }
@@ -158,8 +164,8 @@ fn userns_with(ids: IdMap, proc_dir: &Path) -> Result<File, VzError> {
     opened
 }
 
-/// Runs `argv` (CRIU) as a host task in the VE's cgroup `cgroup`, with the caller's stdio;
-/// returns its exit status. Every task it restores is forked in that cgroup.
+/// Runs `argv` (CRIU) as a host task in the VE's cgroup `cgroup`, its stdio on /dev/null
+/// (it writes everything to its log); returns its exit status. Every task it restores is forked in that cgroup.
 pub fn run_in_cgroup(cgroup: &Path, argv: &[String]) -> Result<i32, VzError> {
     let args = argv
         .iter()
@@ -170,8 +176,18 @@ pub fn run_in_cgroup(cgroup: &Path, argv: &[String]) -> Result<i32, VzError> {
         .first()
         .cloned()
         .ok_or_else(|| VzError::InvalidValue("no program".into()))?;
+    let null = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+        .map_err(|source| VzError::System {
+            what: "open /dev/null".into(),
+            source,
+        })?;
     let child = fork_reporting(|| {
         join_cgroup(cgroup)?;
+        let fd = null.as_raw_fd();
+        super::inside::redirect_stdio([fd, fd, fd])?;
         nix::unistd::execvp(&program, &args)
             .map_err(Step::Exec.failed_at(program.to_string_lossy()))?;
         Ok(0)
