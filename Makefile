@@ -56,11 +56,13 @@ endif
 # The debug kernel is there to catch kernel faults (KASAN, lockdep, kmemleak) in the patches
 # and the module, at about 13 s a case. It runs the files that drive the kernel side: the
 # module, VE core, devices, netdev, fuzz, vzpid, beancounters, the VE lifecycle, user
-# namespaces, the VE's uptime and CPUs, its own /proc and the isolation attacks; vzlist's output formats and the Debian template's
+# namespaces, the VE's uptime and CPUs, its own /proc, checkpoint/restore (CRIU drives the
+# module's attach and import, its hooks and the VE's objects hard) and the isolation attacks;
+# vzlist's output formats and the Debian template's
 # scenario (userland flows over the same kernel paths, several minutes under KASAN) run on the
 # normal kernel only, which keeps a cold CI under an hour. ONLY=. runs everything.
 ifeq ($(DEBUG),1)
-  ONLY ?= /(10|20|30|40|50|60|70|80|82|83|87|95)-
+  ONLY ?= /(10|20|30|40|50|60|70|80|82|83|87|88|95)-
 endif
 ROUNDS ?= 1
 SUITE_ARGS := --shards $(SHARDS) --rounds $(ROUNDS) $(if $(ONLY),--only '$(ONLY)')

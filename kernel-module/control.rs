@@ -342,8 +342,7 @@ fn ve_import(arg: UserArg) -> Result {
             return Err(EINVAL);
         }
         let count = usize::try_from(req.netdev_count).map_err(|_| EINVAL)?;
-        let names: KVec<[u8; abi::NETDEV_NAME_LEN]> =
-            uaccess::read_user_array(req.netdevs, count)?;
+        let names: KVec<[u8; abi::NETDEV_NAME_LEN]> = uaccess::read_user_array(req.netdevs, count)?;
         for name in names.iter() {
             netdev_name(name)?;
         }

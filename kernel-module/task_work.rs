@@ -41,6 +41,11 @@ struct EnterWork {
 }
 
 /// Runs in the target task: it enters the VE itself, as `VZCTL_VE_ENTER` would for it.
+///
+/// # Safety
+///
+/// `head` must be the `head` of an `EnterWork` leaked by `enter_as`, passed once (the
+/// kernel calls task work once).
 unsafe extern "C" fn run_enter(head: *mut bindings::callback_head) {
     // SAFETY: `head` is the first field of an `EnterWork` that `enter_as` leaked from a
     // `KBox` and handed to the kernel, which calls this once with it; it is ours again here.

@@ -5,7 +5,6 @@
 # case-timeout: 600
 
 TEMPLATE=busybox-1.35-x86_64
-DEBIAN=debian-12-x86_64
 DUMP=/vz/dump/Dump.101
 
 # VE 101 created with an address (so it has a venet link and a host route), running, with
@@ -385,19 +384,4 @@ install_vztest() {
         mkdir -p "$private${lib%/*}"
         cp -L "$lib" "$private$lib"
     done
-}
-
-# The Debian VE (systemd, lighttpd) survives a checkpoint and serves afterwards.
-test_the_debian_ve_survives_and_serves() {
-    fresh_vz
-    host_address
-    rm -rf /vz/dump/*
-    vzctl --quiet create 101 --ostemplate $DEBIAN --ipadd 10.1.4.101 >/dev/null
-    vzctl --quiet start 101
-    wait_long 120 "lighttpd in the Debian VE" sh -c "vztest http-get 10.1.4.101:80 / | grep -q ."
-    vzctl chkpnt 101 || { cat /vz/dump/Dump.101.fail/dump.log | grep -E 'Error|Warn' | tail -30; fail "chkpnt of the Debian VE"; }
-    vzctl restore 101 || { grep -E 'Error|Warn' $DUMP/restore.log | tail -30; fail "restore of the Debian VE"; }
-    vztest http-get 10.1.4.101:80 / | grep -q . || fail "lighttpd does not serve after the restore"
-    vzctl exec 101 systemctl is-system-running --wait || true
-    vzctl exec 101 systemctl is-active lighttpd
 }

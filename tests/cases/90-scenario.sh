@@ -211,3 +211,35 @@ test_a_hosting_admin_runs_a_debian_web_server() {
     [ ! -e /vz/private/201 ] || fail "private area left"
     return 0
 }
+
+# The Debian VE checkpointed and restored (vzctl chkpnt/restore, issue 14): systemd, its
+# journal and lighttpd come back as they were, and the web server answers at the same
+# address. On the normal kernel only, with the rest of this file.
+test_a_checkpointed_debian_ve_serves_after_its_restore() {
+    fresh_vz
+    host_address
+    rm -rf /vz/dump/*
+    vzctl --quiet create 202 --ostemplate $TEMPLATE --ipadd 10.2.0.202 >/dev/null
+    vzctl --quiet start 202
+    wait_for_boot 202 480
+    wait_long 60 "the web server of VE 202" vztest http-get 10.2.0.202:80 /
+    before=$(vzctl exec2 202 'ps -e -o pid=,comm=' | sort)
+    t=$(now_ms)
+    if ! vzctl chkpnt 202; then
+        grep -E 'Error' /vz/dump/Dump.202.fail/dump.log | tail -n 20
+        fail "chkpnt of the Debian VE"
+    fi
+    echo "chkpnt took $(( $(now_ms) - t )) ms, dump $(du -sk /vz/dump/Dump.202 | cut -f1) KiB"
+    t=$(now_ms)
+    if ! vzctl restore 202; then
+        grep -E 'Error' /vz/dump/Dump.202/restore.log | tail -n 20
+        fail "restore of the Debian VE"
+    fi
+    echo "restore took $(( $(now_ms) - t )) ms"
+    vztest http-get 10.2.0.202:80 / | grep -qi html || fail "lighttpd does not answer after the restore"
+    expect_eq "lighttpd.service" "$(vzctl exec2 202 systemctl is-active lighttpd.service)" active
+    after=$(vzctl exec2 202 'ps -e -o pid=,comm=' | grep -v -e ' ps$' -e ' sh$' | sort)
+    expect_eq "the VE's processes and pids" "$after" "$(echo "$before" | grep -v -e ' ps$' -e ' sh$')"
+    vzctl --quiet stop 202
+    vzctl --quiet destroy 202
+}

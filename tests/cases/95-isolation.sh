@@ -1617,3 +1617,46 @@ test_a_fresh_procfs_or_nested_namespace_still_shows_the_ves_own_machine() {
     done
     vzctl --quiet set 101 --ram unlimited 2>/dev/null || vzctl --quiet set 101 --physpages 0:unlimited
 }
+
+# Checkpoint and restore (issue 14). VE root cannot reach the calls that carry a VE's state
+# across a dump: attaching a task, exporting or importing beancounters and device rules.
+# Stopped by: every /dev/vzctl command is refused inside a VE.
+test_the_checkpoint_ioctls_are_refused_inside() {
+    iso_ves
+    for cmd in 0x40082e4f 0xc4202e4d 0x44202e4e; do
+        expect_eq "ioctl $cmd from inside" "$(vztest ioctl $cmd --enter 101)" EPERM
+    done
+}
+
+# A checkpoint remakes the VE's /dev from what it finds there: links planted to host files
+# and directories, and /dev itself replaced by a link to /. Stopped by: vzctl walks the
+# VE's /dev from its root (openat2 RESOLVE_IN_ROOT, no link followed), records links as
+# text, and remakes them in a fresh tmpfs inside the new /dev: nothing of the host is read
+# or written, and the links still point into the VE's own tree.
+test_a_checkpoint_follows_no_link_the_ve_planted_in_dev() {
+    iso_ves
+    host_passwd=$(cat /etc/passwd)
+    vzctl exec2 101 'ln -s /etc/passwd /dev/evil && mkdir -p /dev/evil.d &&
+        ln -s ../../../../../etc /dev/evil.d/up && i=0 &&
+        while [ $i -lt 2000 ]; do : > /dev/evil.d/f$i 2>/dev/null || break; i=$((i+1)); done; true'
+    vzctl --quiet chkpnt 101
+    vzctl --quiet restore 101
+    expect_eq "the planted link" "$(vzctl exec2 101 readlink /dev/evil)" /etc/passwd
+    expect_eq "the planted link in a directory" "$(vzctl exec2 101 readlink /dev/evil.d/up)" ../../../../../etc
+    expect_eq "the VE's /etc/passwd through it" "$(vzctl exec2 101 cat /dev/evil)" \
+        "$(cat /vz/private/101/etc/passwd)"
+    expect_eq "the host's /etc/passwd" "$(cat /etc/passwd)" "$host_passwd"
+    [ ! -e /run/vz/restore/101 ] || fail "restore staging left on the host"
+    # /dev replaced by a link to the VE's / (its own mount of /dev taken away first).
+    vzctl exec2 101 'umount -l /dev && rmdir /dev && ln -s / /dev' ||
+        { echo "VE 101 could not replace its /dev: nothing to follow"; return 0; }
+    set +e; vzctl chkpnt 101 >/tmp/out 2>&1; rc=$?; set -e
+    cat /tmp/out
+    expect_eq "the host's /etc/passwd" "$(cat /etc/passwd)" "$host_passwd"
+    [ "$rc" != 0 ] || vzctl --quiet restore 101 || true
+    # The next case gets VE 101 back with a /dev of its own.
+    vzctl --quiet stop --fast 101 >/dev/null 2>&1 || true
+    rm -rf /vz/dump/Dump.101 /vz/dump/Dump.101.fail
+    rm -f /vz/private/101/dev
+    mkdir -p /vz/private/101/dev
+}

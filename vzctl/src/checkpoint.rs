@@ -58,7 +58,26 @@ pub struct SavedVe {
     /// The CPU files of the VE's cgroup as they were (`CGROUP_FILES`): set live with
     /// `vzctl set` without --save, they come back too.
     pub cgroup: Vec<(String, String)>,
+    /// The directories and links of the VE's /dev (the nodes are remade from its device
+    /// rules): its /dev is a tmpfs of the host's, which CRIU does not restore (see
+    /// `runtime::RestoreMounts`), and what the VE made there (systemd's /dev/mqueue mount
+    /// point, /dev/log) must be back before CRIU mounts over it.
+    #[serde(default)]
+    pub dev: Vec<DevEntry>,
 }
+
+/// A directory or a symbolic link in a VE's /dev, by its path below /dev.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DevEntry {
+    pub path: PathBuf,
+    /// The link's target; none for a directory.
+    pub link: Option<PathBuf>,
+}
+
+/// How many entries of a VE's /dev a checkpoint keeps, and how deep: its /dev tmpfs holds at
+/// most 4096 inodes, and what the VE makes there is the VE's, so it is bounded.
+pub const DEV_ENTRIES_MAX: usize = 1024;
+pub const DEV_DEPTH_MAX: usize = 8;
 
 /// The files of a VE's cgroup a checkpoint keeps (its memory limit is physpages', kept with
 /// the beancounters).
@@ -109,6 +128,7 @@ impl SavedVe {
             netdevs,
             dumped_init_pid: init_pid,
             cgroup,
+            dev: Vec::new(),
         }
     }
 

@@ -332,7 +332,7 @@ mod tests {
     fn two_stage_options_are_a_syntax_error() {
         let (scratch, global) = setup();
         let host = FakeHost::default();
-        let ctx = crate::commands::fake::ctx(&*scratch, &global, &host);
+        let ctx = crate::commands::fake::ctx(&scratch, &global, &host);
         let err = chkpnt(&ctx, &chkpnt_args([true, true, false, false])).unwrap_err();
         assert_eq!(err.exit_code(), 20);
         assert_eq!(err.to_string(), ONE_STAGE);
@@ -349,7 +349,7 @@ mod tests {
     fn a_stopped_ve_cannot_be_checkpointed_nor_a_running_one_restored() {
         let (scratch, global) = setup();
         let host = FakeHost::default();
-        let ctx = crate::commands::fake::ctx(&*scratch, &global, &host);
+        let ctx = crate::commands::fake::ctx(&scratch, &global, &host);
         assert_eq!(
             chkpnt(&ctx, &chkpnt_args([false; 4]))
                 .unwrap_err()
@@ -368,7 +368,7 @@ mod tests {
             running: RUNNING.into(),
             ..FakeHost::default()
         };
-        let ctx = crate::commands::fake::ctx(&*scratch, &global, &host);
+        let ctx = crate::commands::fake::ctx(&scratch, &global, &host);
         chkpnt(&ctx, &chkpnt_args([false; 4])).unwrap();
         let dump = global.dump(101);
         assert!(dump.join("inventory.img").exists());
@@ -409,7 +409,7 @@ mod tests {
             fail_dump: true,
             ..FakeHost::default()
         };
-        let ctx = crate::commands::fake::ctx(&*scratch, &global, &host);
+        let ctx = crate::commands::fake::ctx(&scratch, &global, &host);
         let dump = global.dump(101);
         std::fs::create_dir_all(&dump).unwrap();
         std::fs::write(dump.join("older.img"), "").unwrap();
@@ -430,7 +430,7 @@ mod tests {
             fail_restore: true,
             ..FakeHost::default()
         };
-        let ctx = crate::commands::fake::ctx(&*scratch, &global, &host);
+        let ctx = crate::commands::fake::ctx(&scratch, &global, &host);
         let dump = global.dump(101);
         std::fs::create_dir_all(&dump).unwrap();
         let saved = SavedVe::from_export(

@@ -9,7 +9,8 @@ use crate::error::VzError;
 use crate::net;
 use crate::runtime;
 use std::net::Ipv4Addr;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, FromRawFd};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -96,16 +97,19 @@ impl LinuxHost {
         }
         self.set_frozen(veid, true)?;
         let state = self.device()?.ve_export(veid)?;
-        SavedVe::from_export(
-            veid,
-            init_pid,
-            &state.counters,
-            &state.devices,
-            &state.addresses,
-            netdevs.to_vec(),
-            self.cgroup_values(veid)?,
-        )
-        .save(dir)?;
+        let saved = SavedVe {
+            dev: dev_entries(&self.proc_dir, init_pid)?,
+            ..SavedVe::from_export(
+                veid,
+                init_pid,
+                &state.counters,
+                &state.devices,
+                &state.addresses,
+                netdevs.to_vec(),
+                self.cgroup_values(veid)?,
+            )
+        };
+        saved.save(dir)?;
         let argv = checkpoint::criu_dump_args(init_pid, dir, &self.cgroup_dir(veid), kill);
         let status = run_criu(&argv).map_err(|e| failed(e.to_string()))?;
         if status != 0 {
@@ -167,7 +171,9 @@ impl LinuxHost {
         for (file, value) in &saved.cgroup {
             if checkpoint::CGROUP_FILES.contains(&file.as_str()) {
                 if let Err(err) = std::fs::write(cgroup.join(file), value) {
-                    eprintln!("CT {veid}: {file} {value} of the dump refused ({err}), kept the config's");
+                    eprintln!(
+                        "CT {veid}: {file} {value} of the dump refused ({err}), kept the config's"
+                    );
                 }
             }
         }
@@ -177,6 +183,7 @@ impl LinuxHost {
             &plan.root,
             plan.ids,
             &plan.nodes,
+            &saved.dev,
             &self.proc_dir,
         )?;
         let has_link = saved.netdevs.iter().any(|name| name == net::VE_LINK);
@@ -288,4 +295,72 @@ fn run_criu(argv: &[String]) -> Result<i32, VzError> {
             source,
         })?;
     Ok(status.code().unwrap_or(128))
+}
+
+/// The directories and links of the VE's /dev, as its init sees it, walked from the host
+/// without following any link (the VE's root may have placed them anywhere), on /dev's own
+/// filesystem only, within `DEV_ENTRIES_MAX` and `DEV_DEPTH_MAX`.
+fn dev_entries(proc_dir: &Path, init_pid: i32) -> Result<Vec<checkpoint::DevEntry>, VzError> {
+    use nix::fcntl::{openat, readlinkat, AtFlags, OFlag};
+    use nix::sys::stat::{fstatat, Mode, SFlag};
+    let failed = |what: &str, source: std::io::Error| VzError::System {
+        what: format!("the VE's /dev: {what}"),
+        source,
+    };
+    let root = std::fs::File::open(proc_dir.join(format!("{init_pid}/root")))
+        .map_err(|e| failed("open its root", e))?;
+    let dev = crate::mounts::open_in_root(root.as_fd(), Path::new("dev"), libc::O_DIRECTORY)
+        .map_err(|e| failed("open", e))?;
+    let dev_fs = nix::sys::stat::fstat(std::os::fd::AsRawFd::as_raw_fd(&dev))
+        .map_err(|e| failed("stat", e.into()))?
+        .st_dev;
+    let mut entries = Vec::new();
+    let mut dirs = vec![(dev, PathBuf::new(), 0usize)];
+    while let Some((fd, rel, depth)) = dirs.pop() {
+        let mut dir = nix::dir::Dir::from_fd(std::os::fd::IntoRawFd::into_raw_fd(fd))
+            .map_err(|e| failed("read", e.into()))?;
+        let raw = std::os::fd::AsRawFd::as_raw_fd(&dir);
+        let names: Vec<std::ffi::CString> = dir
+            .iter()
+            .flatten()
+            .map(|entry| entry.file_name().to_owned())
+            .filter(|name| name.as_bytes() != b"." && name.as_bytes() != b"..")
+            .collect();
+        for name in names {
+            if entries.len() >= checkpoint::DEV_ENTRIES_MAX {
+                return Ok(entries);
+            }
+            let Ok(stat) = fstatat(Some(raw), name.as_c_str(), AtFlags::AT_SYMLINK_NOFOLLOW) else {
+                continue;
+            };
+            let path = rel.join(std::ffi::OsStr::from_bytes(name.as_bytes()));
+            match SFlag::from_bits_truncate(stat.st_mode) & SFlag::S_IFMT {
+                SFlag::S_IFDIR => {
+                    entries.push(checkpoint::DevEntry {
+                        path: path.clone(),
+                        link: None,
+                    });
+                    // Not into another filesystem (devpts, mqueue): only its mount point.
+                    if stat.st_dev == dev_fs && depth + 1 < checkpoint::DEV_DEPTH_MAX {
+                        let flags = OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+                        if let Ok(sub) = openat(Some(raw), name.as_c_str(), flags, Mode::empty()) {
+                            // SAFETY: openat returned a new descriptor that nothing else owns.
+                            let sub = unsafe { std::os::fd::OwnedFd::from_raw_fd(sub) };
+                            dirs.push((sub, path, depth + 1));
+                        }
+                    }
+                }
+                SFlag::S_IFLNK => {
+                    if let Ok(target) = readlinkat(Some(raw), name.as_c_str()) {
+                        entries.push(checkpoint::DevEntry {
+                            path,
+                            link: Some(PathBuf::from(target)),
+                        });
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(entries)
 }

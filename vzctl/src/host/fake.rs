@@ -145,7 +145,10 @@ impl Host for FakeHost {
     }
 
     fn dump(&self, veid: u32, dir: &Path, netdevs: &[String], kill: bool) -> Result<(), VzError> {
-        self.log(format!("dump {veid} {} {netdevs:?} kill={kill}", dir.display()));
+        self.log(format!(
+            "dump {veid} {} {netdevs:?} kill={kill}",
+            dir.display()
+        ));
         std::fs::write(dir.join("inventory.img"), "").unwrap();
         if self.fail_dump {
             return Err(VzError::ChkpntFailed {

@@ -16,8 +16,9 @@
 
 use super::dev::make_dev;
 use super::fork::{close_in_child, fork_reporting, host_error};
-use crate::cgroup::join_cgroup;
 use super::Step;
+use crate::cgroup::join_cgroup;
+use crate::checkpoint::DevEntry;
 use crate::device_rules::Rule;
 use crate::error::VzError;
 use crate::idmap::IdMap;
@@ -38,12 +39,14 @@ pub struct RestoreMounts {
 
 impl RestoreMounts {
     /// Attaches under `dir` (made here) the VE's root at `root` idmapped with `ids`, and a
-    /// fresh /dev with the DEVNODES `nodes`.
+    /// fresh /dev with the DEVNODES `nodes` and the directories and links `entries` the VE
+    /// had made there.
     pub fn attach(
         dir: &Path,
         root: &Path,
         ids: IdMap,
         nodes: &[(String, Rule)],
+        entries: &[DevEntry],
         proc_dir: &Path,
     ) -> Result<RestoreMounts, VzError> {
         let failed = |what: String, source: std::io::Error| VzError::System { what, source };
@@ -65,6 +68,8 @@ impl RestoreMounts {
         mounts::attach(&root_mount, &staged.root())
             .map_err(|e| failed(format!("attach {}", staged.root().display()), e))?;
         let dev = make_dev(ids, nodes).map_err(host_error)?;
+        remake_entries(&dev, entries, (ids.uid, ids.gid))
+            .map_err(|e| failed("remake the VE's /dev".into(), e))?;
         mounts::attach(&dev, &staged.dev())
             .map_err(|e| failed(format!("attach {}", staged.dev().display()), e))?;
         Ok(staged)
@@ -120,6 +125,34 @@ impl Drop for RestoreMounts {
     fn drop(&mut self) {
         self.detach();
     }
+}
+
+/// Makes `entries` (directories and links, paths below /dev) in the new /dev `dev`, owned
+/// by the VE's root `owner`. Each path is resolved inside `dev` (openat2, no link followed
+/// and no `..` above it): a dump names nothing outside. Those the new /dev has already are
+/// kept.
+fn remake_entries(
+    dev: &std::os::fd::OwnedFd,
+    entries: &[DevEntry],
+    owner: (u32, u32),
+) -> std::io::Result<()> {
+    use std::os::fd::AsFd;
+    for entry in entries.iter().take(crate::checkpoint::DEV_ENTRIES_MAX) {
+        let Some(link) = &entry.link else {
+            mounts::make_dirs_in_root(dev.as_fd(), &entry.path, owner)?;
+            continue;
+        };
+        let (Some(parent), Some(name)) = (entry.path.parent(), entry.path.file_name()) else {
+            continue;
+        };
+        let parent = mounts::make_dirs_in_root(dev.as_fd(), parent, owner)?;
+        match nix::unistd::symlinkat(link.as_path(), Some(parent.as_raw_fd()), name) {
+            Ok(()) => mounts::chown_at(parent.as_raw_fd(), Path::new(name), owner)?,
+            Err(nix::errno::Errno::EEXIST) => {}
+            Err(errno) => return Err(errno.into()),
+        }
+    }
+    Ok(())
 }
 
 /// A user namespace mapping the VE's ids as its own does, for idmapping a mount the same
