@@ -156,6 +156,30 @@ pub fn tasks(dir: &Path) -> Vec<i32> {
     pids
 }
 
+/// The non-empty `cgroup.subtree_control` of `dir` and of every cgroup below it (as deep as a
+/// VE's tree goes), by path below `dir`, parents before their children.
+pub fn subtree_controls(dir: &Path) -> Vec<(PathBuf, String)> {
+    let mut found = Vec::new();
+    let mut queue = std::collections::VecDeque::from([(PathBuf::new(), 0)]);
+    let max_depth = VE_MAX_DEPTH.parse::<usize>().unwrap_or(16);
+    while let Some((rel, depth)) = queue.pop_front() {
+        let here = dir.join(&rel);
+        let controllers =
+            fs::read_to_string(here.join("cgroup.subtree_control")).unwrap_or_default();
+        if !controllers.trim().is_empty() {
+            found.push((rel.clone(), controllers.trim().to_owned()));
+        }
+        if depth < max_depth {
+            for entry in fs::read_dir(&here).into_iter().flatten().flatten() {
+                if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                    queue.push_back((rel.join(entry.file_name()), depth + 1));
+                }
+            }
+        }
+    }
+    found
+}
+
 /// CPUUNITS (OpenVZ's default 1000) and CPULIMIT (% of one CPU, 0 none) of a config.
 pub fn cpu_share(conf: &ConfigFile) -> Result<(u32, u32), String> {
     let get = |key: &str| conf.get(key).filter(|v| !v.is_empty());

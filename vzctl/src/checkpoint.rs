@@ -64,6 +64,11 @@ pub struct SavedVe {
     /// point, /dev/log) must be back before CRIU mounts over it.
     #[serde(default)]
     pub dev: Vec<DevEntry>,
+    /// The controllers enabled for sub-cgroups (`cgroup.subtree_control`) in the VE's cgroup
+    /// tree, by path below the VE's cgroup, parents first: CRIU makes the cgroups but does
+    /// not set these.
+    #[serde(default)]
+    pub subtree_control: Vec<(PathBuf, String)>,
 }
 
 /// A directory or a symbolic link in a VE's /dev, by its path below /dev.
@@ -129,7 +134,32 @@ impl SavedVe {
             dumped_init_pid: init_pid,
             cgroup,
             dev: Vec::new(),
+            subtree_control: Vec::new(),
         }
+    }
+
+    /// `subtree_control` with each path checked to stay below the VE's cgroup (a plain
+    /// relative path) and each value as cgroup.subtree_control takes it (`+memory +pids`).
+    pub fn subtree_writes(&self) -> Result<Vec<(PathBuf, String)>, String> {
+        self.subtree_control
+            .iter()
+            .map(|(dir, controllers)| {
+                let plain = dir
+                    .components()
+                    .all(|c| matches!(c, std::path::Component::Normal(_)));
+                let names_ok = controllers
+                    .split_whitespace()
+                    .all(|c| c.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'));
+                if !plain || !names_ok {
+                    return Err(format!("bad cgroup entry {:?}: {controllers:?}", dir));
+                }
+                let value: Vec<String> = controllers
+                    .split_whitespace()
+                    .map(|c| format!("+{c}"))
+                    .collect();
+                Ok((dir.join("cgroup.subtree_control"), value.join(" ")))
+            })
+            .collect()
     }
 
     /// The name of the table that locked the VE's network during the dump (family inet).
@@ -231,11 +261,17 @@ const CRIU_COMMON: [&str; 4] = ["--tcp-established", "--file-locks", "--link-rem
 /// at restore rather than recreated by CRIU (see `runtime::RestoreMounts`).
 const DEV_KEY: &str = "vzdev";
 
-/// `criu dump` of the tree of `init_pid` into `dir`, which the VE's cgroup `cgroup` holds
-/// frozen. With `kill` CRIU kills the tree once dumped; otherwise it leaves it frozen
+/// `criu dump` of the tree of `init_pid` into `dir`, which the VE's cgroup `cgroup`
+/// (`cgroup_root` in the cgroup tree) holds frozen. With `kill` CRIU kills the tree once dumped; otherwise it leaves it frozen
 /// (`--leave-running` keeps the tasks; the freezer keeps them still), for vzctl to kill or
 /// thaw.
-pub fn criu_dump_args(init_pid: i32, dir: &Path, cgroup: &Path, kill: bool) -> Vec<String> {
+pub fn criu_dump_args(
+    init_pid: i32,
+    dir: &Path,
+    cgroup: &Path,
+    cgroup_root: &str,
+    kill: bool,
+) -> Vec<String> {
     let mut args = vec![
         "criu".to_owned(),
         "dump".to_owned(),
@@ -247,6 +283,10 @@ pub fn criu_dump_args(init_pid: i32, dir: &Path, cgroup: &Path, kill: bool) -> V
         DUMP_LOG.to_owned(),
         "--freeze-cgroup".to_owned(),
         cgroup.display().to_string(),
+        // Every cgroup of the VE's tree, empty ones too (systemd keeps watches on those of
+        // its mount units), not only those its tasks are in.
+        "--cgroup-root".to_owned(),
+        cgroup_root.to_owned(),
         // The VE's network namespace is held silent by nftables rules while its sockets are
         // dumped (the restore lifts them once its sockets are back).
         "--network-lock".to_owned(),
@@ -262,12 +302,13 @@ pub fn criu_dump_args(init_pid: i32, dir: &Path, cgroup: &Path, kill: bool) -> V
 }
 
 /// `criu restore` from `dir` onto the staged root and /dev `mounts` (where it also writes
-/// the restored root's host pid), running the script `action` (vzctl's criu-action) at
+/// the restored root's host pid), the VE's cgroups made below `cgroup_root`, running the script `action` (vzctl's criu-action) at
 /// each of CRIU's steps. `veth` names the VE end and the host end of its link, when it has one;
 /// `stopped` leaves every task stopped (for `restore --undump`).
 pub fn criu_restore_args(
     dir: &Path,
     mounts: &crate::runtime::RestoreMounts,
+    cgroup_root: &str,
     action: &Path,
     veth: Option<(&str, &str)>,
     stopped: bool,
@@ -286,6 +327,8 @@ pub fn criu_restore_args(
         mounts.pidfile().display().to_string(),
         "--action-script".to_owned(),
         action.display().to_string(),
+        "--cgroup-root".to_owned(),
+        cgroup_root.to_owned(),
         "--external".to_owned(),
         format!("mnt[{DEV_KEY}]:{}", mounts.dev().display()),
     ];
@@ -408,6 +451,36 @@ mod tests {
         std::fs::write(&path, text.replace("\"numproc\"", "\"nosuch\"")).unwrap();
         let err = SavedVe::load(dir.path(), 101).unwrap_err();
         assert!(err.to_string().contains("unknown beancounter"), "{err}");
+    }
+
+    #[test]
+    fn subtree_controls_stay_below_the_ves_cgroup() {
+        let mut saved = sample();
+        saved.subtree_control = vec![
+            (PathBuf::new(), "cpu memory pids".into()),
+            (PathBuf::from("system.slice"), "memory".into()),
+        ];
+        assert_eq!(
+            saved.subtree_writes().unwrap(),
+            [
+                (
+                    PathBuf::from("cgroup.subtree_control"),
+                    "+cpu +memory +pids".into()
+                ),
+                (
+                    PathBuf::from("system.slice/cgroup.subtree_control"),
+                    "+memory".into()
+                ),
+            ]
+        );
+        for (dir, controllers) in [
+            ("../102", "memory"),
+            ("/vz", "memory"),
+            ("a", "+memory -cpu"),
+        ] {
+            saved.subtree_control = vec![(PathBuf::from(dir), controllers.into())];
+            assert!(saved.subtree_writes().is_err(), "{dir} {controllers}");
+        }
     }
 
     #[test]

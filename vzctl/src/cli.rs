@@ -87,9 +87,14 @@ pub enum VzctlCommand {
     Restore(RestoreArgs),
     /// CRIU's action script during `vzctl restore` of VE CTID (CRTOOLS_SCRIPT_ACTION and
     /// CRTOOLS_INIT_PID in the environment): at setup-namespaces its restored root enters
-    /// the VE.
+    /// the VE; at post-setup-namespaces the VE's cgroups get their subtree controllers.
     #[command(hide = true)]
-    CriuAction { ctid: u32 },
+    CriuAction {
+        ctid: u32,
+        /// The dump being restored.
+        #[arg(long)]
+        dumpfile: std::path::PathBuf,
+    },
     /// The host boots: start the VEs marked ONBOOT (for /etc/init.d/vz and vz.service).
     #[command(hide = true)]
     Boot,

@@ -57,7 +57,9 @@ fn run() -> Result<i32, VzError> {
         VzctlCommand::Set(args) => commands::set::run(&ctx, &args)?,
         VzctlCommand::Chkpnt(args) => commands::chkpnt::chkpnt(&ctx, &args)?,
         VzctlCommand::Restore(args) => commands::chkpnt::restore(&ctx, &args)?,
-        VzctlCommand::CriuAction { ctid } => commands::chkpnt::criu_action(ctid, &Vzctl::open()?)?,
+        VzctlCommand::CriuAction { ctid, dumpfile } => {
+            commands::chkpnt::criu_action(&ctx, ctid, &dumpfile)?
+        }
         VzctlCommand::Boot => commands::boot::boot(&ctx)?,
         VzctlCommand::Shutdown => commands::boot::shutdown(&ctx)?,
     }

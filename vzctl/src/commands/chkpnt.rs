@@ -140,19 +140,35 @@ pub fn restore(ctx: &Ctx, args: &RestoreArgs) -> Result<(), VzError> {
     Ok(())
 }
 
-/// CRIU's action script during a restore of VE `veid`: when CRIU has made the restored root
-/// (pid 1 of the VE's new pid namespace) and not yet forked anything from it, the root
-/// enters the VE; every task CRIU restores then inherits the VE through fork. Other actions
+/// CRIU's action script during a restore of VE `veid`. At setup-namespaces CRIU has made the
+/// restored root (pid 1 of the VE's new pid namespace) and forked nothing from it yet: the
+/// root enters the VE, and every task CRIU restores then inherits the VE through fork. At
+/// post-setup-namespaces CRIU has made the VE's cgroups, the root has left the VE's cgroup
+/// for its own (systemd's init.scope) and no other task is in any yet: each gets back the
+/// controllers it had enabled for its sub-cgroups (from the dump `dump`), before CRIU
+/// reopens what the tasks had open there (systemd watches memory.events). Other actions
 /// need nothing.
-pub fn criu_action(veid: u32, device: &dyn crate::device::ControlDevice) -> Result<(), VzError> {
-    if std::env::var("CRTOOLS_SCRIPT_ACTION").as_deref() != Ok("setup-namespaces") {
-        return Ok(());
+pub fn criu_action(ctx: &Ctx, veid: u32, dump: &Path) -> Result<(), VzError> {
+    match std::env::var("CRTOOLS_SCRIPT_ACTION").as_deref() {
+        Ok("setup-namespaces") => {
+            let pid = std::env::var("CRTOOLS_INIT_PID")
+                .ok()
+                .and_then(|text| text.parse().ok())
+                .ok_or_else(|| VzError::InvalidValue("CRTOOLS_INIT_PID is not a pid".into()))?;
+            ctx.host.attach(veid, pid)
+        }
+        Ok("post-setup-namespaces") => {
+            let saved = SavedVe::load(dump, veid)?;
+            let writes = saved
+                .subtree_writes()
+                .map_err(|reason| VzError::RestoreFailed { veid, reason })?;
+            for (file, value) in writes {
+                ctx.host.set_cgroup(veid, &file.to_string_lossy(), &value)?;
+            }
+            Ok(())
+        }
+        _ => Ok(()),
     }
-    let pid = std::env::var("CRTOOLS_INIT_PID")
-        .ok()
-        .and_then(|text| text.parse().ok())
-        .ok_or_else(|| VzError::InvalidValue("CRTOOLS_INIT_PID is not a pid".into()))?;
-    device.ve_attach(veid, pid)
 }
 
 /// vzctl start of a VE with a checkpoint: restores it, as OpenVZ did. A failed restore

@@ -1,6 +1,6 @@
-//! vzctl destroy: remove a stopped VE's private area, root and config. A running VE is
-//! refused. The private area is first renamed aside, so a destroy cut short leaves no VE that
-//! looks whole.
+//! vzctl destroy: remove a stopped VE's private area, root, checkpoints and config. A
+//! running VE is refused. The private area is first renamed aside, so a destroy cut short
+//! leaves no VE that looks whole.
 
 use super::Ctx;
 use crate::error::VzError;
@@ -39,6 +39,16 @@ pub fn run(ctx: &Ctx, ctid: &str) -> Result<(), VzError> {
         )))?;
     }
     let _ = fs::remove_dir(&ve.root);
+    // Its checkpoints go with it: a new VE of the same id must not start from them.
+    for dump in [
+        ve.dump.clone(),
+        crate::checkpoint::partial_dir(&ve.dump),
+        crate::checkpoint::failed_dir(&ve.dump),
+    ] {
+        if dump.exists() {
+            fs::remove_dir_all(&dump).map_err(io(format!("remove {}", dump.display())))?;
+        }
+    }
     if let Some(name) = ve.conf.as_ref().and_then(|c| c.get("NAME")) {
         crate::names::unlink_name(ctx.paths, name);
     }

@@ -99,6 +99,7 @@ impl LinuxHost {
         let state = self.device()?.ve_export(veid)?;
         let saved = SavedVe {
             dev: dev_entries(&self.proc_dir, init_pid)?,
+            subtree_control: cgroup::subtree_controls(&self.cgroup_dir(veid)),
             ..SavedVe::from_export(
                 veid,
                 init_pid,
@@ -110,7 +111,13 @@ impl LinuxHost {
             )
         };
         saved.save(dir)?;
-        let argv = checkpoint::criu_dump_args(init_pid, dir, &self.cgroup_dir(veid), kill);
+        let argv = checkpoint::criu_dump_args(
+            init_pid,
+            dir,
+            &self.cgroup_dir(veid),
+            &format!("/vz/{veid}"),
+            kill,
+        );
         let status = run_criu(&argv).map_err(|e| failed(e.to_string()))?;
         if status != 0 {
             let errors = checkpoint::criu_errors(&dir.join(checkpoint::DUMP_LOG));
@@ -192,15 +199,26 @@ impl LinuxHost {
             what: "the path of vzctl".into(),
             source,
         })?;
-        let action = mounts.write_action(&format!("{} criu-action {veid}", vzctl.display()))?;
+        // The action script reads the dump: the controllers the VE had enabled for its
+        // sub-cgroups (systemd's slices) are set again from it (see criu_action).
+        let dump = dir.canonicalize().map_err(|source| VzError::System {
+            what: format!("resolve {}", dir.display()),
+            source,
+        })?;
+        let action = mounts.write_action(&format!(
+            "{} criu-action {veid} --dumpfile '{}'",
+            vzctl.display(),
+            dump.display().to_string().replace('\'', "'\\''")
+        ))?;
         let argv = checkpoint::criu_restore_args(
             dir,
             &mounts,
+            &format!("/vz/{veid}"),
             &action,
             has_link.then_some((net::VE_LINK, host_link.as_str())),
             frozen,
         );
-        let status = runtime::run_in_cgroup(&cgroup, &argv)?;
+        let status = run_criu(&argv).map_err(|e| failed(e.to_string()))?;
         drop(mounts);
         if status != 0 {
             let log = dir.join(checkpoint::RESTORE_LOG);

@@ -134,6 +134,11 @@ impl Host for FakeHost {
         Ok(())
     }
 
+    fn attach(&self, veid: u32, pid: i32) -> Result<(), VzError> {
+        self.log(format!("attach {veid} {pid}"));
+        Ok(())
+    }
+
     fn freeze(
         &self,
         veid: u32,

@@ -476,6 +476,10 @@ impl Host for LinuxHost {
         self.restore_ve(plan, dir, saved, frozen)
     }
 
+    fn attach(&self, veid: u32, pid: i32) -> Result<(), VzError> {
+        self.device()?.ve_attach(veid, pid)
+    }
+
     fn show_config(
         &self,
         veid: u32,

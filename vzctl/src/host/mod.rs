@@ -106,6 +106,9 @@ pub trait Host {
         saved: &crate::checkpoint::SavedVe,
         frozen: bool,
     ) -> Result<(), VzError>;
+    /// Moves host task `pid`, pid 1 of its own pid namespace (CRIU's restored root), into
+    /// VE `veid`.
+    fn attach(&self, veid: u32, pid: i32) -> Result<(), VzError>;
     /// Tells the kernel a running VE's new CPU share (cpuunits, cpulimit) and addresses, which
     /// /proc/fairsched and /proc/vz/veinfo show.
     fn show_config(

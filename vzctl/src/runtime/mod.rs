@@ -49,5 +49,5 @@ pub use error::{SetupError, Step};
 pub use inside::{in_namespace, run_inside, run_inside_quietly, Inside, Namespace};
 pub use mount::{close_parent, mount_private, umount_private};
 pub use pty::enter_pty;
-pub use restore::{run_in_cgroup, RestoreMounts};
+pub use restore::RestoreMounts;
 pub use start::{start_init, InitSpec};

@@ -8,16 +8,15 @@
 //! bind-mounts them into the restored mount namespace (`--root`, and /dev as an external
 //! mount); the staging copies are detached again once CRIU is done.
 //!
-//! CRIU runs on the host, in the VE's cgroup: not bound by the VE's device rules or
-//! beancounters, nor by what the kernel refuses a VE's tasks (it writes the VE's hostname
-//! sysctl and decodes file handles for it). Its action script (`vzctl criu-action`) moves
-//! the restored root into the VE before it forks anything (`VZCTL_VE_ATTACH`): every other
-//! restored task inherits the VE.
+//! CRIU runs on the host: not bound by the VE's device rules or beancounters, nor by what
+//! the kernel refuses a VE's tasks (it writes the VE's hostname sysctl and decodes file
+//! handles for it). It moves each task it restores into the task's cgroup in the VE's tree.
+//! Its action script (`vzctl criu-action`) moves the restored root into the VE before it
+//! forks anything (`VZCTL_VE_ATTACH`): every other restored task inherits the VE.
 
 use super::dev::make_dev;
 use super::fork::{close_in_child, fork_reporting, host_error};
 use super::Step;
-use crate::cgroup::join_cgroup;
 use crate::checkpoint::DevEntry;
 use crate::device_rules::Rule;
 use crate::error::VzError;
@@ -25,7 +24,6 @@ use crate::idmap::IdMap;
 use crate::mounts;
 use nix::mount::{umount2, MntFlags};
 use nix::sched::{unshare, CloneFlags};
-use std::ffi::CString;
 use std::fs::{self, File};
 use std::io::Read;
 use std::os::fd::AsRawFd;
@@ -195,40 +193,4 @@ fn userns_with(ids: IdMap, proc_dir: &Path) -> Result<File, VzError> {
         return Err(host_error(err));
     }
     opened
-}
-
-/// Runs `argv` (CRIU) as a host task in the VE's cgroup `cgroup`, its stdio on /dev/null
-/// (it writes everything to its log); returns its exit status. Every task it restores is forked in that cgroup.
-pub fn run_in_cgroup(cgroup: &Path, argv: &[String]) -> Result<i32, VzError> {
-    let args = argv
-        .iter()
-        .map(|a| CString::new(a.as_bytes()))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|_| VzError::InvalidValue("an argument contains a NUL byte".into()))?;
-    let program = args
-        .first()
-        .cloned()
-        .ok_or_else(|| VzError::InvalidValue("no program".into()))?;
-    let null = fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/null")
-        .map_err(|source| VzError::System {
-            what: "open /dev/null".into(),
-            source,
-        })?;
-    let child = fork_reporting(|| {
-        join_cgroup(cgroup)?;
-        let fd = null.as_raw_fd();
-        super::inside::redirect_stdio([fd, fd, fd])?;
-        nix::unistd::execvp(&program, &args)
-            .map_err(Step::Exec.failed_at(program.to_string_lossy()))?;
-        Ok(0)
-    })
-    .map_err(host_error)?;
-    let (status, report) = child.wait().map_err(host_error)?;
-    if let Some(err) = report {
-        return Err(host_error(err));
-    }
-    Ok(super::fork::exit_code(status))
 }
