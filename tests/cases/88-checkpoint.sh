@@ -128,6 +128,9 @@ test_beancounters_survive() {
     vzctl exec 101 'for i in $(seq 30); do sleep 1000 & done; true' >/dev/null 2>&1 || true
     vzctl exec 101 'killall sleep' >/dev/null 2>&1 || true
     wait_for "the sleeps to end" sh -c "! vzctl exec 101 pidof sleep 1000"
+    # Their SIGCHLDs, queued to the VE's init a moment (numsiginfo), handled.
+    no_signal_queued() { [ "$(ve_counters | awk '$1 == "numsiginfo" { print $2 }')" = 0 ]; }
+    wait_for "the VE's queued signals" no_signal_queued
     before=$(ve_counters)
     vzctl --quiet chkpnt 101
     vzctl --quiet restore 101

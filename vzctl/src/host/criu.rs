@@ -19,6 +19,15 @@ use vz_abi as abi;
 /// How long a freeze may take before it counts as failed.
 const FREEZE_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long CRIU may run before it counts as hung (a VE of some GiB dumps and restores in
+/// well under a minute, also under TCG).
+const CRIU_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The cgroup below the VE's in which CRIU restores it: every task CRIU makes starts there
+/// (until CRIU moves it into its own cgroup), so a failed restore's cgroup.kill of the VE's
+/// tree reaches all of them; a leaf, so that the VE's own cgroup can have controllers.
+const CRIU_CGROUP: &str = ".criu";
+
 /// Where a restore stages the VE's root and /dev for CRIU.
 const RESTORE_STAGING: &str = "/run/vz/restore";
 
@@ -118,7 +127,7 @@ impl LinuxHost {
             &format!("/vz/{veid}"),
             kill,
         );
-        let status = run_criu(&argv).map_err(|e| failed(e.to_string()))?;
+        let status = run_criu(&argv, None).map_err(|e| failed(e.to_string()))?;
         if status != 0 {
             let errors = checkpoint::criu_errors(&dir.join(checkpoint::DUMP_LOG));
             return Err(failed(format!(
@@ -218,8 +227,15 @@ impl LinuxHost {
             has_link.then_some((net::VE_LINK, host_link.as_str())),
             frozen,
         );
-        let status = run_criu(&argv).map_err(|e| failed(e.to_string()))?;
+        let criu_cgroup = cgroup.join(CRIU_CGROUP);
+        std::fs::create_dir_all(&criu_cgroup).map_err(|source| VzError::System {
+            what: format!("mkdir {}", criu_cgroup.display()),
+            source,
+        })?;
+        let status = run_criu(&argv, Some(&criu_cgroup)).map_err(|e| failed(e.to_string()))?;
         drop(mounts);
+        // Empty once CRIU has ended and moved every task it made into its own cgroup.
+        let _ = std::fs::remove_dir(&criu_cgroup);
         if status != 0 {
             let log = dir.join(checkpoint::RESTORE_LOG);
             return Err(failed(format!(
@@ -297,22 +313,63 @@ impl LinuxHost {
 }
 
 /// Runs CRIU with `argv` on the host, its stdio on /dev/null (it writes everything to its
-/// log); its exit status.
-fn run_criu(argv: &[String]) -> Result<i32, VzError> {
+/// log), in cgroup `cgroup` if given; its exit status. CRIU that has not ended after
+/// `CRIU_TIMEOUT` (it can wait forever on a restored task that died of a damaged image) is
+/// killed: an error, whose leftovers the caller's cleanup removes.
+fn run_criu(argv: &[String], cgroup: Option<&Path>) -> Result<i32, VzError> {
     let (program, args) = argv
         .split_first()
         .ok_or_else(|| VzError::InvalidValue("no program".into()))?;
-    let status = Command::new(program)
+    let procs = cgroup
+        .map(|dir| std::ffi::CString::new(dir.join("cgroup.procs").as_os_str().as_bytes()))
+        .transpose()
+        .map_err(|_| VzError::InvalidValue("a cgroup path with a NUL byte".into()))?;
+    let mut command = Command::new(program);
+    command
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .map_err(|source| VzError::System {
-            what: format!("run {program}"),
+        .stderr(Stdio::null());
+    if let Some(procs) = procs {
+        // SAFETY: Between fork and exec the closure only calls open, write and close (vzctl
+        // is single-threaded, and the path was made before the fork).
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut command, move || {
+                let fd = libc::open(procs.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+                if fd < 0 || libc::write(fd, c"0".as_ptr().cast(), 1) != 1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                libc::close(fd);
+                Ok(())
+            });
+        }
+    }
+    let mut child = command.spawn().map_err(|source| VzError::System {
+        what: format!("run {program}"),
+        source,
+    })?;
+    let deadline = Instant::now() + CRIU_TIMEOUT;
+    loop {
+        let ended = child.try_wait().map_err(|source| VzError::System {
+            what: format!("wait for {program}"),
             source,
         })?;
-    Ok(status.code().unwrap_or(128))
+        if let Some(status) = ended {
+            return Ok(status.code().unwrap_or(128));
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(VzError::System {
+                what: format!(
+                    "{program} did not end in {} s, killed",
+                    CRIU_TIMEOUT.as_secs()
+                ),
+                source: std::io::Error::from(std::io::ErrorKind::TimedOut),
+            });
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// The directories and links of the VE's /dev, as its init sees it, walked from the host

@@ -78,6 +78,18 @@ impl LinuxHost {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+        // Tasks in its cgroup tree that never were the VE's (what a failed restore's CRIU
+        // made before it attached the VE's root) go too.
+        while self.cgroup_populated(veid) {
+            self.kill_cgroup(veid);
+            if Instant::now() > deadline {
+                return Err(VzError::StopFailed {
+                    veid,
+                    reason: "tasks left in its cgroup after SIGKILL".into(),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
         if matches!(device.ve_info(veid), Ok(Some(_))) {
             device.ve_destroy(veid)?;
         }
@@ -228,6 +240,12 @@ impl LinuxHost {
             net::route(&host, Some(ip), true)?;
         }
         Ok(())
+    }
+
+    /// Whether the VE's cgroup tree has a task.
+    fn cgroup_populated(&self, veid: u32) -> bool {
+        std::fs::read_to_string(self.cgroup_dir(veid).join("cgroup.events"))
+            .is_ok_and(|events| events.lines().any(|line| line == "populated 1"))
     }
 
     /// Kills every task in the VE's cgroup, its init's pid namespace or not.
