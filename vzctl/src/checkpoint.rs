@@ -329,6 +329,8 @@ pub fn criu_restore_args(
         action.display().to_string(),
         "--cgroup-root".to_owned(),
         cgroup_root.to_owned(),
+        "--cgroup-yard".to_owned(),
+        mounts.yard().display().to_string(),
         "--external".to_owned(),
         format!("mnt[{DEV_KEY}]:{}", mounts.dev().display()),
     ];

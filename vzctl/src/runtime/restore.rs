@@ -65,6 +65,19 @@ impl RestoreMounts {
             .map_err(|e| failed(format!("idmap {}", root.display()), e))?;
         mounts::attach(&root_mount, &staged.root())
             .map_err(|e| failed(format!("attach {}", staged.root().display()), e))?;
+        // CRIU's cgroup yard, mounted here rather than by CRIU in the dump directory, where
+        // a CRIU killed midway would leave it.
+        let unified = staged.yard().join("unified");
+        fs::create_dir_all(&unified)
+            .map_err(|e| failed(format!("mkdir {}", unified.display()), e))?;
+        nix::mount::mount(
+            Some("cgroup2"),
+            &unified,
+            Some("cgroup2"),
+            nix::mount::MsFlags::empty(),
+            None::<&str>,
+        )
+        .map_err(|e| failed(format!("mount cgroup2 on {}", unified.display()), e.into()))?;
         let dev = make_dev(ids, nodes).map_err(host_error)?;
         remake_entries(&dev, entries, (ids.uid, ids.gid))
             .map_err(|e| failed("remake the VE's /dev".into(), e))?;
@@ -81,6 +94,11 @@ impl RestoreMounts {
     /// The VE's new /dev, for CRIU's external mount.
     pub fn dev(&self) -> PathBuf {
         self.dir.join("dev")
+    }
+
+    /// CRIU's cgroup yard (`--cgroup-yard`): the cgroup2 tree mounted at `unified` in it.
+    pub fn yard(&self) -> PathBuf {
+        self.dir.join("yard")
     }
 
     /// Where CRIU writes the restored root's host pid.
@@ -109,7 +127,12 @@ impl RestoreMounts {
     }
 
     fn detach(&self) {
-        for path in [self.dev(), self.root()] {
+        for path in [
+            self.dev(),
+            self.root(),
+            self.yard().join("unified"),
+            self.yard(),
+        ] {
             while umount2(&path, MntFlags::MNT_DETACH).is_ok() {}
             let _ = fs::remove_dir(&path);
         }
