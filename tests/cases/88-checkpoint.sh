@@ -2,7 +2,7 @@
 # module's state carried in vz-ve.json, OpenVZ's stage options, messages and exit codes, and
 # what a failure leaves: a failed dump leaves the VE running, a failed restore leaves the
 # dump as it was and nothing of the VE in the kernel, the cgroup tree, the mounts or links.
-# case-timeout: 240
+# case-timeout: 420
 
 TEMPLATE=busybox-1.35-x86_64
 DUMP=/vz/dump/Dump.101

@@ -145,18 +145,7 @@ impl LinuxHost {
         saved: &SavedVe,
         frozen: bool,
     ) -> Result<(), VzError> {
-        let device = self.device()?;
-        let veid = plan.veid;
-        // A VE left in the kernel without tasks (a crashed vzctl) is replaced.
-        if matches!(device.ve_info(veid), Ok(Some(_))) {
-            self.tear_down(veid)?;
-        }
-        device.ve_create(veid)?;
-        let restored = self.restore_created(plan, dir, saved, frozen);
-        if restored.is_err() {
-            let _ = self.tear_down(veid);
-        }
-        restored
+        self.create_ve(plan.veid, || self.restore_created(plan, dir, saved, frozen))
     }
 
     /// The restore of VE `plan.veid`, created in the kernel and still empty.

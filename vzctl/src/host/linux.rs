@@ -97,6 +97,26 @@ impl LinuxHost {
         cgroup::remove_cgroup(&self.cgroup_root, veid)
     }
 
+    /// Creates VE `veid` in the kernel (replacing one that a crashed vzctl left without
+    /// tasks) and sets it up with `setup` (a start or a restore); a failed setup removes the
+    /// VE and whatever it had again.
+    pub(super) fn create_ve(
+        &self,
+        veid: u32,
+        setup: impl FnOnce() -> Result<(), VzError>,
+    ) -> Result<(), VzError> {
+        let device = self.device()?;
+        if matches!(device.ve_info(veid), Ok(Some(_))) {
+            self.tear_down(veid)?;
+        }
+        device.ve_create(veid)?;
+        let done = setup();
+        if done.is_err() {
+            let _ = self.tear_down(veid);
+        }
+        done
+    }
+
     /// Deletes the VE's link pair and waits until the host end is gone (its routes go with
     /// it), so that a start right after finds no leftover.
     fn disconnect(&self, veid: u32) -> Result<(), VzError> {
@@ -326,18 +346,13 @@ impl Host for LinuxHost {
 
     fn start(&self, plan: &StartPlan) -> Result<(), VzError> {
         let device = self.device()?;
-        // A VE left in the kernel without tasks (a crashed vzctl) is replaced.
-        if matches!(device.ve_info(plan.veid), Ok(Some(_))) {
-            self.tear_down(plan.veid)?;
-        }
         // The kernel log is the host's: without CAP_SYSLOG a VE then cannot read it.
         let restrict = self.proc_dir.join("sys/kernel/dmesg_restrict");
         std::fs::write(&restrict, "1").map_err(|source| VzError::System {
             what: format!("write 1 to {}", restrict.display()),
             source,
         })?;
-        device.ve_create(plan.veid)?;
-        let started = (|| {
+        self.create_ve(plan.veid, || {
             for rule in plan.devices.iter().chain(plan.nodes.iter().map(|(_, r)| r)) {
                 device.set_devperm(rule.for_ve(plan.veid))?;
             }
@@ -378,11 +393,7 @@ impl Host for LinuxHost {
                     private: Some(private.as_fd()),
                 },
             )
-        })();
-        if started.is_err() {
-            let _ = self.tear_down(plan.veid);
-        }
-        started
+        })
     }
 
     fn stop(&self, veid: u32, fast: bool, timeout: Duration) -> Result<(), VzError> {
