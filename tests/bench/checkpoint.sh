@@ -32,7 +32,7 @@ for kind in idle 64MiB; do
     while [ $r -le $ROUNDS ]; do
         start=$(ms vzctl --quiet start 101)
         if [ $kind = 64MiB ]; then
-            vzctl exec2 101 "$HOG" </dev/null >/dev/null 2>&1 &
+            vzctl exec 101 "$HOG </dev/null >/dev/null 2>&1 &"
             wait_long 60 "64 MiB resident" sh -c "[ \$(vzctl exec 101 'cat /proc/[0-9]*/status' | awk '/^VmRSS/ { if (\$2 > m) m = \$2 } END { print m + 0 }') -ge 65536 ]"
         fi
         chk=$(ms vzctl --quiet chkpnt 101)

@@ -101,7 +101,7 @@ impl LinuxHost {
         let failed = |reason: String| VzError::ChkpntFailed { veid, reason };
         if let Some(pid) = self.task_outside_init_tree(veid, init_pid) {
             return Err(failed(format!(
-                "task {pid} joined it from the host (an open vzctl exec or enter session);                  CRIU dumps only the tree of the VE's init: end the session first"
+                "task {pid} joined it from the host (an open vzctl exec or enter session); CRIU dumps only the tree of the VE's init: end the session first"
             )));
         }
         self.set_frozen(veid, true)?;
