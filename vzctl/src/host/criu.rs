@@ -138,18 +138,8 @@ impl LinuxHost {
         Ok(())
     }
 
-    pub(super) fn restore_ve(
-        &self,
-        plan: &StartPlan,
-        dir: &Path,
-        saved: &SavedVe,
-        frozen: bool,
-    ) -> Result<(), VzError> {
-        self.create_ve(plan.veid, || self.restore_created(plan, dir, saved, frozen))
-    }
-
     /// The restore of VE `plan.veid`, created in the kernel and still empty.
-    fn restore_created(
+    pub(super) fn restore_created(
         &self,
         plan: &StartPlan,
         dir: &Path,
@@ -165,11 +155,7 @@ impl LinuxHost {
         device.ve_import(saved, abi::VE_STATE_DEVPERMS)?;
         let cgroup = cgroup::make_cgroup(&self.cgroup_root, veid, plan.ids)?;
         for (file, value) in &plan.cgroup {
-            let path = cgroup.join(file);
-            std::fs::write(&path, value).map_err(|source| VzError::System {
-                what: format!("write {value} to {}", path.display()),
-                source,
-            })?;
+            self.set_cgroup(veid, file, value)?;
         }
         // Then the values the VE had: a host that refuses one (CPUs it lacks) keeps the
         // config's.

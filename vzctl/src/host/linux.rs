@@ -502,7 +502,7 @@ impl Host for LinuxHost {
         saved: &crate::checkpoint::SavedVe,
         frozen: bool,
     ) -> Result<(), VzError> {
-        self.restore_ve(plan, dir, saved, frozen)
+        self.create_ve(plan.veid, || self.restore_created(plan, dir, saved, frozen))
     }
 
     fn attach(&self, veid: u32, pid: i32) -> Result<(), VzError> {
