@@ -1,7 +1,8 @@
 #!/bin/sh
-# Runs every test_* function of every /tests/cases/*.sh, each in its own shell with a timeout,
-# and reports one "VZ-CASE PASS|FAIL feature/name millis" line per case for the host harness,
-# followed for a failed case by its output ("VZ-CASE-OUTPUT line"). Exits 0 if all passed.
+# Runs every test_* function of every /tests/cases/*.sh (of VZ_CASES_DIR/*.sh when set: a
+# pair's vza runs /tests/cases-pair), each in its own shell with a timeout, and reports one
+# "VZ-CASE PASS|FAIL feature/name millis" line per case for the host harness, followed for a
+# failed case by its output ("VZ-CASE-OUTPUT line"). Exits 0 if all passed.
 # VZ_ONLY=REGEX runs only the cases whose "file:name" matches. VZ_SHARD=K/N runs every Nth
 # case from the Kth on (the harness's guests that run at once each take one share): cases are
 # dealt out one by one, so a feature's slow cases spread over the guests.
@@ -18,7 +19,7 @@ shard_index=${shard%/*}
 shard_count=${shard#*/}
 cases=""
 index=0
-for file in /tests/cases/*.sh; do
+for file in "${VZ_CASES_DIR:-/tests/cases}"/*.sh; do
     for name in $(sed -n 's/^\(test_[a-z0-9_]*\)() *{.*/\1/p' "$file"); do
         echo "$file:$name" | grep -Eq "${VZ_ONLY:-.}" || continue
         [ $((index % shard_count + 1)) -eq "$shard_index" ] && cases="$cases $file:$name"

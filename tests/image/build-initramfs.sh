@@ -13,7 +13,7 @@ stage=$(mktemp -d "${out%/*}/initramfs.XXXXXX")
 trap 'rm -rf "$stage"' EXIT
 
 mkdir -p "$stage"/{bin,sbin,usr/bin,usr/sbin,usr/local/bin,etc/vz/conf,usr/share/vz/templates}
-mkdir -p "$stage"/{root,proc,sys,dev,tmp,run,vz,tests/cases}
+mkdir -p "$stage"/{root,proc,sys,dev,tmp,run,vz,tests/cases,tests/cases-pair,etc/ssh}
 mkdir -p "$stage/lib/modules/$krel/extra"
 
 # Busybox provides the shell and every basic command.
@@ -44,6 +44,35 @@ install_dynamic /usr/sbin/criu /usr/sbin/criu
 install_dynamic /usr/sbin/ip /usr/sbin/ip
 install_dynamic /usr/bin/tar /usr/bin/tar
 
+# The two guests of a pair (the harness's GUESTS=2 and --pair) reach each other as two hosts
+# do for vzmigrate: OpenSSH's server and client, and rsync (run over ssh on both ends). The
+# guest init starts sshd with the run's keys; privilege separation runs as the sshd user in
+# /run/sshd (Debian's build). Keys only: the guests have no passwords. PAM is off: the image
+# has none of its modules.
+install_dynamic /usr/sbin/sshd /usr/sbin/sshd
+install_dynamic /usr/bin/ssh /usr/bin/ssh
+install_dynamic /usr/bin/rsync /usr/bin/rsync
+cat > "$stage/etc/ssh/sshd_config" <<'SSHD'
+HostKey /etc/ssh/ssh_host_ed25519_key
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+UseDNS no
+PrintMotd no
+PrintLastLog no
+SSHD
+# Never a prompt: a script that reaches the other guest fails at once instead of hanging.
+cat > "$stage/etc/ssh/ssh_config" <<'SSH'
+Host *
+    BatchMode yes
+    StrictHostKeyChecking yes
+    ConnectTimeout 10
+    # A peer that powered off or hangs ends the session within a minute, not never.
+    ServerAliveInterval 10
+    ServerAliveCountMax 6
+SSH
+
 # The module, with modules.dep so that `modprobe vz` works as on a real host.
 install -m 0644 "$module" "$stage/lib/modules/$krel/extra/vz.ko"
 depmod -b "$stage" "$krel" 2>/dev/null
@@ -62,10 +91,12 @@ install -m 0755 "$top/tests/guest/run-cases.sh" "$stage/tests/run-cases.sh"
 install -m 0644 "$top/tests/guest/lib.sh" "$stage/tests/lib.sh"
 install -m 0644 "$top/tests/guest/demo.sh" "$stage/tests/demo.sh"
 install -m 0644 "$top"/tests/cases/*.sh "$stage/tests/cases/"
+install -m 0644 "$top"/tests/cases-pair/*.sh "$stage/tests/cases-pair/"
 install -m 0644 "$top/tests/guest/motd" "$stage/etc/motd"
 
 cat > "$stage/etc/passwd" <<'PASSWD'
 root:x:0:0:root:/root:/bin/sh
+sshd:x:100:65534::/run/sshd:/bin/false
 nobody:x:65534:65534:nobody:/nonexistent:/bin/false
 PASSWD
 cat > "$stage/etc/group" <<'GROUP'

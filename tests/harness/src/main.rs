@@ -2,6 +2,7 @@
 //! in-guest test suite (`test`), a user's script (`vm`) or an interactive shell (`run`).
 
 mod cpio;
+mod pair;
 mod qemu;
 mod serial;
 mod suite;
@@ -60,6 +61,10 @@ enum Mode {
         /// Only the cases whose `file:name` matches this extended regex (no spaces).
         #[arg(long)]
         only: Option<String>,
+        /// After each round's guests, boot a linked pair (vza, vzb) and run the two-guest
+        /// cases (tests/cases-pair) on vza.
+        #[arg(long)]
+        pair: bool,
     },
     /// Run a shell script as root in a fresh guest (/vz a fresh scratch disk); exit with its
     /// status.
@@ -73,6 +78,10 @@ enum Mode {
         /// Make guest time count instructions (for benchmarks under TCG).
         #[arg(long)]
         icount: bool,
+        /// 2: boot two guests linked by a network, vza and vzb, each with one vCPU; the script
+        /// runs on vza and can reach vzb with ssh and rsync.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=2))]
+        guests: u32,
     },
     /// Boot to a root shell with /vz on a persistent disk; a short demo when stdin is not a
     /// terminal.
@@ -130,6 +139,7 @@ fn run(cli: Cli) -> Result<u8, String> {
         disk: None,
         templates_disk: cli.templates_disk.clone(),
         icount: false,
+        link: None,
     };
     let boot = Duration::from_secs(cli.boot_timeout);
     let cmdline = |mode: &str| format!("vzguest.mode={mode}");
@@ -139,6 +149,7 @@ fn run(cli: Cli) -> Result<u8, String> {
             shards,
             rounds,
             only,
+            pair,
         } => {
             if let Some(pattern) = &only {
                 if pattern.is_empty() || pattern.contains(char::is_whitespace) {
@@ -157,6 +168,7 @@ fn run(cli: Cli) -> Result<u8, String> {
                     shards,
                     rounds,
                     only,
+                    pair,
                 },
             )
         }
@@ -164,19 +176,26 @@ fn run(cli: Cli) -> Result<u8, String> {
             script,
             timeout,
             icount,
+            guests,
         } => {
             spec.icount = icount;
-            spec.disk = Some(scratch_disk(&cli.log_dir.join("scratch.img"))?);
-            let text = fs::read(&script).map_err(|e| format!("read {}: {e}", script.display()))?;
-            spec.initrd = with_payload(&cli.initrd, &cli.log_dir, &text)?;
             spec.cmdline = cmdline("vm");
-            run_streaming(
-                &spec,
-                &cli.log_dir,
-                "vm",
-                boot,
-                Duration::from_secs(timeout),
-            )
+            let text = fs::read(&script).map_err(|e| format!("read {}: {e}", script.display()))?;
+            let payload = [("payload/script.sh", text.as_slice())];
+            let limit = Duration::from_secs(timeout);
+            if guests == 1 {
+                spec.disk = Some(scratch_disk(&cli.log_dir.join("scratch.img"))?);
+                spec.initrd = with_payload(
+                    &cli.initrd,
+                    &cli.log_dir.join("vm-initrd.img"),
+                    &["payload"],
+                    &payload,
+                )?;
+                run_streaming(&spec, &cli.log_dir, "vm", boot, limit)
+            } else {
+                let [vza, vzb] = pair::prepare(&spec, &cli.log_dir, "vm", &payload)?;
+                run_pair_streaming(&vza, &vzb, &cli.log_dir, boot, limit)
+            }
         }
         Mode::Run { disk, timeout } => {
             spec.disk = Some(disk);
@@ -261,19 +280,21 @@ pub(crate) fn scratch_disk(path: &Path) -> Result<PathBuf, String> {
     Ok(path)
 }
 
-/// The image plus a payload archive holding `/payload/script.sh`.
-fn with_payload(initrd: &Path, log_dir: &Path, script: &[u8]) -> Result<PathBuf, String> {
+/// Writes to `out` the image plus a payload archive of `dirs` and `files` (a script at
+/// `payload/script.sh`, the keys of a pair), which the kernel unpacks over the image.
+pub(crate) fn with_payload(
+    initrd: &Path,
+    out: &Path,
+    dirs: &[&str],
+    files: &[(&str, &[u8])],
+) -> Result<PathBuf, String> {
     let mut image = fs::read(initrd).map_err(|e| format!("read {}: {e}", initrd.display()))?;
     // The kernel only takes an uncompressed archive that starts 4-byte aligned in the image;
     // it skips the zero padding.
     image.resize(image.len().next_multiple_of(4), 0);
-    image.extend_from_slice(&cpio::archive(
-        &["payload"],
-        &[("payload/script.sh", script)],
-    ));
-    let path = log_dir.join("vm-initrd.img");
-    fs::write(&path, image).map_err(|e| format!("write {}: {e}", path.display()))?;
-    Ok(path)
+    image.extend_from_slice(&cpio::archive(dirs, files));
+    fs::write(out, image).map_err(|e| format!("write {}: {e}", out.display()))?;
+    Ok(out.to_owned())
 }
 
 /// Serial log and dmesg files of one run, plus the kernel faults seen so far.
@@ -437,6 +458,34 @@ fn run_streaming(
         });
     }
     Ok(exit_byte(status))
+}
+
+/// `run_streaming` for vza of a pair, with vzb booted alongside; vzb's failures fail the run
+/// as vza's own would.
+fn run_pair_streaming(
+    vza: &GuestSpec,
+    vzb: &GuestSpec,
+    log_dir: &Path,
+    boot: Duration,
+    limit: Duration,
+) -> Result<u8, String> {
+    let peer = pair::Peer::start(vzb, log_dir, "vm")?;
+    let status = run_streaming(vza, log_dir, "vm-vza", boot, limit)?;
+    let peer = peer.finish();
+    if let Some(error) = &peer.error {
+        eprintln!("vz-harness: vzb: {error}");
+    }
+    for fault in &peer.faults {
+        eprintln!("vz-harness: kernel fault on vzb: {fault}");
+    }
+    if !peer.faults.is_empty() {
+        eprintln!("vz-harness: see {}", peer.serial.display());
+    }
+    Ok(if peer.error.is_none() && peer.faults.is_empty() {
+        status
+    } else {
+        status.max(1)
+    })
 }
 
 /// A guest's exit status as the harness's: 0..=255 as it is, anything else 255.

@@ -31,6 +31,39 @@ pub struct GuestSpec {
     /// Guest time counts executed instructions (TCG only): timings inside the guest then
     /// measure work, not how busy the host is.
     pub icount: bool,
+    /// A network card wired to one other guest (the two guests of a pair).
+    pub link: Option<Link>,
+}
+
+/// One end of a point-to-point network between two guests: each QEMU sends its frames as UDP
+/// datagrams to the other's port on the host's loopback. Symmetric, so neither QEMU has to
+/// start first.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Link {
+    /// The host UDP port this guest's QEMU receives on.
+    pub port: u16,
+    /// The host UDP port the other guest's QEMU receives on.
+    pub peer_port: u16,
+    /// Last byte of the card's MAC address, distinct per guest.
+    pub mac_suffix: u8,
+}
+
+impl Link {
+    /// QEMU's arguments for the card (virtio-net, eth0 in the guest) and its UDP backend.
+    pub fn qemu_args(&self) -> [String; 4] {
+        [
+            "-netdev".into(),
+            format!(
+                "socket,id=link,udp=127.0.0.1:{},localaddr=127.0.0.1:{}",
+                self.peer_port, self.port
+            ),
+            "-device".into(),
+            format!(
+                "virtio-net-pci,netdev=link,mac=52:54:00:12:34:{:02x}",
+                self.mac_suffix
+            ),
+        ]
+    }
 }
 
 impl GuestSpec {
@@ -77,6 +110,9 @@ impl GuestSpec {
                 "file={},if=virtio,format=raw,readonly=on",
                 disk.display()
             ));
+        }
+        if let Some(link) = &self.link {
+            cmd.args(link.qemu_args());
         }
         if interactive {
             cmd.arg("-nographic");
@@ -202,6 +238,7 @@ pub fn kvm_works(kernel: &Path, initrd: &Path, timeout: Duration, log: &Path) ->
         disk: None,
         templates_disk: None,
         icount: false,
+        link: None,
     };
     let Ok(stderr) = std::fs::File::create(log) else {
         return false;
@@ -216,4 +253,51 @@ pub fn kvm_works(kernel: &Path, initrd: &Path, timeout: Duration, log: &Path) ->
         }
     }
     false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_sends_to_the_peer_port_and_listens_on_its_own() {
+        let link = Link {
+            port: 40001,
+            peer_port: 40002,
+            mac_suffix: 2,
+        };
+        assert_eq!(
+            link.qemu_args(),
+            [
+                "-netdev",
+                "socket,id=link,udp=127.0.0.1:40002,localaddr=127.0.0.1:40001",
+                "-device",
+                "virtio-net-pci,netdev=link,mac=52:54:00:12:34:02",
+            ]
+        );
+    }
+
+    #[test]
+    fn only_a_linked_guest_gets_a_network_card() {
+        let mut spec = GuestSpec {
+            kernel: "bzImage".into(),
+            initrd: "initrd".into(),
+            accel: Accel::Tcg,
+            memory_mib: 256,
+            cpus: 1,
+            cmdline: String::new(),
+            disk: None,
+            templates_disk: None,
+            icount: false,
+            link: None,
+        };
+        let has_netdev = |spec: &GuestSpec| spec.command(false).get_args().any(|a| a == "-netdev");
+        assert!(!has_netdev(&spec));
+        spec.link = Some(Link {
+            port: 1,
+            peer_port: 2,
+            mac_suffix: 1,
+        });
+        assert!(has_netdev(&spec));
+    }
 }
