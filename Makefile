@@ -8,16 +8,20 @@
 #   make image      the guest initramfs: busybox, module, tools, templates, test cases
 #   make test       unit tests, then the in-VM suite
 #   make vm SCRIPT=path   run a script as root in a fresh guest; exits with its status
+#                   GUESTS=2: two guests linked by a network, vza and vzb; the script runs on
+#                   vza, where `ssh vzb` and `rsync ... vzb:` reach the other as root
 #   make run        boot to a root shell (a short demo when stdin is not a terminal)
 #   make bench      hook and beancounter overhead: the same loops with the module loaded and
-#                   not, on the host and in a VE, as ratios
+#                   not, on the host and in a VE, as ratios; checkpoint/restore against
+#                   stop/start; a migration's frozen time, stop-copy against live moves
 #   make soak       ten minutes of concurrent beancounter churn in a VE: no counter may drift
 #   make check      rustfmt, clippy (userland and module) and unit tests
 #   make clean-cache  empty the machine-wide cache of built kernels and templates
 #
 # make test and make vm-test take SHARDS=N (guests that run at once, each a share of the
-# cases), ROUNDS=N (the whole suite N times, in fresh guests) and ONLY=REGEX (cases whose
-# file:name matches; with DEBUG=1 the kernel-facing files by default, see below).
+# cases), ROUNDS=N (the whole suite N times, in fresh guests), ONLY=REGEX (cases whose
+# file:name matches; with DEBUG=1 the kernel-facing files by default, see below) and PAIR=0|1
+# (the two-guest cases, tests/cases-pair, on a vza/vzb pair after each round's guests).
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -65,7 +69,17 @@ ifeq ($(DEBUG),1)
   ONLY ?= /(10|20|30|40|50|60|70|80|82|83|87|88|95)-
 endif
 ROUNDS ?= 1
-SUITE_ARGS := --shards $(SHARDS) --rounds $(ROUNDS) $(if $(ONLY),--only '$(ONLY)')
+# The two-guest cases (VE migration between two hosts) boot a pair after each round's guests.
+# The debug kernel's suite does not run them, to keep CI under an hour.
+ifeq ($(DEBUG),1)
+  PAIR ?= 0
+else
+  PAIR ?= 1
+endif
+SUITE_ARGS := --shards $(SHARDS) --rounds $(ROUNDS) $(if $(ONLY),--only '$(ONLY)') \
+	$(if $(filter 1,$(PAIR)),--pair)
+# make vm's guests: 2 boots a linked pair, vza (runs the script) and vzb.
+GUESTS ?= 1
 
 .PHONY: help setup kernel stage-module module tools templates image disk test unit vm-test vm run bench soak check clean clean-cache
 
@@ -146,13 +160,14 @@ test:
 
 vm: image
 	@test -n "$(SCRIPT)" || { echo "usage: make vm SCRIPT=path/to/script.sh" >&2; exit 2; }
-	@$(HARNESS) $(HARNESS_ARGS) vm --script $(SCRIPT)
+	@$(HARNESS) $(HARNESS_ARGS) vm --guests $(GUESTS) --script $(SCRIPT)
 
 # The hooks' loops run with --icount (instructions, not the host's load, set the pace); the
 # checkpoint timings include disk writes, which --icount would not pace like a real guest.
 bench: image
 	@$(HARNESS) $(HARNESS_ARGS) vm --icount --script tests/bench/hooks.sh
 	@$(HARNESS) $(HARNESS_ARGS) vm --script tests/bench/checkpoint.sh
+	@$(HARNESS) $(HARNESS_ARGS) vm --guests 2 --script tests/bench/migrate.sh
 
 soak: image
 	@$(HARNESS) $(HARNESS_ARGS) vm --script tests/soak/churn.sh

@@ -133,3 +133,64 @@ host_address() {
     ip addr add 198.51.100.1/32 dev host0
     ip link set host0 up
 }
+
+# A systemd VE's boot (the Debian template's), for the scenario and the migration cases.
+# The state systemd reports inside VE $1 (`systemctl is-system-running`: initializing,
+# starting, running, degraded, stopping...; empty while nothing answers). Its stderr, when
+# vzctl itself fails, is kept in /tmp/state-err for the diagnostics.
+system_state() {
+    vzctl exec2 "$1" systemctl is-system-running 2>/tmp/state-err || true
+}
+
+# What the host can see of VE $1 without entering it, for a boot that never finished: its
+# tasks and their cgroups, its cgroup tree, its init's mounts and the messages of its
+# journal (read through the init's root: a volatile journal is in the VE's own /run).
+host_view_of() {
+    echo "--- VE $1 seen from the host"
+    echo "last state: '$(cat /tmp/state)'; vzctl said: $(cat /tmp/state-err)"
+    for pid in $(ve_pids "$1"); do
+        echo "task $pid $(cat /proc/$pid/comm 2>/dev/null) $(cat /proc/$pid/cgroup 2>/dev/null)"
+    done
+    find "/sys/fs/cgroup/vz/$1" -type d 2>/dev/null | while read -r dir; do
+        echo "cgroup ${dir#/sys/fs/cgroup/vz/}: $(wc -l <"$dir/cgroup.procs") procs," \
+            "subtree_control '$(cat "$dir/cgroup.subtree_control")'"
+    done
+    init=$(ve_field "$1" 4 2>/dev/null || true)
+    [ -n "$init" ] && [ "$init" != 0 ] || return 0
+    echo "mounts of its init:"
+    cat "/proc/$init/mountinfo" || true
+    for journal in "/proc/$init/root"/run/log/journal/*/*.journal \
+        "/proc/$init/root"/var/log/journal/*/*.journal; do
+        [ -f "$journal" ] || continue
+        echo "messages in ${journal#/proc/$init/root} (each text once, in the order written):"
+        grep -a -o 'MESSAGE=[[:print:]]*' "$journal" | tail -n 200
+    done
+}
+
+# Waits up to $2 seconds until systemd in VE $1 has finished booting: running, or degraded
+# (a unit failed: which ones, and what the journal says, goes into the case's log).
+wait_for_boot() {
+    limit=$(( $(now_ms) + $2 * 1000 ))
+    while :; do
+        system_state "$1" >/tmp/state
+        case "$(cat /tmp/state)" in running|degraded) break ;; esac
+        if [ "$(now_ms)" -ge "$limit" ]; then
+            host_view_of "$1"
+            fail "systemd in VE $1 did not finish booting in $2 s: '$(cat /tmp/state)'"
+        fi
+        sleep 2
+    done
+    state=$(cat /tmp/state)
+    echo "systemd in VE $1: $state"
+    if [ "$state" = degraded ]; then
+        echo "--- systemctl --failed"
+        vzctl exec2 "$1" 'systemctl --failed --no-pager --full' || true
+        for unit in $(vzctl exec2 "$1" 'systemctl --failed --plain --no-legend | cut -d" " -f1'); do
+            echo "--- journal of $unit"
+            vzctl exec2 "$1" "journalctl -b --no-pager -o short-monotonic -u $unit | tail -n 20" ||
+                true
+        done
+    fi
+    echo "--- warnings and errors of this boot"
+    vzctl exec2 "$1" 'journalctl -b --no-pager -o short-monotonic -p warning | tail -n 60' || true
+}

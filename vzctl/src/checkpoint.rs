@@ -13,6 +13,7 @@ use vz_abi as abi;
 /// The module's part of a dump, in the dump directory.
 pub const STATE_FILE: &str = "vz-ve.json";
 /// CRIU's logs, in the dump directory.
+pub const PRE_DUMP_LOG: &str = "pre-dump.log";
 pub const DUMP_LOG: &str = "dump.log";
 pub const RESTORE_LOG: &str = "restore.log";
 /// The version of `vz-ve.json` this vzctl writes and reads.
@@ -125,11 +126,7 @@ impl SavedVe {
                     perms: rule.perms,
                 })
                 .collect(),
-            addresses: addresses
-                .iter()
-                .filter(|addr| addr.family == abi::VE_ADDR_IPV4)
-                .map(|addr| Ipv4Addr::new(addr.addr[0], addr.addr[1], addr.addr[2], addr.addr[3]))
-                .collect(),
+            addresses: ipv4_addresses(addresses),
             netdevs,
             dumped_init_pid: init_pid,
             cgroup,
@@ -257,30 +254,55 @@ impl SavedVe {
 /// open files whose name is gone (linked again while dumping).
 const CRIU_COMMON: [&str; 4] = ["--tcp-established", "--file-locks", "--link-remap", "-v4"];
 
+/// The IPv4 ones of the module's VE addresses.
+pub fn ipv4_addresses(addresses: &[abi::VeAddr]) -> Vec<Ipv4Addr> {
+    addresses
+        .iter()
+        .filter(|addr| addr.family == abi::VE_ADDR_IPV4)
+        .map(|addr| Ipv4Addr::new(addr.addr[0], addr.addr[1], addr.addr[2], addr.addr[3]))
+        .collect()
+}
+
 /// The key of the VE's /dev in a dump: a tmpfs vzctl makes on the host, given back by vzctl
 /// at restore rather than recreated by CRIU (see `runtime::RestoreMounts`).
 const DEV_KEY: &str = "vzdev";
 
-/// `criu dump` of the tree of `init_pid` into `dir`, which the VE's cgroup `cgroup`
-/// (`cgroup_root` in the cgroup tree) holds frozen. With `kill` CRIU kills the tree once dumped; otherwise it leaves it frozen
-/// (`--leave-running` keeps the tasks; the freezer keeps them still), for vzctl to kill or
-/// thaw.
+/// Which dump CRIU makes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DumpMode<'a> {
+    /// The checkpoint. With `kill` CRIU kills the tree once dumped; otherwise it leaves it
+    /// frozen (`--leave-running` keeps the tasks; the freezer keeps them still), for vzctl
+    /// to kill or thaw. `parent` (a pre-dump beside `dir`) holds the pages that did not
+    /// change since.
+    Final { kill: bool, parent: Option<&'a str> },
+    /// A pre-dump of a live migration: memory only, the tasks frozen just while their pages
+    /// are collected; the kernel then tracks what they dirty, for the next dump (`parent`
+    /// the one before it).
+    Pre { parent: Option<&'a str> },
+}
+
+/// `criu dump` (or `pre-dump`) of the tree of `init_pid` into `dir`, which the VE's cgroup
+/// `cgroup` (`cgroup_root` in the cgroup tree) holds frozen while it runs.
 pub fn criu_dump_args(
     init_pid: i32,
     dir: &Path,
     cgroup: &Path,
     cgroup_root: &str,
-    kill: bool,
+    mode: DumpMode,
 ) -> Vec<String> {
+    let (verb, log, parent) = match mode {
+        DumpMode::Final { parent, .. } => ("dump", DUMP_LOG, parent),
+        DumpMode::Pre { parent } => ("pre-dump", PRE_DUMP_LOG, parent),
+    };
     let mut args = vec![
         "criu".to_owned(),
-        "dump".to_owned(),
+        verb.to_owned(),
         "--tree".to_owned(),
         init_pid.to_string(),
         "--images-dir".to_owned(),
         dir.display().to_string(),
         "--log-file".to_owned(),
-        DUMP_LOG.to_owned(),
+        log.to_owned(),
         "--freeze-cgroup".to_owned(),
         cgroup.display().to_string(),
         // Every cgroup of the VE's tree, empty ones too (systemd keeps watches on those of
@@ -294,11 +316,111 @@ pub fn criu_dump_args(
         "--external".to_owned(),
         format!("mnt[/dev]:{DEV_KEY}"),
     ];
-    if !kill {
+    // Memory tracking makes a dump skip the pages its parent holds unchanged.
+    if matches!(mode, DumpMode::Pre { .. }) || parent.is_some() {
+        args.push("--track-mem".to_owned());
+    }
+    if let Some(parent) = parent {
+        // Relative to `dir`, so that the dumps can move together to another host.
+        args.push("--prev-images-dir".to_owned());
+        args.push(format!("../{parent}"));
+    }
+    if matches!(mode, DumpMode::Final { kill: false, .. }) {
         args.push("--leave-running".to_owned());
     }
     args.extend(CRIU_COMMON.iter().map(|a| (*a).to_owned()));
     args
+}
+
+/// What CRIU measured of one dump (its `stats-dump` image).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DumpStats {
+    /// How long the tasks were frozen, in microseconds.
+    pub frozen_us: u64,
+    /// Pages written to this dump (not those left in its parent).
+    pub pages_written: u64,
+}
+
+impl DumpStats {
+    /// The stats of the dump in `dir`. The image is two magic numbers, the message's
+    /// length, then a protobuf `StatsEntry` whose field 1 is the `DumpStatsEntry`
+    /// (frozen_time is its field 2, pages_written field 7).
+    pub fn read(dir: &Path) -> Result<DumpStats, String> {
+        let path = dir.join("stats-dump");
+        let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let bad = || format!("{}: not a CRIU stats image", path.display());
+        let len = bytes
+            .get(8..12)
+            .and_then(|b| b.try_into().ok())
+            .map(u32::from_le_bytes)
+            .ok_or_else(bad)?;
+        let end = 12usize.checked_add(len as usize).ok_or_else(bad)?;
+        let entry = bytes.get(12..end).ok_or_else(bad)?;
+        let dump = protobuf_fields(entry)
+            .ok_or_else(bad)?
+            .into_iter()
+            .find_map(|(field, value)| match (field, value) {
+                (1, Field::Bytes(dump)) => Some(dump),
+                _ => None,
+            })
+            .ok_or_else(bad)?;
+        let mut stats = DumpStats::default();
+        for (field, value) in protobuf_fields(dump).ok_or_else(bad)? {
+            match (field, value) {
+                (2, Field::Varint(us)) => stats.frozen_us = us,
+                (7, Field::Varint(pages)) => stats.pages_written = pages,
+                _ => {}
+            }
+        }
+        Ok(stats)
+    }
+}
+
+/// A protobuf field's value, of the wire types a CRIU stats image uses.
+enum Field<'a> {
+    Varint(u64),
+    Bytes(&'a [u8]),
+    Fixed,
+}
+
+/// The (field number, value) pairs of a protobuf message; None if it is malformed.
+fn protobuf_fields(mut bytes: &[u8]) -> Option<Vec<(u64, Field<'_>)>> {
+    fn varint(bytes: &mut &[u8]) -> Option<u64> {
+        let mut value = 0u64;
+        for shift in (0..64).step_by(7) {
+            let (&byte, rest) = bytes.split_first()?;
+            *bytes = rest;
+            value |= u64::from(byte & 0x7f) << shift;
+            if byte & 0x80 == 0 {
+                return Some(value);
+            }
+        }
+        None
+    }
+    let mut fields = Vec::new();
+    while !bytes.is_empty() {
+        let key = varint(&mut bytes)?;
+        let value = match key & 7 {
+            0 => Field::Varint(varint(&mut bytes)?),
+            2 => {
+                let len = usize::try_from(varint(&mut bytes)?).ok()?;
+                let (data, rest) = (bytes.get(..len)?, bytes.get(len..)?);
+                bytes = rest;
+                Field::Bytes(data)
+            }
+            1 => {
+                bytes = bytes.get(8..)?;
+                Field::Fixed
+            }
+            5 => {
+                bytes = bytes.get(4..)?;
+                Field::Fixed
+            }
+            _ => return None,
+        };
+        fields.push((key >> 3, value));
+    }
+    Some(fields)
 }
 
 /// `criu restore` from `dir` onto the staged root and /dev `mounts` (where it also writes

@@ -377,13 +377,83 @@ pub struct VzpidCli {
     pub pids: Vec<String>,
 }
 
-/// vzmigrate: move a VE to another host, offline or live.
+/// vzmigrate: move a VE to another host, offline or live. `vzmigrate [options] DESTINATION
+/// CTID`; DESTINATION is a host name or address, `[user@]host`, reached with ssh.
 #[derive(Debug, Parser)]
 #[command(name = "vzmigrate", disable_version_flag = true)]
 pub struct VzmigrateCli {
     /// Print the tools' version and, when the module answers, its ABI version.
     #[arg(long)]
     pub version: bool,
+    /// DESTINATION CTID (with --agent: CTID alone).
+    #[arg(value_name = "DESTINATION CTID", num_args = 0..=2)]
+    pub targets: Vec<String>,
+    /// Remove the VE from this host once it runs there (yes); with no, keep its private
+    /// area and its config as CTID.conf.migrated.
+    #[arg(short = 'r', long = "remove-area", value_parser = ["yes", "no"], default_value = "yes")]
+    pub remove_area: String,
+    /// On a failure, keep what was copied to the destination.
+    #[arg(long)]
+    pub keep_dst: bool,
+    /// Live migration: the VE keeps running (frozen only for its last dump and restore).
+    #[arg(long, alias = "live")]
+    pub online: bool,
+    /// Turn off the iterative pre-copy of a live migration's memory: one dump, all frozen.
+    #[arg(long)]
+    pub noiter: bool,
+    /// Only check that the VE can move there; change nothing.
+    #[arg(long, alias = "dry-run")]
+    pub check_only: bool,
+    /// Print the time of every phase and the total time the VE was frozen.
+    #[arg(short = 't', long)]
+    pub times: bool,
+    /// With --times: the times as one JSON line.
+    #[arg(long)]
+    pub json: bool,
+    /// Print more (implies --times); repeatable.
+    #[arg(short = 'v', action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Extra options for ssh (e.g. --ssh="-p 2222 -i key").
+    #[arg(long, allow_hyphen_values = true)]
+    pub ssh: Option<String>,
+    /// Extra options for rsync (e.g. --rsync="--bwlimit=10000").
+    #[arg(long, allow_hyphen_values = true)]
+    pub rsync: Option<String>,
+    /// Skip the checks of what the VE depends on (cpu, ipv6, all); accepted for OpenVZ's
+    /// callers: the destination's checks that keep the VE safe always run.
+    #[arg(short = 'f', long = "nodeps", num_args = 0..=1, default_missing_value = "all")]
+    pub nodeps: Option<String>,
+    /// The destination's side of a migration, run by vzmigrate over ssh.
+    #[arg(long, hide = true, value_enum)]
+    pub agent: Option<AgentAction>,
+    /// --agent check: the source's module ABI version.
+    #[arg(long, hide = true)]
+    pub abi: Option<u32>,
+    /// --agent check: the source's `criu --version` first line.
+    #[arg(long, hide = true)]
+    pub criu: Option<String>,
+    /// --agent check: the VE's addresses, separated by spaces.
+    #[arg(long, hide = true)]
+    pub ips: Option<String>,
+    /// --agent check: the private area's size in KiB.
+    #[arg(long, hide = true)]
+    pub kbytes: Option<u64>,
+    /// --agent check: the VE's LOCAL_UID and LOCAL_GID, as UID:GID.
+    #[arg(long, hide = true)]
+    pub ids: Option<String>,
+}
+
+/// What the destination's side of a migration does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AgentAction {
+    /// Check that the VE can come: module, ABI, CRIU, CTID, addresses, ids, disk space.
+    Check,
+    /// The VE's config and private area have arrived: register it (disk quota, name).
+    Register,
+    /// Remove what a failed migration brought (the VE must not run here).
+    Undo,
+    /// The migration is over: remove its dumps.
+    Finish,
 }
 
 /// Parses `args` for `P`, turning clap's failures into [`crate::error::VzError::Usage`] (exit

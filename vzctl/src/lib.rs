@@ -15,6 +15,7 @@ pub mod error;
 pub mod host;
 pub mod idmap;
 pub mod lock;
+pub mod migrate;
 pub mod mounts;
 pub mod names;
 pub mod net;

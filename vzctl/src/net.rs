@@ -28,6 +28,16 @@ const RTM_NEWADDR: u16 = 20;
 const RTM_DELADDR: u16 = 21;
 const RTM_NEWROUTE: u16 = 24;
 const RTM_DELROUTE: u16 = 25;
+const RTM_NEWNEIGH: u16 = 28;
+const RTM_DELNEIGH: u16 = 29;
+const NLM_F_REPLACE: u16 = 0x100;
+const NDA_DST: u16 = 1;
+const NTF_PROXY: u8 = 0x08;
+const NUD_PERMANENT: u16 = 0x80;
+const ETH_P_ARP: u16 = 0x0806;
+const ARPHRD_ETHER: u16 = 1;
+const ARPOP_REQUEST: u16 = 1;
+const ETH_P_IP: u16 = 0x0800;
 const IFLA_IFNAME: u16 = 3;
 const IFLA_LINKINFO: u16 = 18;
 const IFLA_INFO_KIND: u16 = 1;
@@ -368,6 +378,152 @@ pub fn route(name: &str, dst: Option<Ipv4Addr>, add: bool) -> Result<(), VzError
     msg.attr(RTA_OIF, &index_of(name)?.to_ne_bytes());
     let target = dst.map_or("default".to_string(), |d| d.to_string());
     Rtnl::open()?.request(msg, &format!("route {target} via {name}"))
+}
+
+/// Answers (or with `add` false stops answering) ARP for `ip` on the host's link `name`: a
+/// proxy neighbour entry, which makes an address routed to a VE reachable from the link's
+/// other hosts.
+pub fn proxy_neighbour(name: &str, ip: Ipv4Addr, add: bool) -> Result<(), VzError> {
+    let (kind, flags) = if add {
+        (RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE)
+    } else {
+        (RTM_DELNEIGH, 0)
+    };
+    let mut msg = Message::new(kind, flags);
+    // struct ndmsg: family, pads, ifindex, state, flags, type.
+    let mut fixed = [0u8; 12];
+    fixed[0] = FAMILY_INET;
+    fixed[4..8].copy_from_slice(&index_of(name)?.to_ne_bytes());
+    fixed[8..10].copy_from_slice(&NUD_PERMANENT.to_ne_bytes());
+    fixed[10] = NTF_PROXY;
+    msg.bytes(&fixed);
+    msg.attr(NDA_DST, &ip.octets());
+    match Rtnl::open()?.request(msg, &format!("proxy ARP for {ip} on {name}")) {
+        Err(VzError::System { source, .. })
+            if !add && source.raw_os_error() == Some(libc::ENOENT) =>
+        {
+            Ok(())
+        }
+        other => other,
+    }
+}
+
+/// The host's links on which `ip` is on-link: up, not a VE's, with an IPv4 address whose
+/// subnet holds `ip` (OpenVZ's NEIGHBOUR_DEVS=detect). A VE's address there is answered for
+/// by this host while the VE runs here.
+pub fn uplinks_for(ip: Ipv4Addr) -> Vec<String> {
+    let Ok(addresses) = nix::ifaddrs::getifaddrs() else {
+        return Vec::new();
+    };
+    let mut links: Vec<String> = addresses
+        .filter(|entry| {
+            entry.flags.contains(nix::net::if_::InterfaceFlags::IFF_UP)
+                && !entry
+                    .flags
+                    .contains(nix::net::if_::InterfaceFlags::IFF_LOOPBACK)
+                && !entry.interface_name.starts_with("venet")
+        })
+        .filter_map(|entry| {
+            let own = entry.address?.as_sockaddr_in()?.ip();
+            let mask = entry.netmask?.as_sockaddr_in()?.ip();
+            let same = u32::from(own) & u32::from(mask) == u32::from(ip) & u32::from(mask);
+            (same && own != ip).then_some(entry.interface_name)
+        })
+        .collect();
+    links.dedup();
+    links
+}
+
+/// Tells the hosts on link `name` that `ip` is now here: one unsolicited (gratuitous) ARP
+/// request, which updates the entry a neighbour holds for `ip`, e.g. one that pointed at the
+/// host the VE came from.
+pub fn announce(name: &str, ip: Ipv4Addr) -> Result<(), VzError> {
+    let failed = |source: std::io::Error| VzError::System {
+        what: format!("announce {ip} on {name}"),
+        source,
+    };
+    let mac_text =
+        std::fs::read_to_string(format!("/sys/class/net/{name}/address")).map_err(&failed)?;
+    let mac = parse_mac(mac_text.trim())
+        .ok_or_else(|| VzError::InvalidValue(format!("{name}: bad MAC address {mac_text:?}")))?;
+    let mut packet = Vec::with_capacity(28);
+    packet.extend_from_slice(&ARPHRD_ETHER.to_be_bytes());
+    packet.extend_from_slice(&ETH_P_IP.to_be_bytes());
+    packet.extend_from_slice(&[6, 4]);
+    packet.extend_from_slice(&ARPOP_REQUEST.to_be_bytes());
+    packet.extend_from_slice(&mac);
+    packet.extend_from_slice(&ip.octets());
+    packet.extend_from_slice(&[0; 6]);
+    packet.extend_from_slice(&ip.octets());
+    let protocol = ETH_P_ARP.to_be();
+    // SAFETY: socket(2) with constant arguments; the fd is owned right after.
+    let fd = unsafe {
+        libc::socket(
+            libc::AF_PACKET,
+            libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
+            libc::c_int::from(protocol),
+        )
+    };
+    if fd < 0 {
+        return Err(failed(std::io::Error::last_os_error()));
+    }
+    // SAFETY: `fd` was just returned by socket() and nothing else owns it.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    // SAFETY: sockaddr_ll is plain data; all zeroes is a valid value.
+    let mut to: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+    let constant = |what: &str| VzError::InvalidValue(format!("{what} does not fit sockaddr_ll"));
+    to.sll_family = libc::c_ushort::try_from(libc::AF_PACKET).map_err(|_| constant("AF_PACKET"))?;
+    let to_len = libc::socklen_t::try_from(std::mem::size_of::<libc::sockaddr_ll>())
+        .map_err(|_| constant("its size"))?;
+    to.sll_protocol = protocol;
+    to.sll_ifindex = index_of(name)?;
+    to.sll_halen = 6;
+    to.sll_addr[..6].copy_from_slice(&[0xff; 6]);
+    // SAFETY: Sends a live buffer to a sockaddr_ll of the size passed.
+    let sent = unsafe {
+        libc::sendto(
+            fd.as_raw_fd(),
+            packet.as_ptr().cast(),
+            packet.len(),
+            0,
+            std::ptr::addr_of!(to).cast(),
+            to_len,
+        )
+    };
+    if sent < 0 {
+        return Err(failed(std::io::Error::last_os_error()));
+    }
+    Ok(())
+}
+
+/// `aa:bb:cc:dd:ee:ff` as six bytes.
+fn parse_mac(text: &str) -> Option<[u8; 6]> {
+    let mut mac = [0u8; 6];
+    let mut parts = text.split(':');
+    for byte in &mut mac {
+        *byte = u8::from_str_radix(parts.next()?, 16).ok()?;
+    }
+    parts.next().is_none().then_some(mac)
+}
+
+/// Publishes (or withdraws) the VE addresses `addresses` on the host's links where they are
+/// on-link: proxy ARP for each, and on publishing an announcement. A link that refuses is
+/// skipped with a warning: the VE still runs, reached through this host's routes.
+pub fn publish(addresses: &[Ipv4Addr], add: bool) {
+    for &ip in addresses {
+        for link in uplinks_for(ip) {
+            let done = proxy_neighbour(&link, ip, add).and_then(|()| {
+                if add {
+                    announce(&link, ip)
+                } else {
+                    Ok(())
+                }
+            });
+            if let Err(err) = done {
+                eprintln!("Warning: {err}");
+            }
+        }
+    }
 }
 
 const NFNL_MSG_BATCH_BEGIN: u16 = 0x10;

@@ -14,6 +14,7 @@
 mod bench;
 mod fuzz;
 mod keep;
+mod probe;
 mod sockbuf;
 mod ubc;
 
@@ -129,6 +130,15 @@ enum Cmd {
     /// Hold one of each kind of state a checkpoint carries (in and under DIR); on SIGUSR1
     /// check them and write `kept` or `lost: WHAT` to DIR/verdict.
     Keep { dir: std::path::PathBuf },
+    /// Talk to a server at ADDR (tcp: an echo server over one connection; http: GET / over
+    /// a new one each time) every 100 ms until FILE exists; print the answers and the
+    /// longest gap between two of them; fail on a wrong or missing answer.
+    Probe {
+        kind: probe::Kind,
+        addr: std::net::SocketAddrV4,
+        #[arg(long)]
+        until: std::path::PathBuf,
+    },
     /// Inside a VE: the object-taking side of `ubtest` (internal).
     #[command(hide = true)]
     Acquire(ubc::AcquireArgs),
@@ -458,6 +468,7 @@ fn run(command: Cmd) -> Result<(), String> {
         Cmd::Hog { mib } => ubc::hog(mib)?,
         Cmd::HttpGet { addr, path } => http_get(addr, &path)?,
         Cmd::Keep { dir } => keep::run(&dir)?,
+        Cmd::Probe { kind, addr, until } => probe::run(kind, addr, &until)?,
     }
     Ok(())
 }

@@ -226,7 +226,8 @@ fn dump_into(ctx: &Ctx, ve: &Ve, dump: &Path, kill: bool) -> Result<(), VzError>
     std::fs::create_dir_all(&partial)
         .map_err(|e| failed(format!("mkdir {}: {e}", partial.display())))?;
     let netdevs = netdevs(ve)?;
-    if let Err(err) = ctx.host.dump(ve.veid, &partial, &netdevs, kill) {
+    let mode = checkpoint::DumpMode::Final { kill, parent: None };
+    if let Err(err) = ctx.host.dump(ve.veid, &partial, &netdevs, mode) {
         let kept = checkpoint::failed_dir(dump);
         let _ = remove_dir(&kept);
         let _ = std::fs::rename(&partial, &kept);
@@ -392,7 +393,7 @@ mod tests {
         let calls = host.calls();
         assert_eq!(calls[0], "freeze 101 true [10.0.0.1]");
         assert!(calls[1].starts_with("dump 101 "));
-        assert!(calls[1].ends_with(".partial [\"venet0\"] kill=true"));
+        assert!(calls[1].ends_with(".partial [\"venet0\"] Final { kill: true, parent: None }"));
         assert!(calls[2].starts_with("stop 101 fast=true"), "{calls:?}");
         // The fake dump has no module state: the restore refuses it, and keeps it.
         *host.running.borrow_mut() = None;

@@ -3,7 +3,7 @@
 use super::linux::{open_path, LinuxHost};
 use super::{Host, StartPlan};
 use crate::cgroup;
-use crate::checkpoint::{self, SavedVe};
+use crate::checkpoint::{self, DumpMode, DumpStats, SavedVe};
 use crate::device::{ControlDevice, KernelConfig};
 use crate::error::VzError;
 use crate::net;
@@ -42,6 +42,7 @@ impl LinuxHost {
         let link = net::host_link(veid);
         let routed = !addresses.is_empty() && net::link_exists(&link);
         if frozen && routed {
+            net::publish(addresses, false);
             for &ip in addresses {
                 // Already gone (an earlier suspend) is fine.
                 let _ = net::route(&link, Some(ip), false);
@@ -56,6 +57,7 @@ impl LinuxHost {
                     other => other?,
                 }
             }
+            net::publish(addresses, true);
         }
         Ok(())
     }
@@ -95,8 +97,8 @@ impl LinuxHost {
         veid: u32,
         dir: &Path,
         netdevs: &[String],
-        kill: bool,
-    ) -> Result<(), VzError> {
+        mode: DumpMode,
+    ) -> Result<DumpStats, VzError> {
         let init_pid = self.init_pid(veid)?;
         let failed = |reason: String| VzError::ChkpntFailed { veid, reason };
         if let Some(pid) = self.task_outside_init_tree(veid, init_pid) {
@@ -104,38 +106,45 @@ impl LinuxHost {
                 "task {pid} joined it from the host (an open vzctl exec or enter session); CRIU dumps only the tree of the VE's init: end the session first"
             )));
         }
-        self.set_frozen(veid, true)?;
-        let state = self.device()?.ve_export(veid)?;
-        let saved = SavedVe {
-            dev: dev_entries(&self.proc_dir, init_pid)?,
-            subtree_control: cgroup::subtree_controls(&self.cgroup_dir(veid)),
-            ..SavedVe::from_export(
-                veid,
-                init_pid,
-                &state.counters,
-                &state.devices,
-                &state.addresses,
-                netdevs.to_vec(),
-                self.cgroup_values(veid)?,
-            )
+        let log = match mode {
+            DumpMode::Final { .. } => {
+                self.set_frozen(veid, true)?;
+                let state = self.device()?.ve_export(veid)?;
+                let saved = SavedVe {
+                    dev: dev_entries(&self.proc_dir, init_pid)?,
+                    subtree_control: cgroup::subtree_controls(&self.cgroup_dir(veid)),
+                    ..SavedVe::from_export(
+                        veid,
+                        init_pid,
+                        &state.counters,
+                        &state.devices,
+                        &state.addresses,
+                        netdevs.to_vec(),
+                        self.cgroup_values(veid)?,
+                    )
+                };
+                saved.save(dir)?;
+                checkpoint::DUMP_LOG
+            }
+            DumpMode::Pre { .. } => checkpoint::PRE_DUMP_LOG,
         };
-        saved.save(dir)?;
         let argv = checkpoint::criu_dump_args(
             init_pid,
             dir,
             &self.cgroup_dir(veid),
             &format!("/vz/{veid}"),
-            kill,
+            mode,
         );
         let status = run_criu(&argv, None).map_err(|e| failed(e.to_string()))?;
         if status != 0 {
-            let errors = checkpoint::criu_errors(&dir.join(checkpoint::DUMP_LOG));
+            let errors = checkpoint::criu_errors(&dir.join(log));
             return Err(failed(format!(
-                "criu dump exited with status {status}{}",
+                "criu {} exited with status {status}{}",
+                argv.get(1).map_or("", String::as_str),
                 errors.map(|e| format!(": {e}")).unwrap_or_default()
             )));
         }
-        Ok(())
+        DumpStats::read(dir).map_err(failed)
     }
 
     /// The restore of VE `plan.veid`, created in the kernel and still empty.

@@ -149,9 +149,15 @@ impl Host for FakeHost {
         Ok(())
     }
 
-    fn dump(&self, veid: u32, dir: &Path, netdevs: &[String], kill: bool) -> Result<(), VzError> {
+    fn dump(
+        &self,
+        veid: u32,
+        dir: &Path,
+        netdevs: &[String],
+        mode: crate::checkpoint::DumpMode,
+    ) -> Result<crate::checkpoint::DumpStats, VzError> {
         self.log(format!(
-            "dump {veid} {} {netdevs:?} kill={kill}",
+            "dump {veid} {} {netdevs:?} {mode:?}",
             dir.display()
         ));
         std::fs::write(dir.join("inventory.img"), "").unwrap();
@@ -161,7 +167,7 @@ impl Host for FakeHost {
                 reason: "criu dump failed".into(),
             });
         }
-        Ok(())
+        Ok(crate::checkpoint::DumpStats::default())
     }
 
     fn restore(

@@ -64,6 +64,26 @@ impl LinuxHost {
     pub(super) fn tear_down(&self, veid: u32) -> Result<(), VzError> {
         let device = self.device()?;
         let deadline = Instant::now() + Duration::from_secs(30);
+        // The links of the host stop answering for the VE's addresses.
+        if let Ok(state) = device.ve_export(veid) {
+            net::publish(&crate::checkpoint::ipv4_addresses(&state.addresses), false);
+        }
+        // A frozen VE was dumped (or is migrating): its peers must not hear its sockets
+        // close (a reset would end the connections its restored copy carries on), so it
+        // loses its link before its tasks die; its closed connections then give up their
+        // unanswerable FINs after one retry, not the default eight (minutes during which
+        // they hold the VE's network namespace and the module).
+        if self.is_frozen(veid) {
+            if let Ok(init_pid) = self.init_pid(veid) {
+                let _ = runtime::in_namespace(
+                    &self.proc_dir,
+                    init_pid,
+                    runtime::Namespace::Net,
+                    || net::sysctl(&self.proc_dir, "tcp_orphan_retries", "1"),
+                );
+            }
+            self.disconnect(veid)?;
+        }
         while let Some(running) = self.running(veid)? {
             if running.init_pid > 0 {
                 // SAFETY: kill(2) with a pid and a signal touches no memory.
@@ -259,7 +279,14 @@ impl LinuxHost {
         for &ip in addresses {
             net::route(&host, Some(ip), true)?;
         }
+        net::publish(addresses, true);
         Ok(())
+    }
+
+    /// Whether the VE's cgroup is frozen (a checkpoint's suspend).
+    fn is_frozen(&self, veid: u32) -> bool {
+        std::fs::read_to_string(self.cgroup_dir(veid).join("cgroup.events"))
+            .is_ok_and(|events| events.lines().any(|line| line == "frozen 1"))
     }
 
     /// Whether the VE's cgroup tree has a task.
@@ -491,8 +518,14 @@ impl Host for LinuxHost {
         self.freeze_ve(veid, frozen, addresses)
     }
 
-    fn dump(&self, veid: u32, dir: &Path, netdevs: &[String], kill: bool) -> Result<(), VzError> {
-        self.dump_ve(veid, dir, netdevs, kill)
+    fn dump(
+        &self,
+        veid: u32,
+        dir: &Path,
+        netdevs: &[String],
+        mode: crate::checkpoint::DumpMode,
+    ) -> Result<crate::checkpoint::DumpStats, VzError> {
+        self.dump_ve(veid, dir, netdevs, mode)
     }
 
     fn restore(

@@ -92,10 +92,17 @@ pub trait Host {
     fn freeze(&self, veid: u32, frozen: bool, addresses: &[Ipv4Addr]) -> Result<(), VzError>;
     /// Checkpoints the running VE with CRIU into the existing, empty directory `dir`, with
     /// the module's state of it (its network devices are `netdevs`); freezes it first if it
-    /// is not. With `kill` CRIU ends its tasks once dumped (with their TCP connections still
-    /// in repair mode: nothing is sent to their peers); otherwise it leaves them frozen.
-    /// A failed dump leaves the tasks as they were.
-    fn dump(&self, veid: u32, dir: &Path, netdevs: &[String], kill: bool) -> Result<(), VzError>;
+    /// is not. A final dump with `kill` ends its tasks once dumped (with their TCP
+    /// connections still in repair mode: nothing is sent to their peers); otherwise it
+    /// leaves them frozen. A pre-dump takes memory only and leaves the VE as it was. A failed
+    /// dump leaves the tasks as they were.
+    fn dump(
+        &self,
+        veid: u32,
+        dir: &Path,
+        netdevs: &[String],
+        mode: crate::checkpoint::DumpMode,
+    ) -> Result<crate::checkpoint::DumpStats, VzError>;
     /// Recreates the VE of `plan` from the dump in `dir` (its module state `saved`) and
     /// resumes it, or leaves it frozen when `frozen`. On failure nothing of the VE is left
     /// running and the dump is unchanged.
