@@ -48,16 +48,11 @@ created_ve() {
     echo "marker $$" >/vz/private/101/root/marker
 }
 
-# created_ve, running, with a counter appending a rising number to /tmp/counter every second
-# and a TCP echo server on port 5000 (both adopted by the VE's init, as CRIU dumps its tree).
+# created_ve, running the counter and the echo server (lib.sh's counter_and_echo).
 running_ve() {
     created_ve
     vzctl --quiet start 101
-    vzctl exec 101 'mkfifo /tmp/tick; (exec 3<>/tmp/tick; i=0; while :; do i=$((i+1));
-        echo $i >> /tmp/counter; read -t 1 x <&3; done) </dev/null >/dev/null 2>&1 &'
-    vzctl exec 101 'nc -l -p 5000 -e cat </dev/null >/dev/null 2>&1 &'
-    wait_for "the counter" test -s /vz/root/101/tmp/counter
-    wait_for "the echo server" sh -c "vzctl exec 101 netstat -tln | grep -q ':5000'"
+    counter_and_echo 101
 }
 
 # Nothing of VE 101 on vzb: no config, private area, mount point, dumps, lock, kernel VE.
@@ -300,28 +295,72 @@ test_link_cut_during_the_copy() {
     vzb_clean
 }
 
-# The Debian VE (systemd, journald, lighttpd) moves live while a client here asks its web
-# server for a page every 100 ms: every request is answered, from here and then from vzb.
+# The Debian VE (systemd, journald, lighttpd) moves live while a client on vzb (elsewhere on
+# the network, as the VE's users are) asks its web server for a page every 100 ms: every
+# request is answered, by the VE here and then by the VE there. While the VE is frozen here
+# this host still answers ARP for its address but drops what comes for it: the client's
+# connection attempts are retried, not refused.
 test_live_migration_of_a_debian_web_server() {
     fresh_pair
     vzctl --quiet create 201 --ostemplate debian-12-x86_64 --ipadd 10.199.0.201 >/dev/null
     vzctl --quiet start 201
     wait_for_boot 201 480
     wait_long 60 "the web server of VE 201" vztest http-get 10.199.0.201:80 /
-    rm -f /tmp/probe.stop
-    vztest probe http 10.199.0.201:80 --until /tmp/probe.stop >/tmp/probe.out 2>&1 &
-    probe=$!
-    sleep 2
+    on_vzb rm -f /tmp/probe.stop /tmp/probe.status
+    on_vzb_background 'vztest probe http 10.199.0.201:80 --until /tmp/probe.stop >/tmp/probe.out 2>&1
+        echo $? >/tmp/probe.status'
+    sleep 3
     if ! vzmigrate --online -t vzb 201; then
         cat /vz/dump/Dump.201.migrate/*/dump.log 2>/dev/null | grep Error | tail -n 20
         fail "live migration of the Debian VE"
     fi
-    sleep 2
-    touch /tmp/probe.stop
-    wait $probe || fail "a request was not answered: $(cat /tmp/probe.out)"
-    echo "HTTP client: $(cat /tmp/probe.out)"
+    sleep 3
+    on_vzb touch /tmp/probe.stop
+    wait_for "the HTTP client's end" on_vzb test -s /tmp/probe.status
+    echo "HTTP client on vzb: $(on_vzb cat /tmp/probe.out)"
+    expect_eq "the HTTP client's status" "$(on_vzb cat /tmp/probe.status)" 0
     expect_eq "lighttpd.service on vzb" "$(on_vzb vzctl exec2 201 systemctl is-active lighttpd.service)" active
     vztest http-get 10.199.0.201:80 / | grep -qi html || fail "lighttpd does not answer from vzb"
-    ip route | grep -q "^10.199.0.201 " && fail "a route to 10.199.0.201 still here"
+    ip route | grep -q "10.199.0.201" && fail "a route to 10.199.0.201 still here"
     on_vzb vzctl --quiet stop 201
+}
+
+# Attack: VE root fills its tree with links to the host's files (absolute and relative,
+# to a file and to a directory) and a FIFO, hoping that the copy, the destination's disk
+# quota walk or the undo of a failed move follows them. Each arrives as what it is, the
+# undo removes only the VE's own tree, and the files they name on vzb stay as they were.
+test_attack_links_in_the_private_area_stay_links() {
+    running_ve
+    vzctl --quiet set 101 --diskspace 1G:1G --save >/dev/null
+    vzctl exec 101 'ln -s /etc /root/etc-link; ln -s ../../../../../etc/passwd /root/passwd-link;
+        ln -s / /root/root-link; mkfifo /root/fifo'
+    before=$(on_vzb 'ls -ln /etc/passwd /etc/hosts; md5sum /etc/passwd /etc/hosts')
+    # A failed move (CRIU killed on vzb) runs the undo over the links first.
+    on_vzb_background 'until [ -d /vz/dump/Dump.101.migrate/final ]; do sleep 0.02; done
+        until killall -9 criu; do sleep 0.02; done'
+    expect_exit 7 --online vzb 101
+    vzb_clean
+    expect_eq "vzb's files after the undo" "$(on_vzb 'ls -ln /etc/passwd /etc/hosts; md5sum /etc/passwd /etc/hosts')" "$before"
+    # A successful one registers the VE (its disk quota walks the tree) and keeps the links.
+    vzmigrate --online vzb 101 >/dev/null
+    for link in etc-link passwd-link root-link; do
+        on_vzb test -L /vz/private/101/root/$link || fail "$link is not a link on vzb"
+    done
+    on_vzb test -p /vz/private/101/root/fifo || fail "the FIFO is not a FIFO on vzb"
+    expect_eq "vzb's files after the move" "$(on_vzb 'ls -ln /etc/passwd /etc/hosts; md5sum /etc/passwd /etc/hosts')" "$before"
+    expect_eq "the link inside the VE on vzb" "$(on_vzb vzctl exec 101 readlink /root/etc-link)" /etc
+}
+
+# A checkpoint the source cannot take (a `vzctl exec` session holds the VE from the host,
+# and CRIU dumps only its init's tree): exit 8, the VE runs on, vzb is cleaned.
+test_a_failed_checkpoint_on_the_source_is_8() {
+    running_ve
+    vzctl exec 101 sleep 60 &
+    session=$!
+    wait_for "the exec session" sh -c "vzctl exec 101 ps | grep -q '[s]leep 60'"
+    expect_exit 8 --online vzb 101
+    grep -q "exec or enter session" /tmp/err || fail "exit 8 without the reason: $(cat /tmp/err)"
+    kill $session 2>/dev/null || true
+    source_running
+    vzb_clean
 }

@@ -194,3 +194,16 @@ wait_for_boot() {
     echo "--- warnings and errors of this boot"
     vzctl exec2 "$1" 'journalctl -b --no-pager -o short-monotonic -p warning | tail -n 60' || true
 }
+
+# In the running busybox VE $1: a counter that appends a rising number to /tmp/counter every
+# second and a TCP echo server on port 5000, both started in the background inside so that
+# the VE's init adopts them (CRIU dumps the init's tree). The counter forks nothing (read -t
+# on a FIFO is its clock), so the VE's tasks and their objects stay the same from one moment
+# to the next.
+counter_and_echo() {
+    vzctl exec "$1" 'mkfifo /tmp/tick; (exec 3<>/tmp/tick; i=0; while :; do i=$((i+1));
+        echo $i >> /tmp/counter; read -t 1 x <&3; done) </dev/null >/dev/null 2>&1 &'
+    vzctl exec "$1" 'nc -l -p 5000 -e cat </dev/null >/dev/null 2>&1 &'
+    wait_for "the counter" test -s "/vz/root/$1/tmp/counter"
+    wait_for "the echo server" sh -c "vzctl exec $1 netstat -tln | grep -q ':5000'"
+}

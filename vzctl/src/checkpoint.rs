@@ -325,8 +325,13 @@ pub fn criu_dump_args(
         args.push("--prev-images-dir".to_owned());
         args.push(format!("../{parent}"));
     }
-    if matches!(mode, DumpMode::Final { kill: false, .. }) {
-        args.push("--leave-running".to_owned());
+    if let DumpMode::Final { kill, .. } = mode {
+        if !kill {
+            args.push("--leave-running".to_owned());
+        }
+        // Inotify watches (systemd's) by path, not by file handle: a handle names an inode
+        // of this filesystem, and the dump may be restored on another host's copy of it.
+        args.push("--force-irmap".to_owned());
     }
     args.extend(CRIU_COMMON.iter().map(|a| (*a).to_owned()));
     args

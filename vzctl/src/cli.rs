@@ -452,7 +452,7 @@ pub enum AgentAction {
     Register,
     /// Remove what a failed migration brought (the VE must not run here).
     Undo,
-    /// The migration is over: remove its dumps.
+    /// The migration is over: announce the VE's addresses again, remove its dumps.
     Finish,
 }
 

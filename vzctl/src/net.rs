@@ -32,6 +32,7 @@ const RTM_NEWNEIGH: u16 = 28;
 const RTM_DELNEIGH: u16 = 29;
 const NLM_F_REPLACE: u16 = 0x100;
 const NDA_DST: u16 = 1;
+const NDA_LLADDR: u16 = 2;
 const NTF_PROXY: u8 = 0x08;
 const NUD_PERMANENT: u16 = 0x80;
 const ETH_P_ARP: u16 = 0x0806;
@@ -384,21 +385,42 @@ pub fn route(name: &str, dst: Option<Ipv4Addr>, add: bool) -> Result<(), VzError
 /// proxy neighbour entry, which makes an address routed to a VE reachable from the link's
 /// other hosts.
 pub fn proxy_neighbour(name: &str, ip: Ipv4Addr, add: bool) -> Result<(), VzError> {
-    let (kind, flags) = if add {
+    neighbour(name, ip, add, NTF_PROXY, None)
+}
+
+/// Sends what the host routes to `ip` on link `name` to no one (`add`), or lets the link
+/// find its neighbour again: a permanent neighbour entry with an address no interface has.
+/// A frozen VE's kernel then sees its packets as another host's and drops them unanswered,
+/// while the host still answers ARP for the address and its senders retry.
+pub fn divert_neighbour(name: &str, ip: Ipv4Addr, add: bool) -> Result<(), VzError> {
+    neighbour(name, ip, add, 0, Some([0; 6]))
+}
+
+fn neighbour(
+    name: &str,
+    ip: Ipv4Addr,
+    add: bool,
+    flags: u8,
+    lladdr: Option<[u8; 6]>,
+) -> Result<(), VzError> {
+    let (kind, msg_flags) = if add {
         (RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE)
     } else {
         (RTM_DELNEIGH, 0)
     };
-    let mut msg = Message::new(kind, flags);
+    let mut msg = Message::new(kind, msg_flags);
     // struct ndmsg: family, pads, ifindex, state, flags, type.
     let mut fixed = [0u8; 12];
     fixed[0] = FAMILY_INET;
     fixed[4..8].copy_from_slice(&index_of(name)?.to_ne_bytes());
     fixed[8..10].copy_from_slice(&NUD_PERMANENT.to_ne_bytes());
-    fixed[10] = NTF_PROXY;
+    fixed[10] = flags;
     msg.bytes(&fixed);
     msg.attr(NDA_DST, &ip.octets());
-    match Rtnl::open()?.request(msg, &format!("proxy ARP for {ip} on {name}")) {
+    if let Some(lladdr) = lladdr.filter(|_| add) {
+        msg.attr(NDA_LLADDR, &lladdr);
+    }
+    match Rtnl::open()?.request(msg, &format!("neighbour {ip} on {name}")) {
         Err(VzError::System { source, .. })
             if !add && source.raw_os_error() == Some(libc::ENOENT) =>
         {

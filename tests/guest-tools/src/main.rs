@@ -352,31 +352,6 @@ fn sockets() -> Result<(), String> {
     Ok(())
 }
 
-fn http_get(addr: std::net::SocketAddrV4, path: &str) -> Result<(), String> {
-    use std::io::{Read, Write};
-    let timeout = std::time::Duration::from_secs(5);
-    let mut stream = std::net::TcpStream::connect_timeout(&addr.into(), timeout)
-        .map_err(|e| format!("connect {addr}: {e}"))?;
-    stream
-        .set_read_timeout(Some(timeout))
-        .map_err(|e| e.to_string())?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {}\r\n\r\n", addr.ip())
-        .map_err(|e| format!("send: {e}"))?;
-    let mut reply = String::new();
-    stream
-        .read_to_string(&mut reply)
-        .map_err(|e| format!("receive: {e}"))?;
-    let (head, body) = reply.split_once("\r\n\r\n").ok_or("no HTTP header")?;
-    if !head.starts_with("HTTP/1.") || !head.contains(" 200 ") {
-        return Err(format!(
-            "answer: {}",
-            head.lines().next().unwrap_or_default()
-        ));
-    }
-    print!("{body}");
-    Ok(())
-}
-
 fn run(command: Cmd) -> Result<(), String> {
     let err = |e: vzctl::error::VzError| e.to_string();
     match command {
@@ -466,7 +441,12 @@ fn run(command: Cmd) -> Result<(), String> {
         Cmd::Ubtest(args) => ubc::ubtest(&args)?,
         Cmd::Acquire(args) => ubc::acquire(&args)?,
         Cmd::Hog { mib } => ubc::hog(mib)?,
-        Cmd::HttpGet { addr, path } => http_get(addr, &path)?,
+        Cmd::HttpGet { addr, path } => {
+            print!(
+                "{}",
+                probe::http_get(addr, &path, std::time::Duration::from_secs(5))?
+            )
+        }
         Cmd::Keep { dir } => keep::run(&dir)?,
         Cmd::Probe { kind, addr, until } => probe::run(kind, addr, &until)?,
     }

@@ -38,7 +38,7 @@ pub fn run(kind: Kind, addr: SocketAddrV4, until: &Path) -> Result<(), String> {
         }
         let answered = match echo.as_mut() {
             Some(echo) => echo.round_trip(answers),
-            None => http_get(addr),
+            None => http_get(addr, "/", ANSWER_TIMEOUT).map(|_| ()),
         };
         if let Err(e) = answered {
             break Err(format!("answer {}: {e}", answers + 1));
@@ -84,21 +84,26 @@ impl Echo {
     }
 }
 
-fn http_get(addr: SocketAddrV4) -> Result<(), String> {
-    let mut stream = TcpStream::connect_timeout(&addr.into(), ANSWER_TIMEOUT)
+/// GET `path` from `addr` over a new connection, each step within `timeout`; the body of a
+/// 200 answer.
+pub fn http_get(addr: SocketAddrV4, path: &str, timeout: Duration) -> Result<String, String> {
+    let mut stream = TcpStream::connect_timeout(&addr.into(), timeout)
         .map_err(|e| format!("connect {addr}: {e}"))?;
     stream
-        .set_read_timeout(Some(ANSWER_TIMEOUT))
+        .set_read_timeout(Some(timeout))
         .map_err(|e| e.to_string())?;
-    write!(stream, "GET / HTTP/1.0\r\nHost: {}\r\n\r\n", addr.ip())
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {}\r\n\r\n", addr.ip())
         .map_err(|e| format!("send: {e}"))?;
-    let mut reply = Vec::new();
+    let mut reply = String::new();
     stream
-        .read_to_end(&mut reply)
+        .read_to_string(&mut reply)
         .map_err(|e| format!("receive: {e}"))?;
-    let head = String::from_utf8_lossy(reply.get(..16).unwrap_or(&reply)).into_owned();
-    if !head.starts_with("HTTP/1.") || !head.contains(" 200") {
-        return Err(format!("answer {head:?}"));
+    let (head, body) = reply.split_once("\r\n\r\n").ok_or("no HTTP header")?;
+    if !head.starts_with("HTTP/1.") || !head.contains(" 200 ") {
+        return Err(format!(
+            "answer: {}",
+            head.lines().next().unwrap_or_default()
+        ));
     }
-    Ok(())
+    Ok(body.to_owned())
 }

@@ -41,23 +41,20 @@ impl LinuxHost {
         self.init_pid(veid)?;
         let link = net::host_link(veid);
         let routed = !addresses.is_empty() && net::link_exists(&link);
+        // While frozen, what the host routes to the VE goes to no one (its kernel would
+        // acknowledge data the dump does not hold): the host still answers ARP for its
+        // addresses and keeps their routes, so senders retry, and reach the VE again once
+        // it is thawed, or restored on another host.
         if frozen && routed {
-            net::publish(addresses, false);
             for &ip in addresses {
-                // Already gone (an earlier suspend) is fine.
-                let _ = net::route(&link, Some(ip), false);
+                net::divert_neighbour(&link, ip, true)?;
             }
         }
         self.set_frozen(veid, frozen)?;
         if !frozen && routed {
             for &ip in addresses {
-                match net::route(&link, Some(ip), true) {
-                    Err(VzError::System { source, .. })
-                        if source.raw_os_error() == Some(libc::EEXIST) => {}
-                    other => other?,
-                }
+                net::divert_neighbour(&link, ip, false)?;
             }
-            net::publish(addresses, true);
         }
         Ok(())
     }

@@ -87,8 +87,8 @@ pub trait Host {
     /// Adds (or removes) an address of a running VE: on its venet0 and as a host route.
     fn set_address(&self, veid: u32, ip: Ipv4Addr, add: bool) -> Result<(), VzError>;
     /// Freezes every task of the running VE (or thaws them), through its cgroup. While it
-    /// is frozen the host routes none of its `addresses` to it: its kernel would still
-    /// answer (acknowledge TCP data the dump has not seen, and a restore would lose).
+    /// is frozen what the host routes to its `addresses` reaches no one: its kernel would
+    /// still answer (acknowledge TCP data the dump has not seen, and a restore would lose).
     fn freeze(&self, veid: u32, frozen: bool, addresses: &[Ipv4Addr]) -> Result<(), VzError>;
     /// Checkpoints the running VE with CRIU into the existing, empty directory `dir`, with
     /// the module's state of it (its network devices are `netdevs`); freezes it first if it

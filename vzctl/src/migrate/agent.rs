@@ -2,7 +2,7 @@
 //! vzmigrate over ssh): the checks before anything moves, the registration of the VE once its
 //! files are here, and the removal of what a failed migration brought.
 
-use super::{exit, migration_dumps, MigrateError};
+use super::{exit, migration_dumps, remove_tree, MigrateError};
 use crate::cli::AgentAction;
 use crate::commands::Ctx;
 use crate::device::Vzctl;
@@ -25,7 +25,7 @@ pub fn run(ctx: &Ctx, action: AgentAction, veid: u32, wanted: &Wanted) -> Result
         AgentAction::Check => check(ctx, veid, wanted),
         AgentAction::Register => register(ctx, veid),
         AgentAction::Undo => undo(ctx, veid),
-        AgentAction::Finish => remove_dir(&migration_dumps(ctx.global, veid)),
+        AgentAction::Finish => finish(ctx, veid),
     }
 }
 
@@ -102,6 +102,22 @@ fn check(ctx: &Ctx, veid: u32, wanted: &Wanted) -> Result<(), MigrateError> {
     Ok(())
 }
 
+/// The VE runs here and no longer there: its addresses are announced again (the source
+/// answered ARP for them until it let the VE go) and the migration's dumps go.
+fn finish(ctx: &Ctx, veid: u32) -> Result<(), MigrateError> {
+    let ve = crate::ve::Ve::load(ctx.paths, ctx.global, veid)
+        .map_err(|e| MigrateError::new(exit::COPY, e.to_string()))?;
+    let addresses = ve
+        .conf()
+        .ok()
+        .and_then(|conf| {
+            crate::net::parse_addresses(conf.get("IP_ADDRESS").unwrap_or_default()).ok()
+        })
+        .unwrap_or_default();
+    crate::net::publish(&addresses, true);
+    remove_tree(&migration_dumps(ctx.global, veid), exit::COPY)
+}
+
 /// The VE's config and private area have arrived: its disk quota counts its files here
 /// (rsync does not carry ext4 project ids), its mount point and name exist.
 fn register(ctx: &Ctx, veid: u32) -> Result<(), MigrateError> {
@@ -141,9 +157,9 @@ fn undo(ctx: &Ctx, veid: u32) -> Result<(), MigrateError> {
     if let Some(name) = ve.conf.as_ref().and_then(|c| c.get("NAME")) {
         crate::names::unlink_name(ctx.paths, name);
     }
-    remove_dir(&ve.private)?;
+    remove_tree(&ve.private, exit::COPY)?;
     let _ = std::fs::remove_dir(&ve.root);
-    remove_dir(&migration_dumps(ctx.global, veid))?;
+    remove_tree(&migration_dumps(ctx.global, veid), exit::COPY)?;
     match std::fs::remove_file(&ve.conf_path) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(MigrateError::new(
             exit::COPY,
@@ -173,16 +189,6 @@ fn lock_waiting(ctx: &Ctx, veid: u32) -> Result<crate::lock::VeLock, MigrateErro
 
 /// How long an undo waits for a restore of the VE to end (CRIU's own limit is 120 s).
 const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(150);
-
-fn remove_dir(path: &Path) -> Result<(), MigrateError> {
-    match std::fs::remove_dir_all(path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(MigrateError::new(
-            exit::COPY,
-            format!("remove {}: {e}", path.display()),
-        )),
-        _ => Ok(()),
-    }
-}
 
 /// The first line of `criu --version`, if CRIU is installed.
 pub fn criu_version() -> Option<String> {

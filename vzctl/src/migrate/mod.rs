@@ -481,7 +481,7 @@ impl Migration<'_> {
         // it takes nothing from the frozen time.
         self.timed("Register", Self::register)?;
         self.undo.push(Undo::LocalDumps);
-        remove_tree(&dumps)?;
+        remove_tree(&dumps, exit::SOURCE_STOP)?;
         self.say("Live migrating container...");
         let mut parent: Option<String> = None;
         if self.options.iterative {
@@ -513,12 +513,18 @@ impl Migration<'_> {
                 .map_err(|e| MigrateError::new(exit::SOURCE_STOP, e.to_string()))
         })?;
         self.report.pages_written.push(stats.pages_written);
-        self.timed("Copy dump file", |m| {
-            m.remote
-                .copy_dir(&dumps, false)
-                .map_err(remote_error(exit::COPY))
+        // Both copies at once, over the one connection: the VE is frozen meanwhile.
+        self.timed("Copy dump + rsync", |m| {
+            let (remote, private) = (&m.remote, &m.ve.private);
+            let (dump, files) = std::thread::scope(|scope| {
+                let dump = scope.spawn(|| remote.copy_dir(&dumps, false));
+                let files = remote.copy_dir(private, false);
+                (dump.join(), files)
+            });
+            let dump =
+                dump.map_err(|_| MigrateError::new(exit::COPY, "the dump's copy panicked"))?;
+            dump.and(files).map_err(remote_error(exit::COPY))
         })?;
-        self.timed("Second rsync", |m| m.sync_private(false))?;
         self.timed("Undump + Resume", |m| {
             let veid = veid.to_string();
             let dump = final_dir.display().to_string();
@@ -532,7 +538,7 @@ impl Migration<'_> {
         self.undo.clear();
         self.say("Stopping container");
         self.timed("Kill source", |m| m.stop_here(true, Duration::ZERO))?;
-        remove_tree(&dumps)?;
+        remove_tree(&dumps, exit::SOURCE_STOP)?;
         self.agent("finish", &[], exit::COPY)
     }
 
@@ -622,7 +628,9 @@ impl Migration<'_> {
                     crate::commands::start::run(self.ctx, &veid.to_string())
                         .map_err(MigrateError::from)
                 }
-                Undo::LocalDumps => remove_tree(&migration_dumps(self.ctx.global, veid)),
+                Undo::LocalDumps => {
+                    remove_tree(&migration_dumps(self.ctx.global, veid), exit::SOURCE_STOP)
+                }
             };
             if let Err(err) = result {
                 eprintln!("Error: rolling back: {}", err.message);
@@ -677,10 +685,12 @@ fn make_dir(path: &Path) -> Result<(), MigrateError> {
         .map_err(|e| MigrateError::new(exit::SOURCE_STOP, format!("mkdir {}: {e}", path.display())))
 }
 
-fn remove_tree(path: &Path) -> Result<(), MigrateError> {
+/// Removes the tree `path` (not following its links); one that is not there is no error.
+/// A failure exits `code`.
+fn remove_tree(path: &Path, code: i32) -> Result<(), MigrateError> {
     match std::fs::remove_dir_all(path) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(MigrateError::new(
-            exit::SOURCE_STOP,
+            code,
             format!("remove {}: {e}", path.display()),
         )),
         _ => Ok(()),
