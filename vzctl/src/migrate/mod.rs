@@ -659,7 +659,8 @@ impl Migration<'_> {
         self.say("Cleaning up");
         let veid = self.veid();
         if self.options.remove_area {
-            crate::commands::destroy::run(self.ctx, &veid.to_string())?;
+            crate::commands::destroy::run(self.ctx, &veid.to_string())
+                .map_err(|e| MigrateError::new(exit::SOURCE_STOP, e.to_string()))?;
             let mut destroyed = self.ve.conf_path.as_os_str().to_owned();
             destroyed.push(".destroyed");
             let _ = std::fs::remove_file(destroyed);
