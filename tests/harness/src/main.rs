@@ -265,19 +265,31 @@ pub(crate) fn scratch_disk(path: &Path) -> Result<PathBuf, String> {
         "-O",
         "quota,project",
     ]);
-    let output = mkfs
-        .arg(&path)
+    run_tool(mkfs.arg(&path), "mkfs.ext4", "e2fsprogs", &path)?;
+    Ok(path)
+}
+
+/// Runs the host tool `command` (`name`, from Debian's `package`) that makes `made`; its
+/// failure says which, and what the tool printed.
+pub(crate) fn run_tool(
+    command: &mut Command,
+    name: &str,
+    package: &str,
+    made: &Path,
+) -> Result<(), String> {
+    let output = command
+        .stdin(Stdio::null())
         .output()
-        .map_err(|e| format!("run mkfs.ext4 (e2fsprogs, installed by make setup): {e}"))?;
+        .map_err(|e| format!("run {name} ({package}, installed by make setup): {e}"))?;
     if !output.status.success() {
         return Err(format!(
-            "mkfs.ext4 {} failed ({}): {}",
-            path.display(),
+            "{name} {} failed ({}): {}",
+            made.display(),
             output.status,
             String::from_utf8_lossy(&output.stderr).trim()
         ));
     }
-    Ok(path)
+    Ok(())
 }
 
 /// Writes to `out` the image plus a payload archive of `dirs` and `files` (a script at

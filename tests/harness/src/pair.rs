@@ -6,7 +6,7 @@
 //! finishes as every guest does, so its console is checked for kernel faults too.
 
 use crate::qemu::{Guest, GuestSpec, Link};
-use crate::{drain, scratch_disk, wait_ready, with_payload, RunLog, POWEROFF_GRACE};
+use crate::{drain, run_tool, scratch_disk, wait_ready, with_payload, RunLog, POWEROFF_GRACE};
 use std::fs;
 use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
@@ -101,24 +101,13 @@ fn ssh_keys(dir: &Path) -> Result<Vec<(String, Vec<u8>)>, String> {
     let mut files = Vec::new();
     for key in KEYS {
         let path = dir.join(key);
-        let output = Command::new("ssh-keygen")
+        let mut keygen = Command::new("ssh-keygen");
+        keygen
             .args(["-q", "-t", "ed25519", "-N", "", "-C"])
             .arg(format!("vz-harness {key}"))
             .arg("-f")
-            .arg(&path)
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|e| {
-                format!("run ssh-keygen (openssh-client, installed by make setup): {e}")
-            })?;
-        if !output.status.success() {
-            return Err(format!(
-                "ssh-keygen {} failed ({}): {}",
-                path.display(),
-                output.status,
-                String::from_utf8_lossy(&output.stderr).trim()
-            ));
-        }
+            .arg(&path);
+        run_tool(&mut keygen, "ssh-keygen", "openssh-client", &path)?;
         for file in [key.to_string(), format!("{key}.pub")] {
             let path = dir.join(&file);
             let data = fs::read(&path).map_err(|e| format!("read {}: {e}", path.display()))?;
