@@ -13,7 +13,10 @@
 #   make run        boot to a root shell (a short demo when stdin is not a terminal)
 #   make bench      hook and beancounter overhead: the same loops with the module loaded and
 #                   not, on the host and in a VE, as ratios; checkpoint/restore against
-#                   stop/start; a migration's frozen time, stop-copy against live moves
+#                   stop/start; a migration's frozen time, stop-copy against live moves;
+#                   vzctl's lifecycle commands against raw namespace work
+#   make bench-density  1000 idle busybox VEs at once, 50 Debian VEs serving: per-VE memory,
+#                   command times flat in N
 #   make soak       ten minutes of concurrent beancounter churn in a VE: no counter may drift
 #   make check      rustfmt, clippy (userland and module) and unit tests
 #   make clean-cache  empty the machine-wide cache of built kernels and templates
@@ -81,7 +84,7 @@ SUITE_ARGS := --shards $(SHARDS) --rounds $(ROUNDS) $(if $(ONLY),--only '$(ONLY)
 # make vm's guests: 2 boots a linked pair, vza (runs the script) and vzb.
 GUESTS ?= 1
 
-.PHONY: help setup kernel stage-module module tools templates image disk test unit vm-test vm run bench soak check clean clean-cache
+.PHONY: help setup kernel stage-module module tools templates image disk test unit vm-test vm run bench bench-density soak check clean clean-cache
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -162,12 +165,20 @@ vm: image
 	@test -n "$(SCRIPT)" || { echo "usage: make vm SCRIPT=path/to/script.sh" >&2; exit 2; }
 	@$(HARNESS) $(HARNESS_ARGS) vm --guests $(GUESTS) --script $(SCRIPT)
 
-# The hooks' loops run with --icount (instructions, not the host's load, set the pace); the
-# checkpoint timings include disk writes, which --icount would not pace like a real guest.
+# The hooks' loops and the lifecycle commands run with --icount (instructions, not the host's
+# load or QEMU's code translation, set the pace); the checkpoint timings include disk writes,
+# which --icount would not pace like a real guest.
 bench: image
 	@$(HARNESS) $(HARNESS_ARGS) vm --icount --script tests/bench/hooks.sh
 	@$(HARNESS) $(HARNESS_ARGS) vm --script tests/bench/checkpoint.sh
 	@$(HARNESS) $(HARNESS_ARGS) vm --guests 2 --script tests/bench/migrate.sh
+	@$(HARNESS) $(HARNESS_ARGS) vm --icount --script tests/bench/lifecycle.sh
+
+# 1000 idle busybox VEs at once, then 50 Debian VEs serving: about an hour, so not part of make
+# bench. The guest clock counts instructions, as for the lifecycle figures; the /vz disk is
+# large enough for the Debian VEs' files (and sparse).
+bench-density: image
+	@$(HARNESS) $(HARNESS_ARGS) vm --icount --scratch-gib 24 --timeout 10800 --script tests/bench/density.sh
 
 soak: image
 	@$(HARNESS) $(HARNESS_ARGS) vm --script tests/soak/churn.sh

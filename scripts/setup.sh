@@ -18,7 +18,7 @@ PINNED=(
 PACKAGES=(
   linux-source-6.12 bc flex bison libelf-dev libssl-dev cpio lld llvm libclang-dev clang
   make xz-utils qemu-system-x86 busybox-static e2fsprogs kmod debootstrap
-  criu iproute2 openssh-server openssh-client rsync
+  criu iproute2 openssh-server openssh-client rsync strace
 )
 
 missing=()

@@ -56,6 +56,9 @@ test_start_runs_init_as_pid_1_in_its_own_world() {
     vzctl exec2 101 'echo 3 > /proc/sys/vm/drop_caches' 2>/dev/null && fail "VE wrote a global sysctl"
     vzctl exec2 101 'echo 1 > /proc/sys/net/ipv4/ip_forward' || fail "VE cannot set its own net sysctl"
     vzctl exec2 101 'dmesg' >/dev/null 2>&1 && fail "VE reads the host's kernel log"
+    # Its network has only loopback (no address given): no fallback tunnel device (sit0).
+    expect_eq "links inside" "$(vzctl exec2 101 ls /sys/class/net | tr '\n' ' ')" "lo "
+    [ -e /sys/class/net/sit0 ] || fail "the host lost its own sit0"
     # No file descriptor of the host leaks in.
     exec 7</etc/passwd
     fds=$(vzctl exec2 101 'ls /proc/self/fd | tr "\n" " "')
@@ -65,6 +68,26 @@ test_start_runs_init_as_pid_1_in_its_own_world() {
     init_pid=$(vztest info 101 | cut -d' ' -f4)
     expect_eq "envID of init" "$(sed -n 's/^envID:\t*//p' /proc/$init_pid/status)" 101
     vzctl stop --fast 101 >/dev/null
+}
+
+test_vz_trace_times_each_phase_on_stderr() {
+    created
+    VZ_TRACE=1 vzctl --quiet start 101 2>/tmp/trace >/tmp/out || fail "traced start failed"
+    [ -s /tmp/out ] && fail "the trace went to stdout: $(cat /tmp/out)"
+    for phase in "parse arguments" "lock" "start its init" "command"; do
+        grep -Eq "^vz-trace: +[0-9]+\.[0-9]{3} ms  $phase \(at [0-9.]+ ms\)$" /tmp/trace ||
+            fail "no '$phase' phase in: $(cat /tmp/trace)"
+    done
+    expect_eq "status line" "$(VZ_TRACE=1 vzctl status 101 2>/dev/null)" "CTID 101 exist mounted running"
+    VZ_TRACE=1 vzlist -H -o ctid 2>&1 >/dev/null | grep -q '^vz-trace: .* gather ' ||
+        fail "vzlist traced no gather phase"
+    # Off (unset, empty or 0): not a line.
+    for off in "" 0; do
+        VZ_TRACE=$off vzctl exec2 101 true 2>/tmp/trace
+        [ -s /tmp/trace ] && fail "VZ_TRACE='$off' printed: $(cat /tmp/trace)"
+    done
+    vzctl --quiet stop --fast 101
+    vzctl --quiet destroy 101
 }
 
 test_stop_leaves_nothing_behind() {

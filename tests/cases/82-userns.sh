@@ -27,7 +27,22 @@ test_each_ve_gets_its_own_host_id_range() {
     sed -i 's/^LOCAL_UID=.*/LOCAL_UID="100001"/' /etc/vz/conf/103.conf
     expect_eq "start with an overlap" "$(status_of vzctl start 103)" 21
     expect_eq status "$(vzctl status 103)" "CTID 103 exist unmounted down"
-    for ct in 101 102 103; do vzctl --quiet destroy $ct >/dev/null; done
+    # A VE whose config passed at its last start is not checked against the others again
+    # until its config changes: a broken 102.conf does not hold 101 back, but once 101.conf
+    # changes the pass is made again and reports it.
+    vzctl --quiet destroy 103 >/dev/null
+    vzctl --quiet start 101 && vzctl --quiet stop --fast 101
+    [ -s /vz/lock/101.checked ] || fail "no record that 101's config passed"
+    cp /etc/vz/conf/102.conf /tmp/102.conf
+    echo 'NOT A SETTING' >> /etc/vz/conf/102.conf
+    vzctl --quiet start 101 || fail "a checked, unchanged VE was held back by another's config"
+    vzctl --quiet stop --fast 101
+    touch /etc/vz/conf/101.conf
+    expect_eq "changed config checked again" "$(status_of vzctl start 101)" 21
+    grep -q "102.conf" /tmp/err || fail "the broken config not named: $(cat /tmp/err)"
+    cp /tmp/102.conf /etc/vz/conf/102.conf
+    for ct in 101 102; do vzctl --quiet destroy $ct >/dev/null; done
+    [ ! -e /vz/lock/101.checked ] || fail "destroy left 101's record"
 }
 
 test_ve_root_is_an_unprivileged_host_user_and_files_keep_their_owners() {
@@ -63,6 +78,7 @@ test_ve_sees_and_delegates_only_its_own_cgroup_subtree() {
     vzctl --quiet set 101 --cpulimit 50 --save >/dev/null
     vzctl --quiet start 101 >/dev/null
     grep -q nsdelegate /proc/self/mountinfo || fail "the host's cgroup2 has no nsdelegate"
+    grep -q favordynmods /proc/self/mountinfo || fail "the host's cgroup2 has no favordynmods"
     expect_eq "cgroup inside" "$(vzctl exec2 101 cat /proc/self/cgroup)" "0::/"
     vzctl exec2 101 'test -e /sys/fs/cgroup/cgroup.procs' || fail "no cgroup2 at /sys/fs/cgroup"
     vzctl exec2 101 'ls /sys/fs/cgroup' | grep -q '^vz$' && fail "the host's tree is visible"

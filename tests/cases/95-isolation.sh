@@ -227,8 +227,8 @@ test_sys_remounted_read_write_cannot_change_module_parameters() {
 
 # Global sysctls: kernel.core_pattern with a pipe (the classic container escape: the host
 # runs the program as root on the next crash; only when the kernel has core dumps),
-# kernel.pid_max and fs.file-max (the whole machine's limits). Stopped by: patch 0005 and
-# the host-owned files.
+# kernel.pid_max and fs.file-max (the whole machine's limits), net.core's fallback tunnels.
+# Stopped by: patch 0005, the host-owned files, net.core's global table (init_net's only).
 test_global_sysctls_stay_the_hosts() {
     iso_ves
     if [ -e /proc/sys/kernel/core_pattern ]; then
@@ -237,6 +237,10 @@ test_global_sysctls_stay_the_hosts() {
     fi
     keeps /proc/sys/kernel/pid_max 101 write /proc/sys/kernel/pid_max 1000
     keeps /proc/sys/fs/file-max 101 write /proc/sys/fs/file-max 100
+    # vzctl start sets it so that VEs get no fallback tunnel devices (their memory): a VE
+    # setting it back would give every later VE its sit0.
+    keeps /proc/sys/net/core/fb_tunnels_only_for_init_net 101 write \
+        /proc/sys/net/core/fb_tunnels_only_for_init_net 0
 }
 
 # kernel.modprobe and kernel.poweroff_cmd: usermode helpers the host runs as root.

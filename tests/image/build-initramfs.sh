@@ -31,7 +31,7 @@ install_dynamic() {
     cp -L -n "$lib" "$stage$lib"
   done
 }
-tools=(vzctl vzlist vzpid vzmigrate vztest vzattack)
+tools=(vzctl vzlist vzpid vzmigrate vztest vzattack vznop vznsexec)
 for tool in "${tools[@]}"; do
   install_dynamic "$bindir/$tool" "/usr/local/bin/$tool"
 done
@@ -52,6 +52,10 @@ install_dynamic /usr/bin/tar /usr/bin/tar
 install_dynamic /usr/sbin/sshd /usr/sbin/sshd
 install_dynamic /usr/bin/ssh /usr/bin/ssh
 install_dynamic /usr/bin/rsync /usr/bin/rsync
+
+# Profiling: strace counts a command's system calls and times them (`strace -c -f`, `-r`), as
+# the lifecycle profile in the README was taken.
+install_dynamic /usr/bin/strace /usr/bin/strace
 cat > "$stage/etc/ssh/sshd_config" <<'SSHD'
 HostKey /etc/ssh/ssh_host_ed25519_key
 PermitRootLogin prohibit-password

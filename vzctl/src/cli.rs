@@ -28,7 +28,10 @@ pub struct VzctlCli {
 }
 
 /// vzctl's commands, as OpenVZ named them. CTID is a VE number or a name given with --name.
+// Deferred: only the command given has its options built, not all twenty (building them all
+// was most of a `vzctl status`).
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum VzctlCommand {
     /// Create a VE from an OS template.
     Create(CreateArgs),

@@ -205,9 +205,21 @@ fn is_tail_ok(rest: &str) -> bool {
 
 /// Parses one line (without its newline); the error is the reason it is malformed.
 fn parse_line(raw: &str) -> Result<Line, &'static str> {
+    Ok(match parse_assignment(raw)? {
+        None => Line::Other(raw.to_owned()),
+        Some((key, value)) => Line::Assign {
+            key: key.to_owned(),
+            value: value.to_owned(),
+            text: raw.to_owned(),
+        },
+    })
+}
+
+/// The `(key, value)` a line assigns, borrowed from it; `None` for a comment or blank line.
+fn parse_assignment(raw: &str) -> Result<Option<(&str, &str)>, &'static str> {
     let body = raw.trim_start_matches([' ', '\t']);
     if body.trim_end_matches([' ', '\t', '\r']).is_empty() || body.starts_with('#') {
-        return Ok(Line::Other(raw.to_owned()));
+        return Ok(None);
     }
     let (key, rest) = body
         .split_once('=')
@@ -232,11 +244,92 @@ fn parse_line(raw: &str) -> Result<Line, &'static str> {
         }
         value
     };
-    Ok(Line::Assign {
-        key: key.to_owned(),
-        value: value.to_owned(),
-        text: raw.to_owned(),
-    })
+    Ok(Some((key, value)))
+}
+
+/// The values of `keys` (the last assignment of each, without quotes) in the config file at
+/// `path`, read as [`ConfigFile::load`] reads it (the same errors) but without keeping the
+/// file: what a pass over every VE's config needs.
+pub fn values_of<const N: usize>(
+    path: &Path,
+    keys: [&str; N],
+) -> Result<[Option<String>; N], VzError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            return Err(VzError::ConfigNotFound(path.to_owned()))
+        }
+        Err(source) => {
+            return Err(VzError::System {
+                what: format!("read {}", path.display()),
+                source,
+            })
+        }
+    };
+    let mut values: [Option<&str>; N] = [None; N];
+    let body = text.strip_suffix('\n').unwrap_or(&text);
+    for (index, raw) in body.split('\n').enumerate().filter(|_| !text.is_empty()) {
+        let assigned = parse_assignment(raw).map_err(|reason| VzError::ConfigSyntax {
+            path: path.to_owned(),
+            line: index.saturating_add(1),
+            text: raw.to_owned(),
+            reason: reason.to_owned(),
+        })?;
+        if let Some((key, value)) = assigned {
+            if let Some(slot) = keys.iter().position(|k| *k == key) {
+                values[slot] = Some(value);
+            }
+        }
+    }
+    Ok(values.map(|value| value.map(str::to_owned)))
+}
+
+/// The CTIDs of the configs in `dir`: files named `<N>.conf`.
+pub fn ve_ids(dir: &Path) -> Result<Vec<u32>, VzError> {
+    let listing = match std::fs::read_dir(dir) {
+        Ok(listing) => listing,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => {
+            return Err(VzError::System {
+                what: format!("read {}", dir.display()),
+                source,
+            })
+        }
+    };
+    let mut ids = Vec::new();
+    for item in listing {
+        let item = item.map_err(|source| VzError::System {
+            what: format!("read {}", dir.display()),
+            source,
+        })?;
+        let name = item.file_name();
+        let id = name
+            .to_str()
+            .and_then(|n| n.strip_suffix(".conf"))
+            .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|n| n.parse::<u32>().ok());
+        if let Some(id) = id.filter(|&id| id != 0) {
+            ids.push(id);
+        }
+    }
+    Ok(ids)
+}
+
+/// A VE's id and the values of the keys asked for in its config, or why they could not be
+/// read.
+pub type VeValues<const N: usize> = (u32, Result<[Option<String>; N], VzError>);
+
+/// The configs of every VE but `veid` in `dir`: each VE's id and the values of `keys`.
+pub fn other_ve_values<const N: usize>(
+    dir: &Path,
+    veid: u32,
+    keys: [&str; N],
+) -> Result<Vec<VeValues<N>>, VzError> {
+    Ok(ve_ids(dir)?
+        .into_iter()
+        .filter(|&other| other != veid)
+        .map(|other| (other, values_of(&dir.join(format!("{other}.conf")), keys)))
+        .collect())
 }
 
 /// Creates or truncates `path` (mode 0644), writes `data` and syncs it to disk.
@@ -292,6 +385,35 @@ mod tests {
                           VE_ROOT=\"/vz/root/$VEID\"\n\
                           FOO_BAR=\"keep me\"   # trailing comment\n\
                           DESCRIPTION=\"\"\n";
+
+    #[test]
+    fn values_of_reads_as_load_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("101.conf");
+        let text = "# c\nLOCAL_UID=\"100000\"\nIP_ADDRESS=10.0.0.1\nLOCAL_UID=200000 # later\n";
+        std::fs::write(&path, text).unwrap();
+        let loaded = ConfigFile::load(&path).unwrap();
+        let [uid, ip, absent] = values_of(&path, ["LOCAL_UID", "IP_ADDRESS", "LOCAL_GID"]).unwrap();
+        assert_eq!(uid.as_deref(), loaded.get("LOCAL_UID"));
+        assert_eq!(uid.as_deref(), Some("200000"));
+        assert_eq!(ip.as_deref(), Some("10.0.0.1"));
+        assert_eq!(absent, None);
+        std::fs::write(&path, "A=1\nB=two words\n").unwrap();
+        assert!(matches!(
+            values_of(&path, ["A"]),
+            Err(VzError::ConfigSyntax { line: 2, .. })
+        ));
+        assert!(matches!(
+            values_of(&dir.path().join("102.conf"), ["A"]),
+            Err(VzError::ConfigNotFound(_))
+        ));
+        std::fs::write(dir.path().join("102.conf"), "A=2\n").unwrap();
+        std::fs::write(dir.path().join("x.conf"), "A=3\n").unwrap();
+        let others = other_ve_values(dir.path(), 101, ["A"]).unwrap();
+        assert_eq!(others.len(), 1);
+        assert_eq!(others[0].0, 102);
+        assert_eq!(others[0].1.as_ref().unwrap()[0].as_deref(), Some("2"));
+    }
 
     #[test]
     fn reads_quoted_unquoted_and_empty_values() {

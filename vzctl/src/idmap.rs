@@ -26,9 +26,15 @@ pub struct IdMap {
 impl IdMap {
     /// The config's `LOCAL_UID` and `LOCAL_GID`, if both are set.
     pub fn from_conf(conf: &ConfigFile) -> Result<Option<IdMap>, String> {
-        let uid = conf.get("LOCAL_UID").filter(|v| !v.is_empty());
-        let gid = conf.get("LOCAL_GID").filter(|v| !v.is_empty());
-        match (uid, gid) {
+        Self::from_values(conf.get("LOCAL_UID"), conf.get("LOCAL_GID"))
+    }
+
+    /// The range of a config's `LOCAL_UID` and `LOCAL_GID` values, if both are set.
+    pub fn from_values(uid: Option<&str>, gid: Option<&str>) -> Result<Option<IdMap>, String> {
+        fn set(value: Option<&str>) -> Option<&str> {
+            value.filter(|v| !v.is_empty())
+        }
+        match (set(uid), set(gid)) {
             (Some(uid), Some(gid)) => Ok(Some(IdMap {
                 uid: parse_base("LOCAL_UID", uid)?,
                 gid: parse_base("LOCAL_GID", gid)?,
@@ -79,33 +85,14 @@ pub fn parse_base(key: &str, text: &str) -> Result<u32, String> {
 
 /// The ranges of every VE config but `veid`'s: (veid, map).
 fn other_maps(paths: &Paths, veid: u32) -> Result<Vec<(u32, IdMap)>, VzError> {
-    let dir = paths.conf_dir();
-    let entries = match std::fs::read_dir(&dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(source) => {
-            return Err(VzError::System {
-                what: format!("read {}", dir.display()),
-                source,
-            })
-        }
-    };
+    let path = |other: u32| paths.ve_conf(other).display().to_string();
     let mut maps = Vec::new();
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(other) = name
-            .to_str()
-            .and_then(|n| n.strip_suffix(".conf"))
-            .and_then(|n| n.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if other == veid {
-            continue;
-        }
-        let conf = ConfigFile::load(&entry.path())?;
-        if let Some(map) = IdMap::from_conf(&conf)
-            .map_err(|e| VzError::InvalidValue(format!("{}: {e}", entry.path().display())))?
+    for (other, values) in
+        crate::config::other_ve_values(&paths.conf_dir(), veid, ["LOCAL_UID", "LOCAL_GID"])?
+    {
+        let [uid, gid] = values?;
+        if let Some(map) = IdMap::from_values(uid.as_deref(), gid.as_deref())
+            .map_err(|e| VzError::InvalidValue(format!("{}: {e}", path(other))))?
         {
             maps.push((other, map));
         }

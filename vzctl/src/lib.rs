@@ -9,6 +9,7 @@ pub mod checkpoint;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod conflicts;
 pub mod device;
 pub mod device_rules;
 pub mod error;
@@ -25,6 +26,7 @@ pub mod procfs;
 pub mod quota;
 pub mod runtime;
 pub mod tools;
+pub mod trace;
 pub mod ve;
 pub mod ve_files;
 

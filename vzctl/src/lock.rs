@@ -159,12 +159,14 @@ fn cmdline(proc_dir: &Path, pid: i32) -> String {
 }
 
 /// Writes `content` to a fresh temporary file in `lockdir` and hard-links it to `path`.
-/// Fails with `AlreadyExists` if `path` exists.
+/// Fails with `AlreadyExists` if `path` exists. Not synced to disk: a lock outlives no
+/// crash (its holder is gone after one), and a file a crash left empty or cut short names no
+/// live process, so it is removed as stale. (A sync was a journal commit, the longest step
+/// of a start.)
 fn create_linked(lockdir: &Path, veid: u32, path: &Path, content: &[u8]) -> std::io::Result<()> {
     let (tmp, mut file) = create_temp(lockdir, veid)?;
     let result = file
         .write_all(content)
-        .and_then(|()| file.sync_all())
         .and_then(|()| std::fs::hard_link(&tmp, path));
     // The lock name (if linked) keeps the content; the temporary name is never needed.
     let _ = std::fs::remove_file(&tmp);

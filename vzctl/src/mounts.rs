@@ -69,6 +69,35 @@ fn zero(ret: libc::c_long) -> io::Result<()> {
     }
 }
 
+/// Whether `path` (not followed if a link) is the root of a mount: one statx, whatever the
+/// number of mounts (reading /proc/self/mountinfo costs a line per mount, one per running VE).
+/// `None` when the kernel does not report mount roots.
+pub fn is_mount_root(path: &Path) -> io::Result<Option<bool>> {
+    let path = cstr(path)?;
+    // SAFETY: An all-zero statx is a valid value of the plain C struct.
+    let mut stat: libc::statx = unsafe { std::mem::zeroed() };
+    // SAFETY: statx reads the NUL-terminated `path` and writes only `stat`, which outlives the
+    // call.
+    let ret = unsafe {
+        libc::statx(
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW | libc::AT_NO_AUTOMOUNT,
+            0,
+            &mut stat,
+        )
+    };
+    if ret != 0 {
+        let err = io::Error::last_os_error();
+        return match err.raw_os_error() {
+            Some(libc::ENOENT | libc::ENOTDIR) => Ok(Some(false)),
+            _ => Err(err),
+        };
+    }
+    let flag = libc::STATX_ATTR_MOUNT_ROOT as u64;
+    Ok((stat.stx_attributes_mask & flag != 0).then_some(stat.stx_attributes & flag != 0))
+}
+
 /// A detached copy of the mount at `path` (not its submounts).
 pub fn clone_mount(path: &Path) -> io::Result<OwnedFd> {
     let path = cstr(path)?;
@@ -309,4 +338,20 @@ pub fn replace_file(
         unsafe { libc::unlinkat(dir.as_raw_fd(), ctemp.as_ptr(), 0) };
     }
     written
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_mount_root;
+    use std::path::Path;
+
+    #[test]
+    fn only_a_mounts_root_is_a_mount_root() {
+        assert_eq!(is_mount_root(Path::new("/")).unwrap(), Some(true));
+        let scratch = tempfile::tempdir().unwrap();
+        let dir = scratch.path().join("not-mounted");
+        std::fs::create_dir(&dir).unwrap();
+        assert_eq!(is_mount_root(&dir).unwrap(), Some(false));
+        assert_eq!(is_mount_root(&dir.join("missing")).unwrap(), Some(false));
+    }
 }

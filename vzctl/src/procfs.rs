@@ -99,6 +99,19 @@ pub fn is_mounted(mountinfo: &str, path: &Path) -> bool {
     mounts(mountinfo).any(|entry| entry.mount_point == path)
 }
 
+/// The first mount of the caller's /proc/self/mountinfo that `wanted` accepts, read only as
+/// far as it: the kernel writes the table as it is read, a line per mount.
+pub fn first_mount(wanted: impl Fn(&MountEntry) -> bool) -> std::io::Result<Option<MountEntry>> {
+    use std::io::BufRead;
+    let file = std::fs::File::open("/proc/self/mountinfo")?;
+    for line in std::io::BufReader::new(file).lines() {
+        if let Some(entry) = parse_mountinfo_line(&line?).filter(&wanted) {
+            return Ok(Some(entry));
+        }
+    }
+    Ok(None)
+}
+
 /// Parses `id parent major:minor root mount-point options [optional...] - fstype source super`.
 fn parse_mountinfo_line(line: &str) -> Option<MountEntry> {
     let mut fields = line.split(' ');
@@ -180,6 +193,13 @@ pub(crate) mod tests {
 42 27 254:32 / /vzx rw - ext4 /dev/vdc rw
 43 27 7:0 / /mnt/my\\040disk rw - ext4 /dev/disk/by-label/a\\040b rw,usrquota
 ";
+
+    #[test]
+    fn first_mount_reads_the_callers_table_up_to_a_match() {
+        let root = first_mount(|entry| entry.mount_point == Path::new("/")).unwrap();
+        assert!(root.is_some(), "no / in /proc/self/mountinfo");
+        assert!(first_mount(|_| false).unwrap().is_none());
+    }
 
     #[test]
     fn the_longest_mount_point_prefix_wins() {

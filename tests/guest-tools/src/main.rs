@@ -14,6 +14,7 @@
 mod bench;
 mod fuzz;
 mod keep;
+mod lifecycle;
 mod probe;
 mod sockbuf;
 mod ubc;
@@ -139,6 +140,8 @@ enum Cmd {
         #[arg(long)]
         until: std::path::PathBuf,
     },
+    /// Run a command RUNS times and print its fastest and median wall time in microseconds.
+    Time(lifecycle::TimeArgs),
     /// Inside a VE: the object-taking side of `ubtest` (internal).
     #[command(hide = true)]
     Acquire(ubc::AcquireArgs),
@@ -449,6 +452,7 @@ fn run(command: Cmd) -> Result<(), String> {
         }
         Cmd::Keep { dir } => keep::run(&dir)?,
         Cmd::Probe { kind, addr, until } => probe::run(kind, addr, &until)?,
+        Cmd::Time(args) => lifecycle::time(&args)?,
     }
     Ok(())
 }

@@ -82,6 +82,9 @@ enum Mode {
         /// runs on vza and can reach vzb with ssh and rsync.
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=2))]
         guests: u32,
+        /// Size of the scratch /vz disk in GiB (sparse: only what is written takes space).
+        #[arg(long, default_value_t = SCRATCH_DISK_GIB, value_parser = clap::value_parser!(u64).range(1..=256))]
+        scratch_gib: u64,
     },
     /// Boot to a root shell with /vz on a persistent disk; a short demo when stdin is not a
     /// terminal.
@@ -99,9 +102,9 @@ enum Mode {
 const KVM_PROBE: Duration = Duration::from_secs(5);
 pub(crate) const POWEROFF_GRACE: Duration = Duration::from_secs(30);
 
-/// Size of the scratch disk `test` and `vm` guests get at /vz. The file is sparse: only what
-/// mkfs and the guest write takes space.
-const SCRATCH_DISK_BYTES: u64 = 4 << 30;
+/// Size in GiB of the scratch disk `test` and `vm` guests get at /vz (`vm --scratch-gib`
+/// changes it). The file is sparse: only what mkfs and the guest write takes space.
+pub(crate) const SCRATCH_DISK_GIB: u64 = 4;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -177,6 +180,7 @@ fn run(cli: Cli) -> Result<u8, String> {
             timeout,
             icount,
             guests,
+            scratch_gib,
         } => {
             spec.icount = icount;
             spec.cmdline = cmdline("vm");
@@ -184,7 +188,7 @@ fn run(cli: Cli) -> Result<u8, String> {
             let payload = [("payload/script.sh", text.as_slice())];
             let limit = Duration::from_secs(timeout);
             if guests == 1 {
-                spec.disk = Some(scratch_disk(&cli.log_dir.join("scratch.img"))?);
+                spec.disk = Some(scratch_disk(&cli.log_dir.join("scratch.img"), scratch_gib)?);
                 spec.initrd = with_payload(
                     &cli.initrd,
                     &cli.log_dir.join("vm-initrd.img"),
@@ -247,12 +251,12 @@ fn choose_accel(cli: &Cli) -> Result<Accel, String> {
 /// A fresh ext4 disk for one run: `/vz` in the guest is then a real disk filesystem as on a
 /// host, yet every run starts empty. The quota and project features let the guest mount it
 /// with `prjquota`, which per-VE disk quotas need.
-pub(crate) fn scratch_disk(path: &Path) -> Result<PathBuf, String> {
+pub(crate) fn scratch_disk(path: &Path, gib: u64) -> Result<PathBuf, String> {
     let path = path.to_owned();
     // Recreated rather than truncated in place, so no block of an earlier run survives.
     let _ = fs::remove_file(&path);
     File::create(&path)
-        .and_then(|file| file.set_len(SCRATCH_DISK_BYTES))
+        .and_then(|file| file.set_len(gib << 30))
         .map_err(|e| format!("create {}: {e}", path.display()))?;
     let mut mkfs = Command::new("mkfs.ext4");
     mkfs.args([

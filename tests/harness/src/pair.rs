@@ -57,6 +57,7 @@ pub fn prepare(
             cmdline,
             disk: Some(scratch_disk(
                 &log_dir.join(format!("scratch-{name}-{host}.img")),
+                crate::SCRATCH_DISK_GIB,
             )?),
             link: Some(link),
             ..spec.clone()

@@ -238,7 +238,10 @@ fn run_shard(
     if let Some(only) = &plan.only {
         spec.cmdline.push_str(&format!(" vzguest.only={only}"));
     }
-    match scratch_disk(&plan.log_dir.join(format!("scratch-{shard}.img"))) {
+    match scratch_disk(
+        &plan.log_dir.join(format!("scratch-{shard}.img")),
+        crate::SCRATCH_DISK_GIB,
+    ) {
         Ok(disk) => {
             spec.disk = Some(disk);
             run_guest(&spec, name, plan, tx)

@@ -10,7 +10,10 @@ use vzctl::paths::{Global, Paths};
 
 /// Runs the command; Ok carries the exit status (exec2 and runscript pass the command's on).
 fn run() -> Result<i32, VzError> {
-    let Some(cli) = cli::parse::<VzctlCli, _, _>(std::env::args_os())? else {
+    let parsed = vzctl::trace::timed("parse arguments", || {
+        cli::parse::<VzctlCli, _, _>(std::env::args_os())
+    })?;
+    let Some(cli) = parsed else {
         return Ok(0);
     };
     if cli.version {
@@ -28,7 +31,7 @@ fn run() -> Result<i32, VzError> {
         ));
     };
     let paths = Paths::default();
-    let global = Global::load(&paths)?;
+    let global = vzctl::trace::timed("load vz.conf", || Global::load(&paths))?;
     let host = LinuxHost::new(paths.cgroup_root(), paths.proc());
     let ctx = Ctx {
         paths: &paths,
@@ -37,6 +40,7 @@ fn run() -> Result<i32, VzError> {
         quiet: cli.quiet,
         skiplock: cli.skiplock,
     };
+    let _phase = vzctl::trace::phase("command");
     match command {
         VzctlCommand::Create(args) => commands::create::run(&ctx, &args)?,
         VzctlCommand::Start { ctid, .. } => commands::start::run(&ctx, &ctid)?,
@@ -67,5 +71,6 @@ fn run() -> Result<i32, VzError> {
 }
 
 fn main() -> ExitCode {
+    vzctl::trace::start();
     vzctl::error::exit_status_of("vzctl", run())
 }

@@ -8,7 +8,11 @@ use vzctl::error::VzError;
 use vzctl::tools::vzlist;
 
 fn main() -> ExitCode {
-    let cli = match cli::parse::<VzlistCli, _, _>(std::env::args_os()) {
+    vzctl::trace::start();
+    let parsed = vzctl::trace::timed("parse arguments", || {
+        cli::parse::<VzlistCli, _, _>(std::env::args_os())
+    });
+    let cli = match parsed {
         Ok(Some(cli)) => cli,
         // --help was printed.
         Ok(None) => return ExitCode::SUCCESS,
@@ -23,6 +27,7 @@ fn main() -> ExitCode {
         );
         return vzctl::error::exit_code_of("vzlist", printed);
     }
+    let _phase = vzctl::trace::phase("list");
     match vzlist::run(&cli, &mut std::io::stdout().lock(), &mut std::io::stderr()) {
         // 1 when the CTIDs asked for do not exist.
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),

@@ -49,6 +49,7 @@ pub fn run(ctx: &Ctx, ctid: &str) -> Result<(), VzError> {
             fs::remove_dir_all(&dump).map_err(io(format!("remove {}", dump.display())))?;
         }
     }
+    crate::conflicts::forget(&ctx.global.lockdir, ve.veid);
     if let Some(name) = ve.conf.as_ref().and_then(|c| c.get("NAME")) {
         crate::names::unlink_name(ctx.paths, name);
     }

@@ -39,6 +39,7 @@ impl Ctx<'_> {
 
     /// The VE named by `ctid`, loaded.
     pub fn ve(&self, ctid: &str) -> Result<Ve, VzError> {
+        let _phase = crate::trace::phase("load the VE's config");
         let veid = resolve_ctid(self.paths, ctid)?;
         Ve::load(self.paths, self.global, veid)
     }
@@ -48,6 +49,7 @@ impl Ctx<'_> {
         if self.skiplock {
             return Ok(None);
         }
+        let _phase = crate::trace::phase("lock");
         VeLock::acquire(&self.global.lockdir, &self.paths.proc(), veid, status).map(Some)
     }
 }

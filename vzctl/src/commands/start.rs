@@ -33,14 +33,21 @@ pub(crate) fn start(ctx: &Ctx, ve: &Ve) -> Result<(), VzError> {
     }
     let ve = &with_ids(ctx, ve)?;
     let plan = plan(ve, &ctx.host.cpus()?)?;
-    // A hand-edited config must not share host ids with another VE.
-    crate::idmap::check_free(ctx.paths, ve.veid, &plan.ids)?;
-    crate::net::check_addresses_free(ctx.paths, ve.veid, &plan.addresses)?;
-    ve.apply_disk_limits(ctx.host, ctx.global, false)?;
+    // A hand-edited config must not share host ids or addresses with another VE.
+    crate::conflicts::check_before_running(
+        ctx.paths,
+        &ctx.global.lockdir,
+        ve,
+        &plan.ids,
+        &plan.addresses,
+    )?;
+    crate::trace::timed("disk limits", || {
+        ve.apply_disk_limits(ctx.host, ctx.global, false)
+    })?;
     ctx.say("Starting container...");
     let mounted_here = !ctx.host.is_mounted(&ve.root)?;
     if mounted_here {
-        ctx.host.mount(&ve.private, &ve.root)?;
+        crate::trace::timed("mount", || ctx.host.mount(&ve.private, &ve.root))?;
         ctx.say("Container is mounted");
     }
     if let Err(err) = ctx.host.start(&plan) {

@@ -44,7 +44,7 @@ fn stop(ctx: &Ctx, ve: &Ve, args: &StopArgs) -> Result<(), VzError> {
         .stop(ve.veid, args.fast, Duration::from_secs(timeout.into()))?;
     ctx.say("Container was stopped");
     if ctx.host.is_mounted(&ve.root)? {
-        ctx.host.umount(&ve.root)?;
+        crate::trace::timed("umount", || ctx.host.umount(&ve.root))?;
         ctx.say("Container is unmounted");
     }
     Ok(())

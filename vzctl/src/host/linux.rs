@@ -18,6 +18,34 @@ use std::time::{Duration, Instant};
 /// How long a stop waits for the kernel to finish removing the VE's deleted link.
 const LINK_GONE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Host-wide settings every start makes sure of:
+/// - the kernel log is the host's: without CAP_SYSLOG a VE then cannot read it;
+/// - a VE's network namespace gets no fallback tunnel devices (sit0 and the like, a device
+///   with its IPv6 state each, which no VE uses: its link is venet0); the host keeps its own.
+const HOST_SETTINGS: [(&str, &str); 2] = [
+    ("sys/kernel/dmesg_restrict", "1"),
+    ("sys/net/core/fb_tunnels_only_for_init_net", "1"),
+];
+
+/// Sleeps between the polls of a wait: 1 ms first, doubling up to 50 ms, so that what ends
+/// at once (a killed VE's tasks, a deleted link) is seen at once, and a long wait wakes
+/// rarely.
+struct Backoff(Duration);
+
+impl Backoff {
+    const FIRST: Duration = Duration::from_millis(1);
+    const MOST: Duration = Duration::from_millis(50);
+
+    fn new() -> Self {
+        Backoff(Self::FIRST)
+    }
+
+    fn sleep(&mut self) {
+        std::thread::sleep(self.0);
+        self.0 = (self.0 * 2).min(Self::MOST);
+    }
+}
+
 /// The real host: the control device, the cgroup tree and /proc.
 pub struct LinuxHost {
     device: OnceCell<Vzctl>,
@@ -39,7 +67,7 @@ impl LinuxHost {
         if let Some(device) = self.device.get() {
             return Ok(device);
         }
-        let device = Vzctl::open()?;
+        let device = crate::trace::timed("open /dev/vzctl", Vzctl::open)?;
         Ok(self.device.get_or_init(|| device))
     }
 
@@ -62,6 +90,7 @@ impl LinuxHost {
     /// A frozen VE dies as it is (a fatal signal ends a frozen task): nothing in it runs
     /// again after a checkpoint.
     pub(super) fn tear_down(&self, veid: u32) -> Result<(), VzError> {
+        let _phase = crate::trace::phase("tear down");
         let device = self.device()?;
         let deadline = Instant::now() + Duration::from_secs(30);
         // The links of the host stop answering for the VE's addresses.
@@ -84,6 +113,8 @@ impl LinuxHost {
             }
             self.disconnect(veid)?;
         }
+        let killing = crate::trace::phase("kill its tasks");
+        let mut backoff = Backoff::new();
         while let Some(running) = self.running(veid)? {
             if running.init_pid > 0 {
                 // SAFETY: kill(2) with a pid and a signal touches no memory.
@@ -96,8 +127,9 @@ impl LinuxHost {
                     reason: format!("{} tasks still alive after SIGKILL", running.nproc),
                 });
             }
-            std::thread::sleep(Duration::from_millis(50));
+            backoff.sleep();
         }
+        drop(killing);
         // Tasks in its cgroup tree that never were the VE's (what a failed restore's CRIU
         // made before it attached the VE's root) go too.
         while self.cgroup_populated(veid) {
@@ -108,13 +140,15 @@ impl LinuxHost {
                     reason: "tasks left in its cgroup after SIGKILL".into(),
                 });
             }
-            std::thread::sleep(Duration::from_millis(50));
+            backoff.sleep();
         }
         if matches!(device.ve_info(veid), Ok(Some(_))) {
-            device.ve_destroy(veid)?;
+            crate::trace::timed("remove the VE from the kernel", || device.ve_destroy(veid))?;
         }
-        self.disconnect(veid)?;
-        cgroup::remove_cgroup(&self.cgroup_root, veid)
+        crate::trace::timed("delete its link", || self.disconnect(veid))?;
+        crate::trace::timed("remove its cgroup", || {
+            cgroup::remove_cgroup(&self.cgroup_root, veid)
+        })
     }
 
     /// Creates VE `veid` in the kernel (replacing one that a crashed vzctl left without
@@ -129,7 +163,7 @@ impl LinuxHost {
         if matches!(device.ve_info(veid), Ok(Some(_))) {
             self.tear_down(veid)?;
         }
-        device.ve_create(veid)?;
+        crate::trace::timed("create the VE in the kernel", || device.ve_create(veid))?;
         let done = setup();
         if done.is_err() {
             let _ = self.tear_down(veid);
@@ -142,6 +176,7 @@ impl LinuxHost {
     fn disconnect(&self, veid: u32) -> Result<(), VzError> {
         let host = net::host_link(veid);
         let deadline = Instant::now() + LINK_GONE_TIMEOUT;
+        let mut backoff = Backoff::new();
         loop {
             net::delete_link(&host)?;
             if !net::link_exists(&host) {
@@ -156,7 +191,7 @@ impl LinuxHost {
                     ),
                 });
             }
-            std::thread::sleep(Duration::from_millis(20));
+            backoff.sleep();
         }
     }
 
@@ -173,7 +208,7 @@ impl LinuxHost {
         argv: &[String],
         how: fn(&Vzctl, &runtime::Inside, &[String]) -> Result<i32, VzError>,
     ) -> Result<i32, VzError> {
-        let (init_pid, cgroup) = self.inside(veid)?;
+        let (init_pid, cgroup) = crate::trace::timed("find its init", || self.inside(veid))?;
         how(
             self.device()?,
             &runtime::Inside {
@@ -303,6 +338,7 @@ impl LinuxHost {
 
 impl Host for LinuxHost {
     fn running(&self, veid: u32) -> Result<Option<Running>, VzError> {
+        let _phase = crate::trace::phase("ask the kernel whether it runs");
         Ok(self
             .device()?
             .ve_info(veid)?
@@ -314,7 +350,16 @@ impl Host for LinuxHost {
     }
 
     fn is_mounted(&self, root: &Path) -> Result<bool, VzError> {
-        Ok(crate::procfs::is_mounted(&self.mountinfo()?, root))
+        let _phase = crate::trace::phase("is its root mounted");
+        match crate::mounts::is_mount_root(root) {
+            Ok(Some(mounted)) => Ok(mounted),
+            // The kernel does not say: the mount table does.
+            Ok(None) => Ok(crate::procfs::is_mounted(&self.mountinfo()?, root)),
+            Err(source) => Err(VzError::System {
+                what: format!("statx {}", root.display()),
+                source,
+            }),
+        }
     }
 
     fn mount(&self, private: &Path, root: &Path) -> Result<(), VzError> {
@@ -373,23 +418,29 @@ impl Host for LinuxHost {
 
     fn start(&self, plan: &StartPlan) -> Result<(), VzError> {
         let device = self.device()?;
-        // The kernel log is the host's: without CAP_SYSLOG a VE then cannot read it.
-        let restrict = self.proc_dir.join("sys/kernel/dmesg_restrict");
-        std::fs::write(&restrict, "1").map_err(|source| VzError::System {
-            what: format!("write 1 to {}", restrict.display()),
-            source,
-        })?;
+        for (setting, value) in HOST_SETTINGS {
+            let path = self.proc_dir.join(setting);
+            std::fs::write(&path, value).map_err(|source| VzError::System {
+                what: format!("write {value} to {}", path.display()),
+                source,
+            })?;
+        }
         self.create_ve(plan.veid, || {
+            let limits = crate::trace::phase("device rules and beancounters");
             for rule in plan.devices.iter().chain(plan.nodes.iter().map(|(_, r)| r)) {
                 device.set_devperm(rule.for_ve(plan.veid))?;
             }
             for &(resource, barrier, limit) in &plan.ubc {
                 device.ub_set(plan.veid, resource, barrier, limit)?;
             }
+            drop(limits);
+            let cgroups = crate::trace::phase("make its cgroup");
             let cgroup = cgroup::make_cgroup(&self.cgroup_root, plan.veid, plan.ids)?;
             for (file, value) in &plan.cgroup {
                 self.set_cgroup(plan.veid, file, value)?;
             }
+            drop(cgroups);
+            let init = crate::trace::phase("start its init");
             runtime::start_init(
                 device,
                 &runtime::InitSpec {
@@ -402,6 +453,7 @@ impl Host for LinuxHost {
                     proc_dir: &self.proc_dir,
                 },
             )?;
+            drop(init);
             // physpages goes to the memory cgroup of the VE's init, which exists only now.
             for &(resource, barrier, limit) in &plan.ubc {
                 if resource == vz_abi::UB_PHYSPAGES {
@@ -409,8 +461,11 @@ impl Host for LinuxHost {
                 }
             }
             if !plan.addresses.is_empty() {
-                self.connect(plan.veid, &plan.addresses)?;
+                crate::trace::timed("connect its network", || {
+                    self.connect(plan.veid, &plan.addresses)
+                })?;
             }
+            let _configure = crate::trace::phase("configure the VE in the kernel");
             let private = open_path(&plan.private)?;
             device.ve_configure(
                 plan.veid,
@@ -428,8 +483,9 @@ impl Host for LinuxHost {
             // As OpenVZ: halt inside; the VE's init then ends and its pid namespace with it.
             let _ = self.run_command(veid, &["halt".to_string()], runtime::run_inside_quietly);
             let deadline = Instant::now() + timeout;
+            let mut backoff = Backoff::new();
             while self.running(veid)?.is_some_and(|r| r.init_pid > 0) && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(100));
+                backoff.sleep();
             }
         }
         self.tear_down(veid)

@@ -20,7 +20,7 @@ use std::path::Path;
 /// namespace first (joined with the host's CAP_SYS_ADMIN, which covers the VE's user
 /// namespace that owns it), then the user namespace (the others belong to it), the mount
 /// namespace last (it changes the root).
-const VE_NAMESPACES: [(&str, CloneFlags); 8] = [
+pub const VE_NAMESPACES: [(&str, CloneFlags); 8] = [
     ("time", CLONE_NEWTIME),
     ("user", CloneFlags::CLONE_NEWUSER),
     ("cgroup", CloneFlags::CLONE_NEWCGROUP),
@@ -67,8 +67,8 @@ impl VeNamespaces {
 /// executable), then the cgroup `cgroup`, then the VE id.
 pub(super) fn enter_ve(device: &Vzctl, veid: u32, cgroup: &Path) -> Result<(), SetupError> {
     set_nondumpable()?;
-    join_cgroup(cgroup)?;
-    device.ve_enter(veid).map_err(SetupError::enter_ve)
+    crate::trace::timed("join its cgroup", || join_cgroup(cgroup))?;
+    crate::trace::timed("enter its VE id", || device.ve_enter(veid)).map_err(SetupError::enter_ve)
 }
 
 /// Moves the calling process into the VE for good, as every entry path does: non-dumpable
@@ -137,7 +137,8 @@ pub(super) fn spawn_in_ve(
     close: &[RawFd],
     entered: impl FnOnce() -> Result<std::convert::Infallible, SetupError>,
 ) -> Result<Forked, VzError> {
-    let ns = VeNamespaces::open(at)?;
+    let ns = crate::trace::timed("open its namespaces", || VeNamespaces::open(at))?;
+    let _phase = crate::trace::phase("fork the joining child");
     fork_reporting(|| {
         close_in_child(close);
         redirect_stdio(stdio)?;
@@ -165,7 +166,9 @@ pub(super) fn finish(
     if relayed.is_err() {
         child.kill();
     }
+    let waited = crate::trace::phase("wait for the command");
     let (status, report) = child.wait().map_err(host_error)?;
+    drop(waited);
     relayed?;
     if let Some(err) = report {
         return Err(VzError::ExecFailed {
@@ -224,7 +227,9 @@ pub fn run_inside(device: &Vzctl, at: &Inside, argv: &[String]) -> Result<i32, V
         || command.exec(),
     )?;
     drop((in_r, out_w, err_w));
-    let relayed = relay_pipes(child.pid, in_w, out_r, err_r);
+    let relayed = crate::trace::timed("relay its stdio", || {
+        relay_pipes(child.pid, in_w, out_r, err_r)
+    });
     finish(child, at.veid, relayed)
 }
 

@@ -46,7 +46,7 @@ const VE_PATH: &std::ffi::CStr =
 
 pub use dev::make_node;
 pub use error::{SetupError, Step};
-pub use inside::{in_namespace, run_inside, run_inside_quietly, Inside, Namespace};
+pub use inside::{in_namespace, run_inside, run_inside_quietly, Inside, Namespace, VE_NAMESPACES};
 pub use mount::{close_parent, mount_private, umount_private};
 pub use pty::enter_pty;
 pub use restore::RestoreMounts;

@@ -52,7 +52,9 @@ pub fn start_init(device: &Vzctl, spec: &InitSpec) -> Result<(), VzError> {
         helper.kill();
     }
     drop(ours);
+    let waited = crate::trace::phase("wait for the helper");
     let (status, report) = helper.wait().map_err(host_error)?;
+    drop(waited);
     let failed = |reason| VzError::StartFailed {
         veid: spec.veid,
         reason,
@@ -71,9 +73,12 @@ pub fn start_init(device: &Vzctl, spec: &InitSpec) -> Result<(), VzError> {
 /// it and sends it the VE's root and /dev mounts, made here in the host's user namespace.
 fn hand_over(spec: &InitSpec, helper: Pid, sock: &OwnedFd) -> Result<(), SetupError> {
     // End of file: the helper failed before; its report says why.
+    let waited = crate::trace::phase("wait for the helper's user namespace");
     if recv_fds(sock)?.is_none() {
         return Ok(());
     }
+    drop(waited);
+    let _phase = crate::trace::phase("map ids, make its root and /dev mounts");
     let proc_entry = spec.proc_dir.join(helper.to_string());
     for (file, map) in [
         ("uid_map", spec.ids.uid_map()),
@@ -95,7 +100,10 @@ fn hand_over(spec: &InitSpec, helper: Pid, sock: &OwnedFd) -> Result<(), SetupEr
 /// The helper: joins the VE, makes its namespaces, forks init and passes on the init's report.
 fn helper(device: &Vzctl, spec: &InitSpec, sock: &OwnedFd) -> Result<(), SetupError> {
     enter_ve(device, spec.veid, spec.cgroup)?;
-    unshare(CloneFlags::CLONE_NEWUSER).map_err(Step::UnshareUser.failed())?;
+    crate::trace::timed("unshare its user namespace", || {
+        unshare(CloneFlags::CLONE_NEWUSER)
+    })
+    .map_err(Step::UnshareUser.failed())?;
     send_fds(sock, b'u', &[])?;
     let mounts = match recv_fds(sock)? {
         Some((b'm', fds)) if fds.len() == 2 => fds,

@@ -177,8 +177,14 @@ impl Field {
     }
 }
 
-/// Every field, in OpenVZ's order (the order of `-L` and of JSON without `-o`).
-pub(super) fn fields() -> Vec<Field> {
+/// Every field, in OpenVZ's order (the order of `-L` and of JSON without `-o`), built once:
+/// each field name of `-o` and `-s` is looked up in it.
+pub(super) fn fields() -> &'static [Field] {
+    static FIELDS: std::sync::OnceLock<Vec<Field>> = std::sync::OnceLock::new();
+    FIELDS.get_or_init(build_fields)
+}
+
+fn build_fields() -> Vec<Field> {
     let mut all = vec![
         Field::new("ctid", "CTID", Kind::Ctid),
         // OpenVZ's older names of ctid.
@@ -238,7 +244,7 @@ pub(super) fn fields() -> Vec<Field> {
 }
 
 pub(super) fn find_field(name: &str) -> Option<Field> {
-    fields().into_iter().find(|f| f.name == name)
+    fields().iter().find(|f| f.name == name).cloned()
 }
 
 /// The field `name`, or the error for it: what `text` (as given, `-s`'s with its `-`) asks
@@ -272,7 +278,11 @@ pub(super) struct Layout {
 /// field is an error naming it.
 pub(super) fn layout(opts: &Options) -> Result<Layout, VzError> {
     let columns = match (&opts.output, opts.json) {
-        (None, true) => fields().into_iter().filter(|f| !f.has_suffix()).collect(),
+        (None, true) => fields()
+            .iter()
+            .filter(|f| !f.has_suffix())
+            .cloned()
+            .collect(),
         (output, _) => {
             let list = output.as_deref().unwrap_or(DEFAULT_FIELDS);
             list.split(',')

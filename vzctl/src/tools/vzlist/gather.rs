@@ -21,37 +21,6 @@ pub struct Gathered {
     pub warnings: Vec<String>,
 }
 
-/// The CTIDs of the configs in `dir`: files named `<N>.conf`.
-pub(super) fn config_ids(dir: &Path) -> Result<Vec<u32>, VzError> {
-    let listing = match std::fs::read_dir(dir) {
-        Ok(listing) => listing,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(source) => {
-            return Err(VzError::System {
-                what: format!("read {}", dir.display()),
-                source,
-            })
-        }
-    };
-    let mut ids = Vec::new();
-    for item in listing {
-        let item = item.map_err(|source| VzError::System {
-            what: format!("read {}", dir.display()),
-            source,
-        })?;
-        let name = item.file_name();
-        let id = name
-            .to_str()
-            .and_then(|n| n.strip_suffix(".conf"))
-            .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-            .and_then(|n| n.parse::<u32>().ok());
-        if let Some(id) = id.filter(|&id| id != 0) {
-            ids.push(id);
-        }
-    }
-    Ok(ids)
-}
-
 /// The config values of VE `veid` for vzlist.
 pub(super) fn from_config(
     paths: &Paths,
@@ -150,7 +119,13 @@ pub fn gather(
     let wanted = |id: u32| id != 0 && (only.is_empty() || only.contains(&id));
     let mut infos = BTreeMap::new();
     if let Some(device) = device {
-        for id in device.ve_list()?.into_iter().filter(|&id| wanted(id)) {
+        // CTIDs given: asked for one by one, not picked from the list of every VE.
+        let listed = if only.is_empty() {
+            device.ve_list()?
+        } else {
+            only.to_vec()
+        };
+        for id in listed.into_iter().filter(|&id| wanted(id)) {
             // A VE destroyed since the list was taken is left out.
             if let Some(info) = device.ve_info(id)? {
                 infos.insert(id, info);
@@ -163,18 +138,26 @@ pub fn gather(
         .filter(|&(_, info)| everything || info.nproc > 0)
         .map(|(&id, _)| id)
         .collect();
-    if everything {
+    if !only.is_empty() {
         ids.extend(
-            config_ids(&paths.conf_dir())?
-                .into_iter()
-                .filter(|&id| wanted(id)),
+            only.iter()
+                .copied()
+                .filter(|&id| wanted(id) && paths.ve_conf(id).exists()),
         );
+    } else if everything {
+        ids.extend(crate::config::ve_ids(&paths.conf_dir())?);
     }
     if ids.is_empty() {
         return Ok(None);
     }
-    let mountinfo =
-        std::fs::read_to_string(paths.proc().join("self/mountinfo")).unwrap_or_default();
+    // Read only when a VE is not running or a quota is asked for: the table has a line per
+    // mount, one per running VE, which `vzlist CTID` of a running VE need not read.
+    let mountinfo = std::cell::OnceCell::new();
+    let mountinfo = || {
+        mountinfo.get_or_init(|| {
+            std::fs::read_to_string(paths.proc().join("self/mountinfo")).unwrap_or_default()
+        })
+    };
     let mut gathered = Gathered::default();
     for id in ids {
         let (conf, private, root, conf_disk) = match Ve::load(paths, global, id) {
@@ -199,7 +182,7 @@ pub fn gather(
             Status::Running
         } else if !private.is_dir() {
             continue;
-        } else if procfs::is_mounted(&mountinfo, &root) {
+        } else if procfs::is_mounted(mountinfo(), &root) {
             Status::Mounted
         } else if global.dump(id).exists() {
             Status::Suspended
@@ -215,7 +198,7 @@ pub fn gather(
             });
         }
         if let Some(read_quota) = read_quota {
-            entry.disk = match read_quota(&mountinfo, id, &private) {
+            entry.disk = match read_quota(mountinfo(), id, &private) {
                 Some((usage, limits)) => Some(DiskQuota {
                     usage: Some(usage),
                     limits,

@@ -334,11 +334,14 @@ pub fn run_in<D: ControlDevice>(
                 .map_err(|_| VzError::InvalidValue(format!("CT ID {text} is invalid")))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let global = Global::load(paths)?;
-    let device = open()?;
+    let global = crate::trace::timed("load vz.conf", || Global::load(paths))?;
+    let device = crate::trace::timed("open /dev/vzctl", open)?;
     let device = device.as_ref().map(|d| d as &dyn ControlDevice);
     let read_quota = wants_disk.then_some(read_quota);
-    let Some(gathered) = gather(paths, &global, device, read_quota, opts.show, &only)? else {
+    let gathered = crate::trace::timed("gather", || {
+        gather(paths, &global, device, read_quota, opts.show, &only)
+    })?;
+    let Some(gathered) = gathered else {
         // As OpenVZ: only an error when the VEs asked for do not exist.
         let _ = writeln!(err, "Container(s) not found");
         return Ok(if only.is_empty() { 0 } else { 1 });
@@ -346,6 +349,7 @@ pub fn run_in<D: ControlDevice>(
     for warning in &gathered.warnings {
         let _ = writeln!(err, "vzlist: warning: {warning}");
     }
-    emit(out, &render(&gathered.entries, &opts)?)?;
+    let text = crate::trace::timed("render", || render(&gathered.entries, &opts))?;
+    emit(out, &text)?;
     Ok(0)
 }

@@ -498,7 +498,11 @@ fn json_has_every_field_by_default() {
     );
     // Every field without a suffix, none with one.
     let keys = running.as_object().unwrap();
-    let expected: Vec<_> = fields().into_iter().filter(|f| !f.has_suffix()).collect();
+    let expected: Vec<_> = fields()
+        .iter()
+        .filter(|f| !f.has_suffix())
+        .cloned()
+        .collect();
     assert_eq!(keys.len(), expected.len());
     assert!(expected.iter().all(|f| keys.contains_key(&f.name)));
     assert!(!keys.contains_key("numproc.m"));
@@ -591,7 +595,7 @@ fn field_list_names_every_field_with_its_header() {
 #[test]
 fn every_beancounter_is_a_field() {
     let ubc_fields: Vec<_> = fields()
-        .into_iter()
+        .iter()
         .filter_map(|field| match field.kind {
             Kind::Ubc(id, Part::Held) => Some(id),
             _ => None,
@@ -1216,7 +1220,7 @@ const NOT_APPLICABLE: [&str; 7] = [
 
 #[test]
 fn every_openvz_field_is_supported_in_its_order_or_refused_with_a_reason() {
-    let ours: Vec<String> = fields().into_iter().map(|f| f.name).collect();
+    let ours: Vec<String> = fields().iter().map(|f| f.name.clone()).collect();
     let supported: Vec<String> = openvz_fields()
         .into_iter()
         .filter(|name| !NOT_APPLICABLE.contains(&name.as_str()))
