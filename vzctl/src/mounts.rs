@@ -69,6 +69,32 @@ fn zero(ret: libc::c_long) -> io::Result<()> {
     }
 }
 
+/// The id of the mount that holds `path` (followed if a link), as /proc/self/mountinfo
+/// numbers it: its line can then be found without reading the whole table.
+pub fn mount_id_of(path: &Path) -> io::Result<u64> {
+    let path = cstr(path)?;
+    // SAFETY: An all-zero statx is a valid value of the plain C struct.
+    let mut stat: libc::statx = unsafe { std::mem::zeroed() };
+    // SAFETY: statx reads the NUL-terminated `path` and writes only `stat`, which outlives the
+    // call.
+    let ret = unsafe {
+        libc::statx(
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            libc::AT_NO_AUTOMOUNT,
+            libc::STATX_MNT_ID,
+            &mut stat,
+        )
+    };
+    if ret != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if stat.stx_mask & libc::STATX_MNT_ID == 0 {
+        return Err(io::Error::from(io::ErrorKind::Unsupported));
+    }
+    Ok(stat.stx_mnt_id)
+}
+
 /// Whether `path` (not followed if a link) is the root of a mount: one statx, whatever the
 /// number of mounts (reading /proc/self/mountinfo costs a line per mount, one per running VE).
 /// `None` when the kernel does not report mount roots.
@@ -344,6 +370,13 @@ pub fn replace_file(
 mod tests {
     use super::is_mount_root;
     use std::path::Path;
+
+    #[test]
+    fn the_mount_id_is_mountinfos() {
+        let id = super::mount_id_of(Path::new("/")).unwrap();
+        let root = crate::procfs::first_mount(|entry| entry.mount_id == id).unwrap();
+        assert_eq!(root.map(|entry| entry.mount_point), Some("/".into()));
+    }
 
     #[test]
     fn only_a_mounts_root_is_a_mount_root() {

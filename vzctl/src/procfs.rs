@@ -60,6 +60,8 @@ impl Proc {
 /// One line of /proc/self/mountinfo, the fields vzctl needs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MountEntry {
+    /// The mount's id (what statx reports as `stx_mnt_id`).
+    pub mount_id: u64,
     /// Where the filesystem is mounted, unescaped.
     pub mount_point: PathBuf,
     /// The filesystem type, e.g. `ext4`.
@@ -115,7 +117,8 @@ pub fn first_mount(wanted: impl Fn(&MountEntry) -> bool) -> std::io::Result<Opti
 /// Parses `id parent major:minor root mount-point options [optional...] - fstype source super`.
 fn parse_mountinfo_line(line: &str) -> Option<MountEntry> {
     let mut fields = line.split(' ');
-    let mount_point = fields.nth(4)?;
+    let mount_id = fields.next()?.parse().ok()?;
+    let mount_point = fields.nth(3)?;
     // The per-mount options, then optional fields (`shared:1`, ...) up to a lone "-".
     fields.next()?;
     fields.find(|field| *field == "-")?;
@@ -123,6 +126,7 @@ fn parse_mountinfo_line(line: &str) -> Option<MountEntry> {
     let source = fields.next()?;
     let super_options = fields.next().unwrap_or("");
     Some(MountEntry {
+        mount_id,
         mount_point: unescape(mount_point),
         fstype: fstype.to_owned(),
         source: unescape(source),

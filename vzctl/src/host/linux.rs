@@ -510,9 +510,13 @@ impl Host for LinuxHost {
         limits: &DiskLimits,
         assign: bool,
     ) -> Result<(), VzError> {
-        let info = self.mountinfo()?;
         let failed = |reason: String| VzError::QuotaFailed { veid, reason };
-        let mount = crate::procfs::mount_of(private, &info)
+        // Found by its id, reading the mount table only as far as its line (the filesystem of
+        // the private areas is mounted before any VE's root): not a line per running VE.
+        let id = crate::mounts::mount_id_of(private)
+            .map_err(|e| failed(format!("stat {}: {e}", private.display())))?;
+        let mount = crate::procfs::first_mount(|entry| entry.mount_id == id)
+            .map_err(|e| failed(format!("read /proc/self/mountinfo: {e}")))?
             .ok_or_else(|| failed(format!("no filesystem holds {}", private.display())))?;
         if !mount.prjquota() {
             return Err(failed(format!(
