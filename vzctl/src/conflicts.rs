@@ -6,21 +6,18 @@
 //! from then. Another VE's config edited into a conflict is caught when that VE starts, since
 //! its config changed; a VE that never passed (made elsewhere, copied in by hand) is checked.
 
+use crate::commands::Ctx;
 use crate::error::VzError;
+use crate::host::StartPlan;
 use crate::ve::Ve;
-use std::net::Ipv4Addr;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
-/// Fails if `ids` or `addresses`, what `ve`'s config asks for, collide with another VE's
-/// config; skips the pass over the configs when `ve`'s config is the one that passed last.
-pub fn check_before_running(
-    paths: &crate::paths::Paths,
-    lockdir: &Path,
-    ve: &Ve,
-    ids: &crate::idmap::IdMap,
-    addresses: &[Ipv4Addr],
-) -> Result<(), VzError> {
+/// Fails if the host ids or addresses `plan` gives `ve` collide with another VE's config;
+/// skips the pass over the configs when `ve`'s config is the one that passed last.
+pub fn check_before_running(ctx: &Ctx, ve: &Ve, plan: &StartPlan) -> Result<(), VzError> {
+    let (paths, lockdir) = (ctx.paths, &ctx.global.lockdir);
+    let (ids, addresses) = (&plan.ids, &plan.addresses);
     // Taken before the pass: a config changed during it does not match the next time.
     let identity = identity_of(&ve.conf_path)?;
     let stamp = lockdir.join(format!("{}.checked", ve.veid));

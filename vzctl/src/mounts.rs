@@ -69,26 +69,24 @@ fn zero(ret: libc::c_long) -> io::Result<()> {
     }
 }
 
-/// The id of the mount that holds `path` (followed if a link), as /proc/self/mountinfo
-/// numbers it: its line can then be found without reading the whole table.
-pub fn mount_id_of(path: &Path) -> io::Result<u64> {
+/// statx(2) of `path` with `flags`, asking for `mask`.
+fn statx(path: &Path, flags: libc::c_int, mask: libc::c_uint) -> io::Result<libc::statx> {
     let path = cstr(path)?;
     // SAFETY: An all-zero statx is a valid value of the plain C struct.
     let mut stat: libc::statx = unsafe { std::mem::zeroed() };
     // SAFETY: statx reads the NUL-terminated `path` and writes only `stat`, which outlives the
     // call.
-    let ret = unsafe {
-        libc::statx(
-            libc::AT_FDCWD,
-            path.as_ptr(),
-            libc::AT_NO_AUTOMOUNT,
-            libc::STATX_MNT_ID,
-            &mut stat,
-        )
-    };
+    let ret = unsafe { libc::statx(libc::AT_FDCWD, path.as_ptr(), flags, mask, &mut stat) };
     if ret != 0 {
         return Err(io::Error::last_os_error());
     }
+    Ok(stat)
+}
+
+/// The id of the mount that holds `path` (followed if a link), as /proc/self/mountinfo
+/// numbers it: its line can then be found without reading the whole table.
+pub fn mount_id_of(path: &Path) -> io::Result<u64> {
+    let stat = statx(path, libc::AT_NO_AUTOMOUNT, libc::STATX_MNT_ID)?;
     if stat.stx_mask & libc::STATX_MNT_ID == 0 {
         return Err(io::Error::from(io::ErrorKind::Unsupported));
     }
@@ -99,27 +97,15 @@ pub fn mount_id_of(path: &Path) -> io::Result<u64> {
 /// number of mounts (reading /proc/self/mountinfo costs a line per mount, one per running VE).
 /// `None` when the kernel does not report mount roots.
 pub fn is_mount_root(path: &Path) -> io::Result<Option<bool>> {
-    let path = cstr(path)?;
-    // SAFETY: An all-zero statx is a valid value of the plain C struct.
-    let mut stat: libc::statx = unsafe { std::mem::zeroed() };
-    // SAFETY: statx reads the NUL-terminated `path` and writes only `stat`, which outlives the
-    // call.
-    let ret = unsafe {
-        libc::statx(
-            libc::AT_FDCWD,
-            path.as_ptr(),
-            libc::AT_SYMLINK_NOFOLLOW | libc::AT_NO_AUTOMOUNT,
-            0,
-            &mut stat,
-        )
+    let stat = match statx(path, libc::AT_SYMLINK_NOFOLLOW | libc::AT_NO_AUTOMOUNT, 0) {
+        Ok(stat) => stat,
+        Err(err) => {
+            return match err.raw_os_error() {
+                Some(libc::ENOENT | libc::ENOTDIR) => Ok(Some(false)),
+                _ => Err(err),
+            }
+        }
     };
-    if ret != 0 {
-        let err = io::Error::last_os_error();
-        return match err.raw_os_error() {
-            Some(libc::ENOENT | libc::ENOTDIR) => Ok(Some(false)),
-            _ => Err(err),
-        };
-    }
     let flag = libc::STATX_ATTR_MOUNT_ROOT as u64;
     Ok((stat.stx_attributes_mask & flag != 0).then_some(stat.stx_attributes & flag != 0))
 }

@@ -199,13 +199,7 @@ fn restore_from(ctx: &Ctx, ve: &Ve, dump: &Path, frozen: bool) -> Result<(), VzE
     ctx.say("\tundump...");
     let ve = &super::start::with_ids(ctx, ve)?;
     let plan = super::start::plan(ve, &ctx.host.cpus()?)?;
-    crate::conflicts::check_before_running(
-        ctx.paths,
-        &ctx.global.lockdir,
-        ve,
-        &plan.ids,
-        &plan.addresses,
-    )?;
+    crate::conflicts::check_before_running(ctx, ve, &plan)?;
     // The disk quota's limits are the filesystem's, kept with the private area.
     let mounted_here = !ctx.host.is_mounted(&ve.root)?;
     if mounted_here {

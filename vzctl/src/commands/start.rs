@@ -34,13 +34,7 @@ pub(crate) fn start(ctx: &Ctx, ve: &Ve) -> Result<(), VzError> {
     let ve = &with_ids(ctx, ve)?;
     let plan = plan(ve, &ctx.host.cpus()?)?;
     // A hand-edited config must not share host ids or addresses with another VE.
-    crate::conflicts::check_before_running(
-        ctx.paths,
-        &ctx.global.lockdir,
-        ve,
-        &plan.ids,
-        &plan.addresses,
-    )?;
+    crate::conflicts::check_before_running(ctx, ve, &plan)?;
     crate::trace::timed("disk limits", || {
         ve.apply_disk_limits(ctx.host, ctx.global, false)
     })?;
