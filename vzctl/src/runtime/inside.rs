@@ -166,9 +166,8 @@ pub(super) fn finish(
     if relayed.is_err() {
         child.kill();
     }
-    let waited = crate::trace::phase("wait for the command");
-    let (status, report) = child.wait().map_err(host_error)?;
-    drop(waited);
+    let (status, report) =
+        crate::trace::timed("wait for the command", || child.wait()).map_err(host_error)?;
     relayed?;
     if let Some(err) = report {
         return Err(VzError::ExecFailed {

@@ -52,9 +52,8 @@ pub fn start_init(device: &Vzctl, spec: &InitSpec) -> Result<(), VzError> {
         helper.kill();
     }
     drop(ours);
-    let waited = crate::trace::phase("wait for the helper");
-    let (status, report) = helper.wait().map_err(host_error)?;
-    drop(waited);
+    let (status, report) =
+        crate::trace::timed("wait for the helper", || helper.wait()).map_err(host_error)?;
     let failed = |reason| VzError::StartFailed {
         veid: spec.veid,
         reason,
@@ -73,11 +72,9 @@ pub fn start_init(device: &Vzctl, spec: &InitSpec) -> Result<(), VzError> {
 /// it and sends it the VE's root and /dev mounts, made here in the host's user namespace.
 fn hand_over(spec: &InitSpec, helper: Pid, sock: &OwnedFd) -> Result<(), SetupError> {
     // End of file: the helper failed before; its report says why.
-    let waited = crate::trace::phase("wait for the helper's user namespace");
-    if recv_fds(sock)?.is_none() {
+    if crate::trace::timed("wait for the helper's user namespace", || recv_fds(sock))?.is_none() {
         return Ok(());
     }
-    drop(waited);
     let _phase = crate::trace::phase("map ids, make its root and /dev mounts");
     let proc_entry = spec.proc_dir.join(helper.to_string());
     for (file, map) in [
